@@ -1,0 +1,48 @@
+"""Entry point of `borealis` and `python -m borealis`; the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from borealis import __version__
+from borealis.core.errors import BorealisError
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(__version__, prog_name="borealis")
+def cli() -> None:
+    """Borealis: remote monitoring, management and automation.
+
+    Every command takes --home DIR (or BOREALIS_HOME; default ./borealis-home).
+    """
+
+
+def _register() -> None:
+    from borealis.cli.admin_cmd import admin
+    from borealis.cli.agent_cmd import agent, helper
+    from borealis.cli.demo_cmd import demo
+    from borealis.cli.server_cmd import server
+
+    for command in (server, demo, admin, agent, helper):
+        cli.add_command(command)
+
+
+def main() -> None:
+    _register()
+    try:
+        code = cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("borealis: aborted", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except BorealisError as exc:
+        click.echo(f"borealis: error: {exc.detail}", err=True)
+        sys.exit(exc.exit_code)
+    except KeyboardInterrupt:
+        sys.exit(130)
+    if isinstance(code, int):
+        sys.exit(code)

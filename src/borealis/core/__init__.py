@@ -1,0 +1,1 @@
+"""Pieces every part shares: errors, settings, logging, backoff, the home folder."""

@@ -1,0 +1,105 @@
+"""Structured logs: one key=value line per event, rotated by size and pruned by count and age.
+
+A full disk never stops a process: a write that fails is dropped (and counted), not raised.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from borealis.core.home import ensure_dir
+
+
+@dataclass(frozen=True)
+class LogPolicy:
+    max_bytes: int = 10 * 1024 * 1024
+    keep_files: int = 5
+    max_age_days: float = 14.0
+    level: str = "INFO"
+
+
+def _quote(value: object) -> str:
+    text = str(value)
+    if text == "" or any(c in text for c in ' "=\n\t'):
+        text = '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+    return text
+
+
+class KeyValueFormatter(logging.Formatter):
+    """`ts=… level=… logger=… msg=… key=value …`; extra fields come from `extra={"kv": {...}}`."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        parts = [
+            f"ts={stamp}.{int(record.msecs):03d}Z",
+            f"level={record.levelname.lower()}",
+            f"logger={record.name}",
+            f"msg={_quote(record.getMessage())}",
+        ]
+        fields: dict[str, Any] = getattr(record, "kv", None) or {}
+        parts.extend(f"{key}={_quote(value)}" for key, value in fields.items())
+        if record.exc_info:
+            parts.append(f"exc={_quote(self.formatException(record.exc_info))}")
+        return " ".join(parts)
+
+
+class PruningFileHandler(logging.handlers.RotatingFileHandler):
+    """Rotates at `max_bytes`, keeps `keep_files` old files, deletes rotated files older than the age."""
+
+    def __init__(self, path: Path, policy: LogPolicy) -> None:
+        ensure_dir(path.parent)
+        super().__init__(path, maxBytes=policy.max_bytes, backupCount=policy.keep_files, encoding="utf-8")
+        self.max_age_s = policy.max_age_days * 86400
+        self.dropped = 0
+        self.prune()
+
+    def doRollover(self) -> None:  # noqa: N802 - stdlib name
+        super().doRollover()
+        self.prune()
+
+    def prune(self) -> None:
+        base = Path(self.baseFilename)
+        cutoff = time.time() - self.max_age_s
+        for old in base.parent.glob(base.name + ".*"):
+            try:
+                if old.stat().st_mtime < cutoff:
+                    old.unlink()
+            except OSError:
+                continue
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - stdlib name
+        self.dropped += 1
+
+
+def setup_logging(
+    path: Path | None, policy: LogPolicy | None = None, also_stderr: bool = False
+) -> logging.Logger:
+    """Point the `borealis` logger at `path` (and optionally stderr). Idempotent per process."""
+    policy = policy or LogPolicy()
+    root = logging.getLogger("borealis")
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+        handler.close()
+    root.setLevel(policy.level.upper())
+    root.propagate = False
+    formatter = KeyValueFormatter()
+    if path is not None:
+        file_handler = PruningFileHandler(path, policy)
+        file_handler.setFormatter(formatter)
+        root.addHandler(file_handler)
+    if also_stderr or path is None:
+        stream = logging.StreamHandler(sys.stderr)
+        stream.setFormatter(formatter)
+        root.addHandler(stream)
+    return root
+
+
+def kv(**fields: object) -> dict[str, Any]:
+    """`log.info("msg", extra=kv(agent_id=...))` — the fields land as key=value pairs."""
+    return {"kv": fields}

@@ -1,0 +1,116 @@
+"""Typed settings of the server and the agent, read from their TOML files with CLI overrides."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, TypeVar
+
+import tomli_w
+
+from borealis.core.errors import ConfigError
+from borealis.core.home import Home, ensure_dir, write_atomic
+from borealis.core.logs import LogPolicy
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    home: Home
+    host: str = "127.0.0.1"
+    port: int = 5000
+    db_url: str = ""
+    bus_url: str = "memory://"
+    public_url: str = ""
+    heartbeat_s: float = 30.0
+    overdue_after_s: float = 1800.0
+    last_seen_flush_s: float = 120.0
+    sweep_interval_s: float = 0.0
+    max_request_bytes: int = 1024 * 1024
+    ws_max_bytes: int = 1024 * 1024
+    session_ttl_s: float = 12 * 3600.0
+    tls: bool = False
+    log: LogPolicy = field(default_factory=LogPolicy)
+
+    @property
+    def database_url(self) -> str:
+        return self.db_url or f"sqlite+aiosqlite:///{self.home.server_db}"
+
+    @property
+    def base_url(self) -> str:
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://{self.host}:{self.port}"
+
+    @property
+    def presence_window_s(self) -> float:
+        return 2.5 * self.heartbeat_s
+
+    @property
+    def sweep_every_s(self) -> float:
+        return self.sweep_interval_s or max(0.2, min(5.0, self.heartbeat_s / 4))
+
+
+@dataclass(frozen=True)
+class AgentSettings:
+    home: Home
+    server_url: str = ""
+    startup_delay_s: float = 10.0
+    backoff_base_s: float = 1.0
+    backoff_cap_s: float = 300.0
+    stable_after_s: float = 60.0
+    memory_budget_mb: float = 200.0
+    hang_timeout_s: float = 60.0
+    internal_heartbeat_s: float = 5.0
+    restart_backoff_cap_s: float = 60.0
+    stop_timeout_s: float = 10.0
+    log: LogPolicy = field(default_factory=LogPolicy)
+
+
+def _from_table(cls: type[T], home: Home, table: dict[str, Any], source: Path) -> T:
+    known = {f.name: f for f in fields(cls)}  # type: ignore[arg-type]
+    values: dict[str, Any] = {}
+    for key, value in table.items():
+        if key == "log" and isinstance(value, dict):
+            try:
+                values["log"] = LogPolicy(**value)
+            except TypeError as exc:
+                raise ConfigError(f"{source}: [log]: {exc}") from exc
+            continue
+        if key not in known or key == "home":
+            raise ConfigError(f"{source}: unknown setting {key!r}")
+        values[key] = value
+    try:
+        return cls(home=home, **values)
+    except TypeError as exc:
+        raise ConfigError(f"{source}: {exc}") from exc
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as exc:
+        raise ConfigError(f"cannot read {path}: {exc}") from exc
+
+
+def load_server_settings(home: Home, **overrides: Any) -> ServerSettings:
+    settings = _from_table(ServerSettings, home, _read_toml(home.server_toml), home.server_toml)
+    return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def load_agent_settings(home: Home, **overrides: Any) -> AgentSettings:
+    settings = _from_table(AgentSettings, home, _read_toml(home.agent_toml), home.agent_toml)
+    return replace(settings, **{k: v for k, v in overrides.items() if v is not None})
+
+
+def update_toml(path: Path, **values: Any) -> None:
+    """Merge `values` into a TOML file (created if missing), keeping what else it holds."""
+    table = _read_toml(path)
+    table.update(values)
+    ensure_dir(path.parent)
+    write_atomic(path, tomli_w.dumps(table).encode(), mode=0o600)

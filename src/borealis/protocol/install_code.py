@@ -1,0 +1,43 @@
+"""The pasteable install code: server URL, the server key's fingerprint and the enrollment secret.
+
+Shape: `BRL1-` + base64url(JSON `{"u": url, "f": fingerprint, "s": secret}`). One string an operator
+can paste into `borealis agent enroll --code`, with nothing else to get right.
+"""
+
+from __future__ import annotations
+
+import binascii
+from dataclasses import dataclass
+
+import orjson
+
+from borealis.core.errors import InvalidInput
+from borealis.protocol.keys import b64decode, b64encode
+
+PREFIX = "BRL1-"
+MAX_CODE_CHARS = 2048
+
+
+@dataclass(frozen=True)
+class InstallCode:
+    server_url: str
+    fingerprint: str
+    secret: str
+
+    def encode(self) -> str:
+        body = orjson.dumps({"u": self.server_url, "f": self.fingerprint, "s": self.secret})
+        return PREFIX + b64encode(body)
+
+    @classmethod
+    def decode(cls, text: str) -> InstallCode:
+        text = text.strip()
+        if not text.startswith(PREFIX) or len(text) > MAX_CODE_CHARS:
+            raise InvalidInput("not a Borealis install code (it starts with BRL1-)")
+        try:
+            body = orjson.loads(b64decode(text[len(PREFIX) :]))
+            code = cls(server_url=str(body["u"]), fingerprint=str(body["f"]), secret=str(body["s"]))
+        except (ValueError, KeyError, TypeError, binascii.Error, orjson.JSONDecodeError) as exc:
+            raise InvalidInput("install code is damaged; copy it again whole") from exc
+        if not code.fingerprint.startswith("sha256:") or not code.secret:
+            raise InvalidInput("install code is damaged; copy it again whole")
+        return code

@@ -1,0 +1,96 @@
+"""Ed25519 keys: generation, PEM files, signatures and fingerprints.
+
+A fingerprint is `sha256:` + the hex SHA-256 of the raw 32-byte public key; it is what an install code
+carries so the agent can pin the server's key before it trusts anything the server says.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
+
+from borealis.core.errors import ConfigError, InvalidInput
+from borealis.core.home import ensure_dir, write_atomic
+
+
+def generate() -> Ed25519PrivateKey:
+    return Ed25519PrivateKey.generate()
+
+
+def save_private(key: Ed25519PrivateKey, path: Path) -> None:
+    ensure_dir(path.parent, private=True)
+    pem = key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
+    write_atomic(path, pem, mode=0o600)
+
+
+def load_private(path: Path) -> Ed25519PrivateKey:
+    try:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read private key {path}: {exc}") from exc
+    if not isinstance(key, Ed25519PrivateKey):
+        raise ConfigError(f"{path} is not an Ed25519 key")
+    return key
+
+
+def load_or_create_private(path: Path) -> Ed25519PrivateKey:
+    if path.exists():
+        return load_private(path)
+    key = generate()
+    save_private(key, path)
+    return key
+
+
+def public_raw(key: Ed25519PrivateKey | Ed25519PublicKey) -> bytes:
+    public = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
+    return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+
+
+def public_b64(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
+    return b64encode(public_raw(key))
+
+
+def public_from_b64(text: str) -> Ed25519PublicKey:
+    try:
+        raw = b64decode(text)
+        return Ed25519PublicKey.from_public_bytes(raw)
+    except (ValueError, TypeError) as exc:
+        raise InvalidInput("public key must be 32 raw Ed25519 bytes in base64url") from exc
+
+
+def fingerprint(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
+    return "sha256:" + hashlib.sha256(public_raw(key)).hexdigest()
+
+
+def sign(key: Ed25519PrivateKey, payload: bytes) -> str:
+    return b64encode(key.sign(payload))
+
+
+def verify(public: Ed25519PublicKey, payload: bytes, signature: str) -> bool:
+    try:
+        public.verify(b64decode(signature), payload)
+    except (InvalidSignature, ValueError, TypeError):
+        return False
+    return True
+
+
+def b64encode(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64decode(text: str) -> bytes:
+    if not isinstance(text, str) or len(text) > 4096:
+        raise ValueError("not base64url text")
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def random_token(nbytes: int = 32) -> str:
+    return b64encode(os.urandom(nbytes))
