@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 import click
@@ -44,5 +45,13 @@ def main() -> None:
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as exc:  # the one edge where an unexpected failure becomes a one-line message
+        if os.environ.get("BOREALIS_DEBUG"):
+            raise
+        first_line = (str(exc).strip().splitlines() or [""])[0][:300]
+        click.echo(
+            f"borealis: error: {type(exc).__name__}: {first_line} (BOREALIS_DEBUG=1 shows more)", err=True
+        )
+        sys.exit(1)
     if isinstance(code, int):
         sys.exit(code)

@@ -59,7 +59,7 @@ class PruningFileHandler(logging.handlers.RotatingFileHandler):
         self.dropped = 0
         self.prune()
 
-    def doRollover(self) -> None:  # noqa: N802 - stdlib name
+    def doRollover(self) -> None:
         super().doRollover()
         self.prune()
 
@@ -73,7 +73,7 @@ class PruningFileHandler(logging.handlers.RotatingFileHandler):
             except OSError:
                 continue
 
-    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - stdlib name
+    def handleError(self, record: logging.LogRecord) -> None:
         self.dropped += 1
 
 

@@ -84,7 +84,7 @@ def _from_table(cls: type[T], home: Home, table: dict[str, Any], source: Path) -
             raise ConfigError(f"{source}: unknown setting {key!r}")
         values[key] = value
     try:
-        return cls(home=home, **values)
+        return cls(home=home, **values)  # type: ignore[call-arg]
     except TypeError as exc:
         raise ConfigError(f"{source}: {exc}") from exc
 

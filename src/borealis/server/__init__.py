@@ -1,0 +1,1 @@
+"""The Borealis server: HTTP API, agent gateway, presence, and their storage."""

@@ -1,0 +1,107 @@
+"""Console login: a session cookie (HttpOnly, SameSite=Strict) and a CSRF token for changes."""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict, deque
+
+from fastapi import APIRouter, Request, Response
+from pydantic import BaseModel, Field
+
+from borealis.core.clock import utcnow
+from borealis.core.errors import BorealisError, NotAuthenticated
+from borealis.server import audit
+from borealis.server.api.common import client_ip
+from borealis.server.auth.guard import authenticate
+from borealis.server.auth.sessions import COOKIE, close_session, open_session
+from borealis.server.auth.users import check_login
+from borealis.server.state import state_of
+
+router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
+
+FAILURE_WINDOW_S = 300.0
+MAX_FAILURES = 10
+
+
+class TooManyAttempts(BorealisError):
+    status = 429
+    slug = "too-many-attempts"
+    title = "Too many attempts"
+
+
+class _Throttle:
+    """Failed logins per (ip, username) in a sliding window; in memory, per process."""
+
+    def __init__(self) -> None:
+        self.failures: defaultdict[tuple[str, str], deque[float]] = defaultdict(deque)
+
+    def check(self, key: tuple[str, str]) -> None:
+        window = self.failures.get(key)
+        if window is None:
+            return
+        cutoff = time.monotonic() - FAILURE_WINDOW_S
+        while window and window[0] < cutoff:
+            window.popleft()
+        if len(window) >= MAX_FAILURES:
+            raise TooManyAttempts("too many failed logins; wait a few minutes")
+        if not window:
+            del self.failures[key]
+
+    def fail(self, key: tuple[str, str]) -> None:
+        self.failures[key].append(time.monotonic())
+
+
+_throttle = _Throttle()
+
+
+class Login(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+@router.post("/login")
+async def login(body: Login, request: Request, response: Response) -> dict[str, object]:
+    state = state_of(request)
+    ip = client_ip(request) or "?"
+    key = (ip, body.username)
+    _throttle.check(key)
+    async with state.db.transaction() as session:
+        user = await check_login(session, body.username, body.password)
+        if user is None:
+            _throttle.fail(key)
+            audit.record(session, f"user:{body.username}", "auth.login_failed", ip=ip)
+        else:
+            cookie, csrf = await open_session(session, user, state.settings.session_ttl_s)
+            audit.record(session, f"user:{user.username}", "auth.login", ip=ip)
+    if user is None:
+        raise NotAuthenticated("wrong username or password")
+    response.set_cookie(
+        COOKIE,
+        cookie,
+        max_age=int(state.settings.session_ttl_s),
+        httponly=True,
+        samesite="strict",
+        secure=request.url.scheme == "https",
+        path="/",
+    )
+    return {"username": user.username, "role": user.role, "csrf_token": csrf, "at": utcnow().isoformat()}
+
+
+@router.post("/logout", status_code=204)
+async def logout(request: Request, response: Response) -> None:
+    principal = await authenticate(request)
+    if principal.kind == "user":
+        async with state_of(request).db.transaction() as session:
+            await close_session(session, principal.id)
+            audit.record(session, principal.actor, "auth.logout", ip=client_ip(request))
+    response.delete_cookie(COOKIE, path="/")
+
+
+@router.get("/me")
+async def me(request: Request) -> dict[str, object]:
+    principal = await authenticate(request)
+    return {
+        "kind": principal.kind,
+        "name": principal.name,
+        "scopes": sorted(s.value for s in principal.scopes),
+    }

@@ -1,0 +1,30 @@
+"""Small pieces the route modules share, including one principal type per scope.
+
+A route states what it needs by the type of its principal parameter, e.g. `who: AgentsRead`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import Depends, Query, Request
+
+from borealis.server.auth.guard import RequireScope
+from borealis.server.auth.principal import Principal
+from borealis.server.auth.scopes import Scope
+
+Limit = Annotated[int, Query(ge=1, le=1000, description="page size")]
+
+AgentsRead = Annotated[Principal, Depends(RequireScope(Scope.AGENTS_READ))]
+AgentsWrite = Annotated[Principal, Depends(RequireScope(Scope.AGENTS_WRITE))]
+EnrollmentsRead = Annotated[Principal, Depends(RequireScope(Scope.ENROLLMENTS_READ))]
+EnrollmentsWrite = Annotated[Principal, Depends(RequireScope(Scope.ENROLLMENTS_WRITE))]
+UsersRead = Annotated[Principal, Depends(RequireScope(Scope.USERS_READ))]
+UsersWrite = Annotated[Principal, Depends(RequireScope(Scope.USERS_WRITE))]
+TokensWrite = Annotated[Principal, Depends(RequireScope(Scope.TOKENS_WRITE))]
+AuditRead = Annotated[Principal, Depends(RequireScope(Scope.AUDIT_READ))]
+MetricsRead = Annotated[Principal, Depends(RequireScope(Scope.METRICS_READ))]
+
+
+def client_ip(request: Request) -> str | None:
+    return request.client.host if request.client else None

@@ -1,0 +1,60 @@
+"""Liveness, readiness and Prometheus metrics (outside /api/v1, as monitoring systems expect)."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from fastapi import APIRouter, Request
+from sqlalchemy import select
+from starlette.responses import JSONResponse, PlainTextResponse
+
+from borealis.server.api.common import MetricsRead
+from borealis.server.db import migrate
+from borealis.server.db.models import Agent
+from borealis.server.problems import problem
+from borealis.server.state import state_of
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/healthz")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get("/readyz")
+async def readyz(request: Request) -> JSONResponse:
+    state = state_of(request)
+    try:
+        await state.db.ping()
+        current = await migrate.current_revision(state.db)
+    except Exception as exc:
+        return problem(503, "Not ready", f"database unreachable: {type(exc).__name__}", "not-ready", request)
+    head = migrate.head_revision()
+    if current != head:
+        return problem(503, "Not ready", f"database at {current}, code expects {head}", "not-ready", request)
+    if not state.ready:
+        return problem(503, "Not ready", "server is starting or stopping", "not-ready", request)
+    return JSONResponse({"status": "ready", "database": current})
+
+
+@router.get("/metrics", response_class=PlainTextResponse)
+async def metrics(request: Request, _: MetricsRead) -> PlainTextResponse:
+    state = state_of(request)
+    presence = state.presence
+    statuses: Counter[str] = Counter()
+    async with state.db.session() as session:
+        rows = await session.execute(select(Agent.id, Agent.state, Agent.last_seen, Agent.enrolled_at))
+        for agent_id, agent_state, last_seen, enrolled_at in rows:
+            statuses[presence.status(agent_id, agent_state, last_seen, enrolled_at).value] += 1
+    gauges: dict[str, tuple[str, dict[str, float]]] = {
+        "borealis_agents_connected": (
+            "Agents with an open, fresh connection.",
+            {"": float(presence.connected_count())},
+        ),
+        "borealis_agents": (
+            "Agents by status.",
+            {f'{{status="{status}"}}': float(count) for status, count in sorted(statuses.items())},
+        ),
+    }
+    return PlainTextResponse(state.metrics.render(gauges), media_type="text/plain; version=0.0.4")

@@ -1,0 +1,77 @@
+"""Operator accounts (admin only, through the users:* scopes)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel, Field
+from sqlalchemy import select
+
+from borealis.core.clock import iso
+from borealis.server import audit
+from borealis.server.api.common import UsersRead, UsersWrite, client_ip
+from borealis.server.auth.scopes import parse_role
+from borealis.server.auth.secrets import hash_password
+from borealis.server.auth.users import create_user, get_user
+from borealis.server.db.models import User
+from borealis.server.state import state_of
+
+router = APIRouter(prefix="/api/v1/users", tags=["users"])
+
+
+def user_view(user: User) -> dict[str, Any]:
+    return {
+        "id": user.id,
+        "username": user.username,
+        "role": user.role,
+        "disabled": user.disabled,
+        "created_at": iso(user.created_at),
+        "last_login_at": iso(user.last_login_at),
+    }
+
+
+class NewUser(BaseModel):
+    username: str = Field(min_length=1, max_length=64)
+    role: str = Field(max_length=16)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class UserChange(BaseModel):
+    role: str | None = Field(default=None, max_length=16)
+    disabled: bool | None = None
+    password: str | None = Field(default=None, min_length=1, max_length=1024)
+
+
+@router.get("")
+async def list_users(request: Request, who: UsersRead) -> dict[str, Any]:
+    async with state_of(request).db.session() as session:
+        users = (await session.scalars(select(User).order_by(User.username))).all()
+    return {"items": [user_view(u) for u in users], "next_cursor": None}
+
+
+@router.post("", status_code=201)
+async def add_user(body: NewUser, request: Request, who: UsersWrite) -> dict[str, Any]:
+    role = parse_role(body.role)
+    async with state_of(request).db.transaction() as session:
+        user = await create_user(session, body.username, role, body.password)
+        audit.record(session, who.actor, "user.create", user.username, client_ip(request), role=role.value)
+    return user_view(user)
+
+
+@router.patch("/{user_id}")
+async def change_user(user_id: str, body: UserChange, request: Request, who: UsersWrite) -> dict[str, Any]:
+    async with state_of(request).db.transaction() as session:
+        user = await get_user(session, user_id)
+        changed: list[str] = []
+        if body.role is not None:
+            user.role = parse_role(body.role).value
+            changed.append("role")
+        if body.disabled is not None:
+            user.disabled = body.disabled
+            changed.append("disabled")
+        if body.password is not None:
+            user.password_hash = hash_password(body.password)
+            changed.append("password")
+        audit.record(session, who.actor, "user.update", user.username, client_ip(request), fields=changed)
+    return user_view(user)

@@ -1,0 +1,92 @@
+"""Builds the FastAPI application: routes, the agent gateway, error handling, and the lifespan."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI
+from starlette.routing import WebSocketRoute
+
+from borealis import __version__
+from borealis.core.home import ensure_dir
+from borealis.core.settings import ServerSettings
+from borealis.protocol.messages import AGENT_WS_PATH, CloseCode
+from borealis.server import problems
+from borealis.server.api import agents, audit_log, auth, enroll, enrollments, health, tokens, users
+from borealis.server.bus import open_bus
+from borealis.server.db import migrate
+from borealis.server.db.database import Database
+from borealis.server.gateway import AgentGateway
+from borealis.server.housekeeping import Housekeeping
+from borealis.server.keys import server_key
+from borealis.server.limits import BodyLimit
+from borealis.server.presence import Presence
+from borealis.server.state import ServerState
+
+log = logging.getLogger("borealis.server")
+
+
+def build_state(settings: ServerSettings) -> ServerState:
+    ensure_dir(settings.home.server)
+    return ServerState(
+        settings=settings,
+        db=Database(settings.database_url),
+        key=server_key(settings.home),
+        presence=Presence(settings.heartbeat_s, settings.overdue_after_s),
+        bus=open_bus(settings.bus_url),
+    )
+
+
+async def _on_agent_close(state: ServerState, message: dict[str, Any]) -> None:
+    close = state.presence.forget(str(message.get("agent_id")))
+    if close is not None:
+        await close(int(message.get("code", CloseCode.POLICY)), str(message.get("reason", ""))[:120])
+
+
+@asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    state: ServerState = app.state.borealis
+    await migrate.upgrade(state.db)
+    await state.bus.start()
+
+    async def on_close(message: dict[str, Any]) -> None:
+        await _on_agent_close(state, message)
+
+    await state.bus.subscribe("agent.close", on_close)
+    housekeeping = Housekeeping(state)
+    housekeeping.start()
+    state.ready = True
+    log.info("server ready", extra={"kv": {"url": state.settings.base_url}})
+    try:
+        yield
+    finally:
+        state.ready = False
+        await housekeeping.stop()
+        for agent_id in list(state.presence.live):
+            close = state.presence.live[agent_id].close
+            if close is not None:
+                await close(CloseCode.GOING_AWAY, "server stopping")
+        await state.bus.close()
+        await state.db.close()
+        log.info("server stopped")
+
+
+def create_app(settings: ServerSettings) -> FastAPI:
+    app = FastAPI(
+        title="Borealis",
+        version=__version__,
+        lifespan=lifespan,
+        openapi_url="/api/v1/openapi.json",
+        docs_url="/api/v1/docs",
+        redoc_url=None,
+    )
+    app.state.borealis = build_state(settings)
+    problems.install(app)
+    for module in (health, auth, users, tokens, audit_log, enrollments, enroll, agents):
+        app.include_router(module.router)
+    app.router.routes.append(WebSocketRoute(AGENT_WS_PATH, AgentGateway))
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    return app

@@ -1,0 +1,46 @@
+"""The audit log: who did what to which thing, and when. Written in the same transaction as the change."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from borealis.core.clock import utcnow
+from borealis.server.db.models import AuditEntry
+
+
+def record(
+    session: AsyncSession,
+    actor: str,
+    action: str,
+    target: str | None = None,
+    ip: str | None = None,
+    **detail: Any,
+) -> None:
+    session.add(AuditEntry(at=utcnow(), actor=actor, action=action, target=target, detail=detail, ip=ip))
+
+
+async def search(
+    session: AsyncSession,
+    limit: int,
+    before_id: int | None = None,
+    action: str | None = None,
+    actor: str | None = None,
+    target: str | None = None,
+    since: datetime | None = None,
+) -> list[AuditEntry]:
+    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if before_id is not None:
+        query = query.where(AuditEntry.id < before_id)
+    if action:
+        query = query.where(AuditEntry.action == action)
+    if actor:
+        query = query.where(AuditEntry.actor == actor)
+    if target:
+        query = query.where(AuditEntry.target == target)
+    if since:
+        query = query.where(AuditEntry.at >= since)
+    return list((await session.scalars(query)).all())

@@ -1,0 +1,1 @@
+"""Operators' security: passwords, API tokens, login sessions, scopes, and the request guard."""

@@ -1,0 +1,69 @@
+"""Scopes a token or a role grants, and what each role of a user implies."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from borealis.core.errors import InvalidInput
+
+
+class Scope(StrEnum):
+    AGENTS_READ = "agents:read"
+    AGENTS_WRITE = "agents:write"
+    ENROLLMENTS_READ = "enrollments:read"
+    ENROLLMENTS_WRITE = "enrollments:write"
+    USERS_READ = "users:read"
+    USERS_WRITE = "users:write"
+    TOKENS_WRITE = "tokens:write"
+    AUDIT_READ = "audit:read"
+    METRICS_READ = "metrics:read"
+    JOBS_RUN = "jobs:run"
+    SCRIPTS_WRITE = "scripts:write"
+    WORKFLOWS_WRITE = "workflows:write"
+    ADMIN = "admin"
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    OPERATOR = "operator"
+    VIEWER = "viewer"
+
+
+ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
+    Role.ADMIN: frozenset({Scope.ADMIN}),
+    Role.OPERATOR: frozenset(
+        {
+            Scope.AGENTS_READ,
+            Scope.AGENTS_WRITE,
+            Scope.ENROLLMENTS_READ,
+            Scope.ENROLLMENTS_WRITE,
+            Scope.TOKENS_WRITE,
+            Scope.JOBS_RUN,
+            Scope.SCRIPTS_WRITE,
+            Scope.WORKFLOWS_WRITE,
+            Scope.METRICS_READ,
+        }
+    ),
+    Role.VIEWER: frozenset({Scope.AGENTS_READ, Scope.ENROLLMENTS_READ, Scope.METRICS_READ}),
+}
+
+
+def grants(held: frozenset[Scope], wanted: Scope) -> bool:
+    return Scope.ADMIN in held or wanted in held
+
+
+def parse_scopes(values: list[str] | tuple[str, ...]) -> frozenset[Scope]:
+    if not values:
+        raise InvalidInput("at least one scope is required", field="scopes")
+    try:
+        return frozenset(Scope(value) for value in values)
+    except ValueError as exc:
+        known = ", ".join(s.value for s in Scope)
+        raise InvalidInput(f"unknown scope in {list(values)}; known scopes: {known}", field="scopes") from exc
+
+
+def parse_role(value: str) -> Role:
+    try:
+        return Role(value)
+    except ValueError as exc:
+        raise InvalidInput(f"unknown role {value!r}; use admin, operator or viewer", field="role") from exc

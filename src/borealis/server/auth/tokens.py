@@ -1,0 +1,79 @@
+"""API tokens: `brt_<id>_<secret>`, shown once, stored as a SHA-256 digest, scoped, revocable."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from borealis.core.clock import iso, utcnow
+from borealis.core.errors import InvalidInput, NotAuthenticated
+from borealis.core.ids import new_id
+from borealis.server.auth.principal import Principal
+from borealis.server.auth.scopes import Scope
+from borealis.server.auth.secrets import digest, matches, new_secret, split_credential
+from borealis.server.db.models import ApiToken
+
+PREFIX = "brt_"
+LAST_USED_RESOLUTION = timedelta(seconds=60)
+
+
+async def create_token(
+    session: AsyncSession,
+    name: str,
+    scopes: frozenset[Scope],
+    created_by: str,
+    expires_at: datetime | None,
+    user_id: str | None = None,
+) -> tuple[ApiToken, str]:
+    if not name or len(name) > 128:
+        raise InvalidInput("token name: 1-128 characters", field="name")
+    ident, secret = new_id(), new_secret()
+    token = ApiToken(
+        id=ident,
+        name=name,
+        secret_hash=digest(secret),
+        scopes=sorted(s.value for s in scopes),
+        user_id=user_id,
+        created_by=created_by,
+        created_at=utcnow(),
+        expires_at=expires_at,
+    )
+    session.add(token)
+    await session.flush()
+    return token, f"{PREFIX}{ident}_{secret}"
+
+
+async def authenticate_token(session: AsyncSession, credential: str) -> Principal:
+    parts = split_credential(credential, PREFIX)
+    token = await session.get(ApiToken, parts[0]) if parts else None
+    if parts is None or token is None or not matches(parts[1], token.secret_hash):
+        raise NotAuthenticated("invalid API token")
+    now = utcnow()
+    if token.revoked_at is not None:
+        raise NotAuthenticated("API token has been revoked")
+    if token.expires_at is not None and token.expires_at <= now:
+        raise NotAuthenticated("API token has expired")
+    if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
+        token.last_used_at = now
+        await session.commit()
+    return Principal(
+        kind="token",
+        id=token.id,
+        name=token.name,
+        scopes=frozenset(Scope(s) for s in token.scopes if s in Scope._value2member_map_),
+        user_id=token.user_id,
+    )
+
+
+def token_view(token: ApiToken) -> dict[str, object]:
+    return {
+        "id": token.id,
+        "name": token.name,
+        "scopes": token.scopes,
+        "created_by": token.created_by,
+        "created_at": iso(token.created_at),
+        "expires_at": iso(token.expires_at),
+        "revoked_at": iso(token.revoked_at),
+        "last_used_at": iso(token.last_used_at),
+    }

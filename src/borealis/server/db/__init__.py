@@ -1,0 +1,1 @@
+"""Storage: tables, the async engine, and migrations (SQLite or PostgreSQL)."""

@@ -1,0 +1,157 @@
+"""The agent gateway: one WebSocket per device at /api/v1/agent/ws (DESIGN §6).
+
+Handshake: the server signs a fresh nonce (`challenge`), the agent answers with its id and a signature
+over that nonce (`hello`), the server checks it against the key stored at enrollment and answers
+`welcome` or closes with a code and a reason. After that the hot path is one JSON decode and a dict
+update per heartbeat; nothing touches the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from typing import Any
+
+import orjson
+from starlette.endpoints import WebSocketEndpoint
+from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
+
+from borealis.core.errors import ProtocolError
+from borealis.core.logs import kv
+from borealis.protocol import MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, keys
+from borealis.protocol.messages import (
+    CloseCode,
+    MessageType,
+    challenge_payload,
+    field_str,
+    hello_payload,
+    require,
+)
+from borealis.server.db.models import Agent
+from borealis.server.state import ServerState, state_of
+
+log = logging.getLogger("borealis.server.gateway")
+HELLO_TIMEOUT_S = 10.0
+CLEAN_CLOSES = frozenset({CloseCode.NORMAL, CloseCode.GOING_AWAY})
+
+
+def _closer(websocket: WebSocket) -> Any:
+    async def close(code: int, reason: str) -> None:
+        if websocket.application_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(RuntimeError, OSError):
+                await websocket.close(code, reason)
+
+    return close
+
+
+class AgentGateway(WebSocketEndpoint):
+    async def dispatch(self) -> None:
+        websocket = WebSocket(self.scope, receive=self.receive, send=self.send)
+        state = state_of(websocket)
+        await websocket.accept()
+        try:
+            agent_id = await self._handshake(websocket, state)
+        except ProtocolError as refused:
+            state.metrics.refusals[refused.close_code] += 1
+            log.info("agent refused", extra=kv(code=refused.close_code, reason=refused.detail))
+            await _closer(websocket)(refused.close_code, refused.detail[:120])
+            return
+        except (WebSocketDisconnect, TimeoutError, OSError):
+            return
+        closer = _closer(websocket)
+        replaced = state.presence.connected(agent_id, closer)
+        if replaced is not None:
+            await replaced(CloseCode.REPLACED, "replaced by a newer connection")
+        state.metrics.connects += 1
+        log.info("agent connected", extra=kv(agent_id=agent_id))
+        await websocket.send_text(
+            orjson.dumps(
+                {"t": MessageType.WELCOME, "heartbeat_s": state.settings.heartbeat_s, "config": {}}
+            ).decode()
+        )
+        close_code = int(CloseCode.GOING_AWAY)
+        try:
+            close_code = await self._serve(websocket, state, agent_id)
+        finally:
+            clean = close_code in CLEAN_CLOSES
+            state.presence.disconnected(agent_id, closer, clean=clean)
+            log.info("agent disconnected", extra=kv(agent_id=agent_id, code=close_code, clean=clean))
+
+    async def _handshake(self, websocket: WebSocket, state: ServerState) -> str:
+        nonce = keys.random_token(24)
+        now = round(time.time(), 3)
+        signature = keys.sign(state.key, challenge_payload(nonce, now, PROTOCOL_VERSION))
+        challenge = {
+            "t": MessageType.CHALLENGE,
+            "nonce": nonce,
+            "server_time": now,
+            "protocol": PROTOCOL_VERSION,
+            "signature": signature,
+        }
+        await websocket.send_text(orjson.dumps(challenge).decode())
+        raw = await asyncio.wait_for(websocket.receive_text(), HELLO_TIMEOUT_S)
+        try:
+            hello = require(orjson.loads(raw), MessageType.HELLO)
+        except orjson.JSONDecodeError as exc:
+            raise ProtocolError("hello is not JSON", close_code=CloseCode.BAD_HELLO) from exc
+        protocol = hello.get("protocol", 0)
+        if not isinstance(protocol, int) or protocol < MIN_PROTOCOL_VERSION:
+            raise ProtocolError(
+                f"protocol {protocol} is too old; this server needs {MIN_PROTOCOL_VERSION}+",
+                close_code=CloseCode.PROTOCOL_TOO_OLD,
+            )
+        agent_id = field_str(hello, "agent_id", 64)
+        proof = field_str(hello, "signature", 200)
+        async with state.db.session() as session:
+            agent = await session.get(Agent, agent_id)
+            if agent is None:
+                raise ProtocolError("unknown agent", close_code=CloseCode.UNKNOWN_AGENT)
+            if not keys.verify(keys.public_from_b64(agent.public_key), hello_payload(nonce, agent_id), proof):
+                raise ProtocolError("signature does not verify", close_code=CloseCode.UNKNOWN_AGENT)
+            if agent.state == "revoked":
+                raise ProtocolError("agent revoked", close_code=CloseCode.REVOKED)
+            if agent.state == "pending":
+                raise ProtocolError(
+                    "waiting for an operator's approval", close_code=CloseCode.PENDING_APPROVAL
+                )
+            version = str(hello.get("version", ""))[:32]
+            if version and version != agent.version:
+                agent.version = version
+                await session.commit()
+        return agent_id
+
+    async def _serve(self, websocket: WebSocket, state: ServerState, agent_id: str) -> int:
+        presence, metrics = state.presence, state.metrics
+        while True:
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                return int(message.get("code") or CloseCode.NORMAL)
+            data = message.get("text") or message.get("bytes")
+            try:
+                frame = orjson.loads(data) if data else None
+            except orjson.JSONDecodeError:
+                frame = None
+            if not isinstance(frame, dict):
+                await _closer(websocket)(CloseCode.POLICY, "frames must be JSON objects")
+                continue
+            kind = frame.get("t")
+            if kind == MessageType.HEARTBEAT:
+                metrics.heartbeats += 1
+                presence.heartbeat(
+                    agent_id,
+                    _int(frame.get("seq")),
+                    _int(frame.get("rss_bytes")),
+                    _float(frame.get("cpu_pct")),
+                )
+            else:
+                log.debug("ignored message", extra=kv(agent_id=agent_id, t=str(kind)[:32]))
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) else 0
+
+
+def _float(value: object) -> float:
+    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else 0.0

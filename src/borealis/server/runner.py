@@ -1,0 +1,52 @@
+"""Runs the server process: logging under <home>/Logs/Server, then uvicorn tuned for the gateway (DESIGN §2)."""
+
+from __future__ import annotations
+
+import logging
+
+import uvicorn
+
+from borealis.core.errors import TransientError
+from borealis.core.logs import setup_logging
+from borealis.core.settings import ServerSettings
+from borealis.server.app import create_app
+
+
+def uvicorn_config(settings: ServerSettings) -> uvicorn.Config:
+    try:
+        import uvloop  # noqa: F401
+
+        loop = "uvloop"
+    except ImportError:  # pragma: no cover - uvloop is a dependency on Linux
+        loop = "asyncio"
+    return uvicorn.Config(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        loop=loop,
+        http="httptools",
+        ws="websockets-sansio",
+        ws_per_message_deflate=False,
+        ws_ping_interval=None,
+        ws_max_size=settings.ws_max_bytes,
+        lifespan="on",
+        log_config=None,
+        access_log=False,
+        backlog=4096,
+        timeout_graceful_shutdown=10,
+        server_header=False,
+    )
+
+
+def run(settings: ServerSettings) -> None:
+    logger = setup_logging(settings.home.server_logs / "server.log", settings.log, also_stderr=True)
+    uvicorn_logger = logging.getLogger("uvicorn")
+    uvicorn_logger.handlers = list(logger.handlers)
+    uvicorn_logger.setLevel(logging.INFO)
+    uvicorn_logger.propagate = False
+    server = uvicorn.Server(uvicorn_config(settings))
+    server.run()
+    if not server.started:
+        raise TransientError(
+            f"the server did not start on {settings.host}:{settings.port}; see the log above"
+        )

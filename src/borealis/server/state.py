@@ -1,0 +1,30 @@
+"""What one server process holds while it runs, shared by the API routes and the gateway."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from starlette.requests import HTTPConnection
+
+from borealis.core.settings import ServerSettings
+from borealis.server.bus import Bus
+from borealis.server.db.database import Database
+from borealis.server.metrics import Metrics
+from borealis.server.presence import Presence
+
+
+@dataclass
+class ServerState:
+    settings: ServerSettings
+    db: Database
+    key: Ed25519PrivateKey
+    presence: Presence
+    bus: Bus
+    metrics: Metrics = field(default_factory=Metrics)
+    ready: bool = False
+
+
+def state_of(conn: HTTPConnection) -> ServerState:
+    state: ServerState = conn.app.state.borealis
+    return state
