@@ -1,0 +1,194 @@
+"""The agent worker: one asyncio process that keeps the agent connected (DESIGN §2, §6).
+
+It sleeps a random start-up delay, then runs connection after connection with the reconnect policy
+between them, publishes its state to `status.json`, and writes a short line to its stdout every
+`internal_heartbeat_s` so the supervisor can tell it is alive. The first SIGTERM/SIGINT closes the
+socket cleanly and exits 0; a second one cancels everything at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import random
+import signal
+import stat
+from collections.abc import Callable, Coroutine
+from typing import Any
+
+from borealis.agent.connection import Connection
+from borealis.agent.credentials import load_agent_key, pinned_server_key
+from borealis.agent.facts import host_facts
+from borealis.agent.heartbeat import HeartbeatSource
+from borealis.agent.identity import Identity, load_identity
+from borealis.agent.reconnect import ReconnectPolicy, RetryKind, SessionOutcome
+from borealis.agent.resources import ProcessMeter
+from borealis.agent.status_file import ConnectionState, StatusPublisher, WorkerStatus, status_path
+from borealis.core.home import Home
+from borealis.core.logs import kv, setup_logging
+from borealis.core.settings import AgentSettings, load_agent_settings
+
+BEAT_LINE = b"beat\n"
+STDOUT_FD = 1
+
+log = logging.getLogger("borealis.agent.worker")
+
+
+class Worker:
+    def __init__(
+        self,
+        settings: AgentSettings,
+        identity: Identity,
+        connection: Connection,
+        status: StatusPublisher,
+        *,
+        startup_delay: bool = True,
+        beat_fd: int | None = STDOUT_FD,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._settings = settings
+        self._identity = identity
+        self._connection = connection
+        self._status = status
+        self._startup_delay = startup_delay
+        self._beat_fd = beat_fd
+        self._rng = rng or random.Random()
+        self._policy = ReconnectPolicy(
+            settings.backoff_base_s, settings.backoff_cap_s, settings.stable_after_s, self._rng
+        )
+        self._stop = asyncio.Event()
+        self._main: asyncio.Task[Any] | None = None
+        self._fields = {"agent_id": identity.agent_id}
+
+    def request_stop(self) -> None:
+        """First call: stop cleanly. Second call: cancel at once (skip the clean close)."""
+        if self._stop.is_set():
+            log.warning("second stop signal; exiting at once", extra=kv(**self._fields))
+            if self._main is not None:
+                self._main.cancel()
+            return
+        self._stop.set()
+
+    async def run(self) -> int:
+        self._main = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, self.request_stop)
+        self._status.write_now()
+        helpers = [asyncio.create_task(self._status.run(), name="status")]
+        if self._beat_fd is not None:
+            helpers.append(asyncio.create_task(self._internal_heartbeat(self._beat_fd), name="beat"))
+        log.info(
+            "worker started", extra=kv(**self._fields, pid=os.getpid(), server=self._identity.server_url)
+        )
+        try:
+            await self._connect_until_stopped()
+        finally:
+            for task in helpers:
+                task.cancel()
+            await asyncio.gather(*helpers, return_exceptions=True)
+            for signum in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(signum)
+            self._status.set(state=ConnectionState.STOPPED, connected_since=None)
+            self._status.write_now()
+            log.info("worker stopped", extra=kv(**self._fields))
+        return 0
+
+    async def _connect_until_stopped(self) -> None:
+        if self._startup_delay and self._settings.startup_delay_s > 0:
+            delay = self._rng.uniform(0, self._settings.startup_delay_s)
+            log.info("start-up delay", extra=kv(**self._fields, delay_s=round(delay, 2)))
+            await self._sleep(delay)
+        while not self._stop.is_set():
+            self._status.set(state=ConnectionState.CONNECTING, connected_since=None)
+            log.info("connecting", extra=kv(**self._fields, server=self._identity.server_url))
+            try:
+                outcome = await self._connection.run(self._stop)
+            except Exception as exc:  # a bug must not end the loop: log it, back off, go again
+                log.exception("connection attempt failed unexpectedly", extra=kv(**self._fields))
+                outcome = SessionOutcome(error=f"internal error: {exc!r}")
+            self._status.set(
+                state=ConnectionState.DISCONNECTED,
+                connected_since=None,
+                last_close_code=outcome.close_code,
+                last_close_reason=outcome.close_reason or None,
+                last_error=None if self._stop.is_set() else outcome.why,
+            )
+            if self._stop.is_set():
+                break
+            await self._sleep(self._plan_retry(outcome))
+
+    def _plan_retry(self, outcome: SessionOutcome) -> float:
+        plan = self._policy.plan(outcome)
+        fields = kv(
+            **self._fields,
+            close_code=outcome.close_code,
+            reason=outcome.why,
+            connected_for_s=round(outcome.connected_for_s, 1),
+            retry_in_s=round(plan.delay_s, 2),
+        )
+        if plan.kind is RetryKind.REFUSED:
+            log.error("server refused the agent", extra=fields)
+        elif plan.kind is RetryKind.PENDING:
+            log.warning("waiting for approval", extra=fields)
+        elif outcome.welcomed:
+            log.warning("disconnected", extra=fields)
+        else:
+            log.warning("connection failed", extra=fields)
+        return plan.delay_s
+
+    async def _sleep(self, seconds: float) -> None:
+        """Sleep, but wake at once when a stop is requested."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._stop.wait(), timeout=seconds)
+
+    async def _internal_heartbeat(self, fd: int) -> None:
+        """Tell the supervisor this event loop still turns. A closed pipe means it is gone: stop."""
+        with contextlib.suppress(OSError):
+            if stat.S_ISFIFO(os.fstat(fd).st_mode):
+                os.set_blocking(fd, False)
+        while True:
+            try:
+                os.write(fd, BEAT_LINE)
+            except BlockingIOError:
+                pass  # the supervisor is slow to read; the next beat will do
+            except OSError as exc:
+                log.warning("supervisor pipe closed; stopping", extra=kv(**self._fields, error=exc))
+                self.request_stop()
+                return
+            await asyncio.sleep(self._settings.internal_heartbeat_s)
+
+
+def build_worker(home: Home, settings: AgentSettings, *, startup_delay: bool) -> Worker:
+    """Everything a worker needs, read from the home. Raises ConfigError when it is not enrolled."""
+    identity = load_identity(home)
+    key = load_agent_key(home)
+    status = StatusPublisher(
+        status_path(home),
+        WorkerStatus(pid=os.getpid(), agent_id=identity.agent_id, server_url=identity.server_url),
+    )
+    server_key = pinned_server_key(home, identity)
+    connection = Connection(identity, key, server_key, host_facts(), HeartbeatSource(ProcessMeter()), status)
+    return Worker(settings, identity, connection, status, startup_delay=startup_delay)
+
+
+def run_worker(home: Home, *, startup_delay: bool) -> int:
+    """Entry point of the hidden `borealis agent worker` command."""
+    settings = load_agent_settings(home)
+    setup_logging(home.agent_logs / "agent.log", settings.log)
+    worker = build_worker(home, settings, startup_delay=startup_delay)
+    try:
+        return _event_loop_runner()(worker.run())
+    except asyncio.CancelledError:
+        return 1
+
+
+def _event_loop_runner() -> Callable[[Coroutine[Any, Any, int]], int]:
+    try:
+        import uvloop
+    except ImportError:  # pragma: no cover - uvloop is optional
+        return asyncio.run
+    runner: Callable[[Coroutine[Any, Any, int]], int] = uvloop.run
+    return runner

@@ -1,0 +1,84 @@
+"""`borealis agent …` and `borealis helper`: options mapped onto the agent package; no logic here.
+
+Imports of the agent's modules happen inside each command, so `agent run` (the supervisor) never
+loads what only the worker or enrollment needs.
+"""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from borealis.cli.options import home_option
+from borealis.core.errors import ConfigError
+from borealis.core.home import Home
+
+
+@click.group()
+def agent() -> None:
+    """The agent on a managed device: enroll it, run it, see its status."""
+
+
+@agent.command()
+@home_option
+@click.option(
+    "--server", "server_url", default=None, help="Server URL; overrides the one in the install code."
+)
+@click.option(
+    "--code", required=True, help="The install code (BRL1-…) from `borealis admin create-enrollment`."
+)
+@click.option("--force", is_flag=True, help="Enroll again even if this home already holds an agent.")
+def enroll(home: str, server_url: str | None, code: str, force: bool) -> None:
+    """Enroll this machine with a server; prints the new agent id."""
+    from borealis.agent.enrollment import enroll as enroll_agent
+
+    result = enroll_agent(Home.resolve(home), code, server_url=server_url, force=force)
+    click.echo(f"enrolled with {result.identity.server_url} as agent {result.identity.agent_id}", err=True)
+    if result.status == "pending":
+        click.echo("the agent waits for an administrator's approval before it can connect", err=True)
+    click.echo(result.identity.agent_id)
+
+
+@agent.command()
+@home_option
+@click.option("--no-startup-delay", is_flag=True, help="Connect at once instead of after a random delay.")
+def run(home: str, no_startup_delay: bool) -> int:
+    """Run the agent in the foreground: a supervisor that keeps the worker alive."""
+    from borealis.agent.supervisor import run_supervisor
+
+    return run_supervisor(Home.resolve(home), startup_delay=not no_startup_delay)
+
+
+@agent.command(hidden=True)
+@home_option
+@click.option("--no-startup-delay", is_flag=True)
+def worker(home: str, no_startup_delay: bool) -> int:
+    """The worker process; started by `agent run`, not by hand."""
+    from borealis.agent.worker import run_worker
+
+    return run_worker(Home.resolve(home), startup_delay=not no_startup_delay)
+
+
+@agent.command()
+@home_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
+def status(home: str, as_json: bool) -> None:
+    """Is the agent enrolled, running and connected? Exits non-zero when not enrolled."""
+    from borealis.agent import status as agent_status
+    from borealis.agent.identity import is_enrolled
+
+    agent_home = Home.resolve(home)
+    if not is_enrolled(agent_home):
+        if as_json:
+            click.echo(json.dumps(agent_status.not_enrolled_json()))
+        raise ConfigError(f"not enrolled: no agent identity in {agent_home.root}")
+    report = agent_status.gather(agent_home)
+    click.echo(json.dumps(report.to_json()) if as_json else agent_status.render(report))
+
+
+@click.command()
+@home_option
+def helper(home: str) -> None:
+    """The user-session helper (not built yet)."""
+    raise ConfigError("the user-session helper is not built yet (see docs/agent.md)")
