@@ -186,6 +186,7 @@ class Supervisor:
         if worker is None:
             return
         if worker.poll() is None:
+            log.info("stopping the worker", extra=kv(**self._fields, worker_pid=worker.pid))
             _signal(worker, signal.SIGTERM)
             _signal(worker, signal.SIGCONT)  # a stopped process cannot act on SIGTERM
             deadline = time.monotonic() + self._settings.stop_timeout_s
