@@ -90,14 +90,19 @@ def demo(home: str, port: int) -> None:
     server = agent = None
     previous = signal.signal(signal.SIGINT, on_signal), signal.signal(signal.SIGTERM, on_signal)
     try:
-        server = subprocess.Popen(_borealis("server", "--home", str(where.root), "--port", str(port)))
+        # Own sessions: Ctrl-C reaches only the demo, which then stops the agent before the server.
+        server = subprocess.Popen(
+            _borealis("server", "--home", str(where.root), "--port", str(port)), start_new_session=True
+        )
         _wait_ready(url, server)
         if not (where.agent_identity / "identity.json").exists():
             code = asyncio.run(create_install_code(settings, 1, parse_duration("1h"), ["demo"], False, url))
             subprocess.run(
                 _borealis("agent", "enroll", "--home", str(where.root), "--code", code), check=True
             )
-        agent = subprocess.Popen(_borealis("agent", "run", "--home", str(where.root), "--no-startup-delay"))
+        agent = subprocess.Popen(
+            _borealis("agent", "run", "--home", str(where.root), "--no-startup-delay"), start_new_session=True
+        )
         click.echo("", err=True)
         click.echo(f"Borealis demo is running at {url}  (home: {where.root})", err=True)
         click.echo(f"  API docs: {url}/api/v1/docs", err=True)

@@ -42,7 +42,7 @@ def run(settings: ServerSettings) -> None:
     logger = setup_logging(settings.home.server_logs / "server.log", settings.log, also_stderr=True)
     uvicorn_logger = logging.getLogger("uvicorn")
     uvicorn_logger.handlers = list(logger.handlers)
-    uvicorn_logger.setLevel(logging.INFO)
+    uvicorn_logger.setLevel(logging.WARNING)  # its per-connection INFO lines would flood at 10k agents
     uvicorn_logger.propagate = False
     server = uvicorn.Server(uvicorn_config(settings))
     server.run()
