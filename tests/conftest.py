@@ -119,6 +119,7 @@ class ServerProcess:
     port: int
     db_url: str
     token: str = ""
+    bus_url: str = ""
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path = field(default_factory=Path)
 
@@ -147,6 +148,8 @@ class ServerProcess:
         ]
         if self.db_url:
             command += ["--db", self.db_url]
+        if self.bus_url:
+            command += ["--bus", self.bus_url]
         self.log_path = self.home / f"stdout-{time.monotonic_ns()}.log"
         with open(self.log_path, "wb") as out:
             self.proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)

@@ -24,6 +24,7 @@ from borealis.server.housekeeping import Housekeeping
 from borealis.server.keys import server_key
 from borealis.server.limits import BodyLimit
 from borealis.server.presence import Presence
+from borealis.server.presence_sync import PresenceSync
 from borealis.server.state import ServerState
 
 log = logging.getLogger("borealis.server")
@@ -56,6 +57,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await _on_agent_close(state, message)
 
     await state.bus.subscribe("agent.close", on_close)
+    sync = PresenceSync(state.presence, state.bus) if state.settings.bus_url.startswith("nats") else None
+    if sync is not None:
+        await sync.start()
     housekeeping = Housekeeping(state)
     housekeeping.start()
     state.ready = True
@@ -69,6 +73,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             close = state.presence.live[agent_id].close
             if close is not None:
                 await close(CloseCode.GOING_AWAY, "server stopping")
+        if sync is not None:
+            await sync.stop()
         await state.bus.close()
         await state.db.close()
         log.info("server stopped")

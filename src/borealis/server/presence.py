@@ -53,6 +53,9 @@ class Presence:
         self.live: dict[str, Live] = {}
         self.last_seen: dict[str, datetime] = {}
         self.dirty: set[str] = set()
+        # Several server processes (presence_sync): told of local ups and downs, asked about the rest.
+        self.listeners: list[Callable[[str, bool], None]] = []
+        self.remote_holds: Callable[[str], bool] = lambda _agent_id: False
 
     def connected(self, agent_id: str, close: Closer) -> Closer | None:
         """Record a new socket; returns the closer of the socket it replaces, if any."""
@@ -60,6 +63,7 @@ class Presence:
         now = self.wall()
         self.live[agent_id] = Live(connected_at=now, last_beat=self.clock(), close=close)
         self._seen(agent_id, now)
+        self._tell(agent_id, up=True)
         return previous.close if previous else None
 
     def heartbeat(self, agent_id: str, seq: int, rss_bytes: int, cpu_pct: float) -> None:
@@ -78,6 +82,7 @@ class Presence:
         self._seen(agent_id, self.wall())
         if clean:
             del self.live[agent_id]
+            self._tell(agent_id, up=False)
         else:
             live.close = None
 
@@ -85,11 +90,15 @@ class Presence:
         live = self.live.pop(agent_id, None)
         self.last_seen.pop(agent_id, None)
         self.dirty.discard(agent_id)
+        if live is not None:
+            self._tell(agent_id, up=False)
         return live.close if live else None
 
     def is_online(self, agent_id: str) -> bool:
         live = self.live.get(agent_id)
-        return live is not None and self.clock() - live.last_beat < self.window_s
+        if live is not None and self.clock() - live.last_beat < self.window_s:
+            return True
+        return self.remote_holds(agent_id)
 
     def status(
         self, agent_id: str, state: str, stored_last_seen: datetime | None, enrolled_at: datetime
@@ -115,6 +124,7 @@ class Presence:
         gone = [(agent_id, live.close) for agent_id, live in self.live.items() if live.last_beat <= cutoff]
         for agent_id, _ in gone:
             del self.live[agent_id]
+            self._tell(agent_id, up=False)
         return gone
 
     def take_dirty(self) -> dict[str, datetime]:
@@ -123,7 +133,13 @@ class Presence:
         return batch
 
     def connected_count(self) -> int:
-        return sum(1 for agent_id in self.live if self.is_online(agent_id))
+        """Agents connected to this process (not those held by other server processes)."""
+        cutoff = self.clock() - self.window_s
+        return sum(1 for live in self.live.values() if live.last_beat > cutoff)
+
+    def _tell(self, agent_id: str, up: bool) -> None:
+        for listener in self.listeners:
+            listener(agent_id, up)
 
     def _seen(self, agent_id: str, at: datetime) -> None:
         self.last_seen[agent_id] = at

@@ -1,0 +1,111 @@
+"""Several server processes on one PostgreSQL and NATS share one view of presence (DESIGN §7, §12)."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import (
+    NATS_URL,
+    POSTGRES_URL,
+    ServerProcess,
+    _create_database,
+    _drop_database,
+    _postgres_url_for,
+    admin_token,
+    make_settings,
+)
+from tests.server.fleet import enrolled_agent, open_session
+from tests.support import free_port, run_sync
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(
+        not (POSTGRES_URL and NATS_URL), reason="needs BOREALIS_TEST_POSTGRES_URL and _NATS_URL"
+    ),
+]
+
+
+@pytest.fixture
+def pair(tmp_path: Path) -> Iterator[tuple[ServerProcess, ServerProcess]]:
+    name = f"borealis_t_{uuid.uuid4().hex[:12]}"
+    run_sync(_create_database(name))
+    db_url = _postgres_url_for(name)
+    processes: list[ServerProcess] = []
+    try:
+        for label in ("a", "b"):
+            home = tmp_path / label
+            settings = make_settings(home, db_url)
+            process = ServerProcess(home=home, port=free_port(), db_url=db_url, bus_url=NATS_URL)
+            process.token = run_sync(admin_token(settings, name=f"t-{label}"))
+            process.start()
+            processes.append(process)
+        yield processes[0], processes[1]
+    finally:
+        for process in processes:
+            process.kill()
+        run_sync(_drop_database(name))
+
+
+def _status(server: ServerProcess, agent_id: str) -> str:
+    return str(server.agent(agent_id)["status"])
+
+
+async def _wait_status(server: ServerProcess, agent_id: str, wanted: str, timeout: float = 8.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while _status(server, agent_id) != wanted:
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError(
+                f"{agent_id} is {_status(server, agent_id)} on {server.url}, wanted {wanted}"
+            )
+        await asyncio.sleep(0.1)
+
+
+async def test_an_agent_on_one_process_is_online_on_the_other(
+    pair: tuple[ServerProcess, ServerProcess],
+) -> None:
+    a, b = pair
+    async with httpx.AsyncClient(base_url=b.url) as client:
+        agent = await enrolled_agent(client, {"Authorization": f"Bearer {b.token}"})
+    session = await open_session(b.url, agent)
+    assert session.welcome is not None
+    session.keep_beating(0.3)
+    await _wait_status(b, agent.agent_id, "online")
+    await _wait_status(a, agent.agent_id, "online")
+    await session.close(1000)
+    await _wait_status(a, agent.agent_id, "offline", timeout=3)
+
+
+async def test_a_crashed_process_takes_its_agents_offline_elsewhere(
+    pair: tuple[ServerProcess, ServerProcess],
+) -> None:
+    a, b = pair
+    async with httpx.AsyncClient(base_url=a.url) as client:
+        agent = await enrolled_agent(client, {"Authorization": f"Bearer {a.token}"})
+    session = await open_session(b.url, agent)
+    session.keep_beating(0.3)
+    await _wait_status(a, agent.agent_id, "online")
+    b.kill()
+    await session.stop_beating()
+    # heartbeat_s is 1 in tests: the window is 2.5 s after B's last beacon.
+    await _wait_status(a, agent.agent_id, "offline", timeout=6)
+
+
+async def test_a_process_started_later_learns_who_is_connected(
+    pair: tuple[ServerProcess, ServerProcess],
+) -> None:
+    a, b = pair
+    async with httpx.AsyncClient(base_url=b.url) as client:
+        agent = await enrolled_agent(client, {"Authorization": f"Bearer {b.token}"})
+    session = await open_session(b.url, agent)
+    session.keep_beating(0.3)
+    await _wait_status(a, agent.agent_id, "online")
+    a.kill()
+    a.start()
+    await _wait_status(a, agent.agent_id, "online", timeout=5)
+    await session.close(1000)
