@@ -1,0 +1,491 @@
+"""Borealis benchmark scenarios (PERFORMANCE.md): B1 idle hold, B15 heartbeat cost, B6 reconnect storm,
+B7 the real agent's idle footprint. Each run prints one JSON line on stdout; progress goes to stderr.
+
+  python bench/scenarios.py enroll --agents 19500          # once: the fleet is kept and reused
+  python bench/scenarios.py b1  --agents 1000 --hold 30     # smoke
+  python bench/scenarios.py b1  --agents 10000 --hold 120
+  python bench/scenarios.py b15 --agents 19500 --window 150
+  python bench/scenarios.py b6  --agents 10000
+  python bench/scenarios.py b7  --settle 600 --window 120
+
+See bench/README.md. The server under test is `python -m borealis server` (SQLite, uvicorn + uvloop,
+websockets-sansio) started as a subprocess; its RSS and CPU are read with psutil on its pid alone.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import math
+import shutil
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import psutil
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from harness import (
+    DEFAULT_STATE,
+    PY,
+    Api,
+    Fleet,
+    Generators,
+    MiB,
+    Server,
+    ctx_switches,
+    emit,
+    false_offline,
+    listen_counters,
+    log,
+    machine,
+    merge_handshakes,
+    run_cli,
+    sample,
+)
+from simagents import pct, summary
+
+
+def _cpu_of(pids: list[int]) -> float:
+    total = 0.0
+    for pid in pids:
+        try:
+            times = psutil.Process(pid).cpu_times()
+            total += times.user + times.system
+        except psutil.Error:
+            pass
+    return total
+
+
+def _common(scenario: str, args: argparse.Namespace, run: int) -> dict[str, Any]:
+    return {
+        "scenario": scenario,
+        "run": run,
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "machine": machine(),
+    }
+
+
+async def _hold_and_measure(
+    server: Server,
+    api: Api,
+    gens: Generators,
+    hold_s: float,
+    ours: set[str],
+    mid_check: bool,
+) -> dict[str, Any]:
+    """The measurement window: server CPU, RSS, writes, heartbeats; optionally a false-offline check mid-way."""
+    proc = server.proc
+    hb0 = await api.heartbeats_total()
+    s0 = sample(proc)
+    gen_cpu0 = _cpu_of(gens.pids)
+    sizes0 = server.db_sizes()
+    wal_changes = 0
+    last_wal = sizes0["db_wal"]
+    wal_mtime = _mtime(Path(str(server.db) + "-wal"))
+    rss_peak = s0.rss
+    excluded_cpu = 0.0
+    mid: dict[str, Any] | None = None
+    started = time.monotonic()
+    while time.monotonic() - started < hold_s:
+        await asyncio.sleep(min(1.0, hold_s - (time.monotonic() - started)))
+        rss_peak = max(rss_peak, proc.memory_info().rss)
+        mtime = _mtime(Path(str(server.db) + "-wal"))
+        if mtime != wal_mtime:
+            wal_changes += 1
+            wal_mtime = mtime
+        last_wal = server.db_sizes()["db_wal"]
+        if mid_check and mid is None and time.monotonic() - started >= hold_s / 2:
+            before = sample(proc).cpu_s
+            mid = await false_offline(api, ours)
+            excluded_cpu += sample(proc).cpu_s - before
+    s1 = sample(proc)
+    gen_cpu1 = _cpu_of(gens.pids)
+    hb1 = await api.heartbeats_total()
+    sizes1 = server.db_sizes()
+    wall = s1.wall - s0.wall
+    cpu = s1.cpu_s - s0.cpu_s - excluded_cpu
+    beats = hb1 - hb0
+    return {
+        "window_s": round(wall, 1),
+        "server_cpu_s": round(cpu, 3),
+        "server_cpu_pct_of_core": round(100 * cpu / wall, 2),
+        "generators_cpu_pct_of_core": round(100 * (gen_cpu1 - gen_cpu0) / wall, 1),
+        "heartbeats": beats,
+        "heartbeats_per_s": round(beats / wall, 1),
+        "us_per_heartbeat": round(1e6 * cpu / beats, 1) if beats else None,
+        "rss_end": s1.rss,
+        "rss_peak": rss_peak,
+        "fds": s1.fds,
+        "server_write_bytes": s1.write_bytes - s0.write_bytes,
+        "server_write_calls": s1.write_calls - s0.write_calls,
+        "db_sizes_start": sizes0,
+        "db_sizes_end": sizes1 | {"db_wal_last_sampled": last_wal},
+        "wal_mtime_changes": wal_changes,
+        "excluded_check_cpu_s": round(excluded_cpu, 3),
+        "mid_hold_check": mid,
+    }
+
+
+def _mtime(path: Path) -> float:
+    try:
+        return path.stat().st_mtime
+    except OSError:
+        return 0.0
+
+
+async def _steady_run(
+    scenario: str, args: argparse.Namespace, run: int, heartbeat_s: float, processes: int | None
+) -> dict[str, Any]:
+    """B1 and B15 share this: connect N, settle, hold while measuring, check presence, disconnect."""
+    n = args.agents
+    fleet = Fleet(args.state, args.port)
+    server = fleet.server(heartbeat_s=heartbeat_s, last_seen_flush_s=args.flush_s)
+    server.start()
+    api = Api(server.url, fleet.token)
+    gens = Generators()
+    ours = set(fleet.agent_ids(0, n))
+    record = _common(scenario, args, run) | {
+        "agents": n,
+        "heartbeat_s": heartbeat_s,
+        "last_seen_flush_s": args.flush_s,
+        "hold_s": args.hold,
+    }
+    try:
+        # Warm the routes the scenario calls, so their one-off allocations are in the baseline.
+        await api.heartbeats_total()
+        await false_offline(api, ours)
+        await asyncio.sleep(2)
+        before = sample(server.proc)
+        await gens.start(
+            fleet,
+            server,
+            n,
+            heartbeat_s,
+            duration=args.connect_timeout + args.settle + args.hold + 120,
+            processes=processes,
+        )
+        ramp = await gens.wait_connected(n, args.connect_timeout)
+        connected_after_ramp = gens.total("connected")
+        log(f"{scenario}: {connected_after_ramp}/{n} connected in {ramp}")
+        await asyncio.sleep(args.settle)
+        window = await _hold_and_measure(server, api, gens, args.hold, ours, mid_check=True)
+        end_check = await false_offline(api, ours)
+        disconnects = gens.total("disconnects")
+        connected_end = gens.total("connected")
+        failures = gens.total("connect_failures")
+        dones = await gens.stop()
+    finally:
+        for generator in gens.items:
+            if generator.process.returncode is None:
+                generator.process.kill()
+        server.stop()
+        await api.close()
+    mid = window.pop("mid_hold_check") or {}
+    record |= {
+        "connected_after_ramp": connected_after_ramp,
+        "ramp_s": round(ramp, 2) if ramp is not None else None,
+        "handshake_ms": merge_handshakes(dones),
+        "connected_end": connected_end,
+        "disconnects": disconnects,
+        "connect_failures": failures,
+        "false_offline_mid": mid.get("false_offline"),
+        "false_offline_end": end_check["false_offline"],
+        "rss_before_mib": round(before.rss / MiB, 1),
+        "rss_end_mib": round(window["rss_end"] / MiB, 1),
+        "rss_peak_mib": round(window["rss_peak"] / MiB, 1),
+        "rss_per_agent_kib": round((window["rss_end"] - before.rss) / n / 1024, 1),
+        "generator_processes": len(gens.items),
+        **window,
+    }
+    return record
+
+
+def _medians(records: list[dict[str, Any]], keys: list[str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key in keys:
+        values = [r[key] for r in records if isinstance(r.get(key), int | float)]
+        if values:
+            out[key] = statistics.median(values)
+    return out
+
+
+async def cmd_steady(args: argparse.Namespace, scenario: str) -> None:
+    fleet = Fleet(args.state, args.port)
+    fleet.ensure(args.agents)
+    heartbeat = args.heartbeat
+    records = []
+    for run in range(1, args.runs + 1):
+        record = await _steady_run(scenario, args, run, heartbeat, args.generators)
+        if scenario == "b1":
+            record["targets"] = _b1_targets(record)
+        else:
+            record["targets"] = {
+                "us_per_heartbeat<=60": (record["us_per_heartbeat"] or 1e9) <= 60,
+                "stretch_us_per_heartbeat<=30": (record["us_per_heartbeat"] or 1e9) <= 30,
+            }
+        records.append(record)
+        emit(record)
+    if len(records) > 1:
+        keys = [
+            "server_cpu_pct_of_core",
+            "rss_end_mib",
+            "rss_per_agent_kib",
+            "us_per_heartbeat",
+            "disconnects",
+            "false_offline_end",
+            "ramp_s",
+        ]
+        emit(
+            {
+                "scenario": scenario,
+                "summary": "median",
+                "runs": len(records),
+                "agents": args.agents,
+                **_medians(records, keys),
+            }
+        )
+
+
+def _b1_targets(r: dict[str, Any]) -> dict[str, bool]:
+    return {
+        "rss<=350MiB": r["rss_end_mib"] <= 350,
+        "per_agent<=24KiB": r["rss_per_agent_kib"] <= 24,
+        "cpu<=5%": r["server_cpu_pct_of_core"] <= 5,
+        "no_disconnects": r["disconnects"] == 0,
+        "no_false_offline": not r["false_offline_end"] and not r["false_offline_mid"],
+    }
+
+
+# --------------------------------------------------------------------------- B6
+
+
+async def cmd_b6(args: argparse.Namespace) -> None:
+    n = args.agents
+    fleet = Fleet(args.state, args.port)
+    fleet.ensure(n)
+    for run in range(1, args.runs + 1):
+        server = fleet.server(heartbeat_s=30.0)
+        server.start()
+        gens = Generators()
+        record = _common("b6", args, run) | {"agents": n}
+        try:
+            await gens.start(
+                fleet,
+                server,
+                n,
+                30.0,
+                duration=args.connect_timeout + args.settle + args.timeout + 120,
+                welcome_times=True,
+            )
+            ramp = await gens.wait_connected(n, args.connect_timeout)
+            if ramp is None:
+                raise RuntimeError(f"only {gens.total('connected')}/{n} connected before the storm")
+            await asyncio.sleep(args.settle)
+            welcomes0 = gens.total("welcomes")
+            failures0 = gens.total("connect_failures")
+            counters0 = listen_counters()
+            killed_at = time.time()
+            server.kill()
+            server.start(wait=False)
+            ready_s = await asyncio.to_thread(server.wait_ready)
+            restart_cpu0 = sample(server.proc).cpu_s
+            first99: float | None = None
+            deadline = time.monotonic() + args.timeout
+            while time.monotonic() < deadline:
+                back = gens.total("welcomes") - welcomes0
+                if first99 is None and back >= math.ceil(0.99 * n):
+                    first99 = time.time() - killed_at
+                if back >= n:
+                    break
+                await asyncio.sleep(0.2)
+            await asyncio.sleep(1.0)
+            counters1 = listen_counters()
+            storm = sample(server.proc)
+            failures = gens.total("connect_failures") - failures0
+            dones = await gens.stop()
+        finally:
+            for generator in gens.items:
+                if generator.process.returncode is None:
+                    generator.process.kill()
+            server.stop()
+        welcome_at: dict[str, float] = {}
+        for done in dones:
+            welcome_at |= done.get("welcome_at") or {}
+        back_s = sorted(w - killed_at for w in welcome_at.values() if w > killed_at)
+        need99 = math.ceil(0.99 * n)
+        t99 = back_s[need99 - 1] if len(back_s) >= need99 else None
+        t100 = back_s[-1] if len(back_s) >= n else None
+        overflow = {k: counters1[k] - counters0[k] for k in counters0}
+        record |= {
+            "ramp_s": round(ramp, 2),
+            "server_ready_after_kill_s": round(ready_s, 2),
+            "back": len(back_s),
+            "back_99pct_s": round(t99, 2) if t99 is not None else None,
+            "back_100pct_s": round(t100, 2) if t100 is not None else None,
+            "back_seconds": summary(back_s, 2),
+            "back_p50_s": round(pct(back_s, 0.5) or 0, 2),
+            "failed_attempts_during_storm": failures,
+            "listen_counters_delta": overflow,
+            "server_cpu_s_storm": round(storm.cpu_s - restart_cpu0, 2),
+            "server_rss_after_storm_mib": round(storm.rss / MiB, 1),
+            "targets": {
+                "99%<=30s": t99 is not None and t99 <= 30,
+                "all<=60s": t100 is not None and t100 <= 60,
+                "no_listen_overflows": overflow.get("ListenOverflows", 0) == 0
+                and overflow.get("ListenDrops", 0) == 0,
+            },
+        }
+        emit(record)
+
+
+# --------------------------------------------------------------------------- B7
+
+
+async def cmd_b7(args: argparse.Namespace) -> None:
+    base = args.state / "b7"
+    server_home = base / "server"
+    agent_home = base / "agent"
+    shutil.rmtree(agent_home, ignore_errors=True)
+    server = Server(server_home, args.port + 7, {"heartbeat_s": args.heartbeat})
+    server.write_config()
+    code = run_cli("admin", "create-enrollment", "--uses", "1", "--expires", "1h", home=server_home)
+    server.start()
+    supervisor: subprocess.Popen[bytes] | None = None
+    record = _common("b7", args, 1) | {"heartbeat_s": args.heartbeat, "settle_s": args.settle}
+    try:
+        agent_id = run_cli("agent", "enroll", "--code", code, home=agent_home).splitlines()[-1]
+        out = (base / "agent-run.out").open("ab")
+        supervisor = subprocess.Popen(
+            [PY, "-m", "borealis", "agent", "run", "--home", str(agent_home), "--no-startup-delay"],
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        out.close()
+        started = time.monotonic()
+        sup = psutil.Process(supervisor.pid)
+        worker: psutil.Process | None = None
+        token = run_cli("admin", "create-token", "--name", "b7", "--scope", "agents:read", home=server_home)
+        online_after: float | None = None
+        while time.monotonic() - started < 60:
+            children = sup.children(recursive=True)
+            worker = children[0] if children else None
+            response = httpx.get(
+                f"{server.url}/api/v1/agents/{agent_id}",
+                headers={"authorization": f"Bearer {token}"},
+                timeout=5,
+            )
+            if worker is not None and response.status_code == 200 and response.json()["status"] == "online":
+                online_after = time.monotonic() - started
+                break
+            await asyncio.sleep(0.25)
+        if worker is None or online_after is None:
+            raise RuntimeError("the agent did not come online within 60 s; see agent-run.out")
+        log(f"b7: agent {agent_id} online after {online_after:.1f}s; settling {args.settle}s")
+        await asyncio.sleep(max(0.0, args.settle - (time.monotonic() - started)))
+        procs = {"supervisor": sup, "worker": worker}
+        first = {name: (p.cpu_times(), ctx_switches(p.pid), time.monotonic()) for name, p in procs.items()}
+        await asyncio.sleep(args.window)
+        for name, proc in procs.items():
+            cpu0, (vol0, inv0), t0 = first[name]
+            cpu1, (vol1, inv1) = proc.cpu_times(), ctx_switches(proc.pid)
+            wall = time.monotonic() - t0
+            used = (cpu1.user + cpu1.system) - (cpu0.user + cpu0.system)
+            record[name] = {
+                "pid": proc.pid,
+                "rss_mib": round(proc.memory_info().rss / MiB, 2),
+                "uss_mib": round(proc.memory_full_info().uss / MiB, 2),
+                "cpu_pct_of_core": round(100 * used / wall, 4),
+                "cpu_s": round(used, 3),
+                "wakeups_per_s": round((vol1 - vol0) / wall, 3),
+                "ctx_switches_per_s": round(((vol1 - vol0) + (inv1 - inv0)) / wall, 3),
+                "threads": proc.num_threads(),
+                "fds": proc.num_fds(),
+            }
+        record["measured_at_s_after_start"] = round(time.monotonic() - started, 1)
+        record["window_s"] = args.window
+        record["online_after_s"] = round(online_after, 2)
+        w, s = record["worker"], record["supervisor"]
+        record["targets"] = {
+            "worker_rss<=32MiB": w["rss_mib"] <= 32,
+            "supervisor_rss<=20MiB": s["rss_mib"] <= 20,
+            "cpu<=0.02%": w["cpu_pct_of_core"] + s["cpu_pct_of_core"] <= 0.02,
+            "wakeups<=1/s": w["wakeups_per_s"] + s["wakeups_per_s"] <= 1,
+            "stretch_worker_rss<=25MiB": w["rss_mib"] <= 25,
+        }
+    finally:
+        if supervisor is not None and supervisor.poll() is None:
+            supervisor.send_signal(signal.SIGTERM)
+            try:
+                supervisor.wait(30)
+            except subprocess.TimeoutExpired:
+                supervisor.kill()
+        server.stop()
+    emit(record)
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--state", type=Path, default=DEFAULT_STATE, help="fleet, homes and logs")
+    parser.add_argument("--port", type=int, default=5810)
+    sub = parser.add_subparsers(dest="scenario", required=True)
+
+    enroll = sub.add_parser("enroll", help="enroll simulated agents until the fleet holds --agents")
+    enroll.add_argument("--agents", type=int, required=True)
+    enroll.add_argument("--concurrency", type=int, default=32)
+
+    for name, heartbeat, hold, help_text in (
+        ("b1", 30.0, 120.0, "idle hold at a 30 s heartbeat"),
+        ("b15", 10.0, 150.0, "heartbeat cost at a 10 s heartbeat"),
+    ):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("--agents", type=int, required=True)
+        p.add_argument(
+            "--hold", "--window", dest="hold", type=float, default=hold, help="measurement window, s"
+        )
+        p.add_argument("--heartbeat", type=float, default=heartbeat)
+        p.add_argument("--settle", type=float, default=heartbeat + 5, help="after the ramp, before measuring")
+        p.add_argument("--connect-timeout", type=float, default=300.0)
+        p.add_argument("--flush-s", type=float, default=120.0, help="server last_seen_flush_s")
+        p.add_argument("--generators", type=int, default=None, help="generator processes (default: N/9500)")
+        p.add_argument("--runs", type=int, default=1)
+
+    b6 = sub.add_parser("b6", help="reconnect storm: kill -9 the server and restart it")
+    b6.add_argument("--agents", type=int, required=True)
+    b6.add_argument("--settle", type=float, default=5.0)
+    b6.add_argument("--connect-timeout", type=float, default=300.0)
+    b6.add_argument("--timeout", type=float, default=180.0, help="give up waiting for everyone after this")
+    b6.add_argument("--runs", type=int, default=1)
+
+    b7 = sub.add_parser("b7", help="the real agent's idle footprint")
+    b7.add_argument("--settle", type=float, default=600.0, help="seconds after start before measuring")
+    b7.add_argument("--window", type=float, default=120.0, help="measurement window after the settle")
+    b7.add_argument("--heartbeat", type=float, default=30.0)
+
+    args = parser.parse_args()
+    if args.scenario == "enroll":
+        figures = Fleet(args.state, args.port).ensure(args.agents, args.concurrency)
+        emit({"scenario": "enroll", "agents": args.agents, "figures": figures})
+    elif args.scenario in ("b1", "b15"):
+        asyncio.run(cmd_steady(args, args.scenario))
+    elif args.scenario == "b6":
+        asyncio.run(cmd_b6(args))
+    else:
+        asyncio.run(cmd_b7(args))
+
+
+if __name__ == "__main__":
+    main()
