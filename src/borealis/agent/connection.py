@@ -22,7 +22,7 @@ from borealis import __version__
 from borealis.agent.clock import utc_now
 from borealis.agent.heartbeat import HeartbeatSource, jittered
 from borealis.agent.identity import Identity
-from borealis.agent.reconnect import SessionOutcome
+from borealis.agent.reconnect import ABNORMAL_CLOSURE, SessionOutcome
 from borealis.agent.status_file import ConnectionState, StatusPublisher
 from borealis.core import codec
 from borealis.core.errors import InvalidInput, ProtocolError
@@ -118,7 +118,7 @@ class Connection:
             return SessionOutcome(error=exc.detail, key_mismatch=True)
         except ConnectionClosed as exc:
             frame = exc.rcvd
-            code = frame.code if frame is not None else 1006
+            code = frame.code if frame is not None else ABNORMAL_CLOSURE
             return self._outcome(code, frame.reason if frame is not None else "", None, welcomed_at)
         except (ProtocolError, InvalidInput) as exc:
             return self._outcome(None, "", f"protocol error: {exc.detail}", welcomed_at)

@@ -17,7 +17,11 @@ from borealis.protocol.messages import CloseCode
 
 PENDING_RETRY_CAP_S = 30.0
 
+ABNORMAL_CLOSURE = 1006  # no close frame: the network or the server went away
+
 _REASONS = {
+    CloseCode.NORMAL: "closed by the server",
+    CloseCode.GOING_AWAY: "the server is going away",
     CloseCode.UNKNOWN_AGENT: "unknown agent",
     CloseCode.REVOKED: "agent revoked",
     CloseCode.PROTOCOL_TOO_OLD: "agent protocol too old; upgrade the agent",
@@ -45,6 +49,8 @@ class SessionOutcome:
             return "server key mismatch"
         if self.close_reason:
             return self.close_reason
+        if self.close_code == ABNORMAL_CLOSURE:
+            return "connection lost"
         if self.close_code is not None:
             try:
                 return _REASONS.get(CloseCode(self.close_code), f"closed with code {self.close_code}")

@@ -123,9 +123,10 @@ def _connection_line(report: AgentReport, now: datetime) -> str:
         age = f" ({_age(now - since)} ago)" if since is not None else ""
         return f"connected since {report.connected_since}{age}"
     text = report.state
-    if report.last_error:
-        code = f" {report.last_close_code}" if report.last_close_code is not None else ""
-        text += f"; last close{code}: {report.last_error}"
+    if report.last_error and report.last_close_code is not None:
+        text += f"; last close {report.last_close_code}: {report.last_error}"
+    elif report.last_error:
+        text += f"; last error: {report.last_error}"
     return text
 
 

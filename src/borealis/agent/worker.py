@@ -61,6 +61,7 @@ class Worker:
         self._stop = asyncio.Event()
         self._main: asyncio.Task[Any] | None = None
         self._fields = {"agent_id": identity.agent_id}
+        self._last_failure: str | None = None
 
     def request_stop(self) -> None:
         """First call: stop cleanly. Second call: cancel at once (skip the clean close)."""
@@ -121,7 +122,10 @@ class Worker:
             await self._sleep(self._plan_retry(outcome))
 
     def _plan_retry(self, outcome: SessionOutcome) -> float:
+        """Choose the delay and log why, loudly when the reason changes and quietly when it repeats."""
         plan = self._policy.plan(outcome)
+        repeated = not outcome.welcomed and outcome.why == self._last_failure
+        self._last_failure = None if outcome.welcomed else outcome.why
         fields = kv(
             **self._fields,
             close_code=outcome.close_code,
@@ -130,13 +134,14 @@ class Worker:
             retry_in_s=round(plan.delay_s, 2),
         )
         if plan.kind is RetryKind.REFUSED:
-            log.error("server refused the agent", extra=fields)
+            message, level = "server refused the agent", logging.ERROR
         elif plan.kind is RetryKind.PENDING:
-            log.warning("waiting for approval", extra=fields)
+            message, level = "waiting for approval", logging.WARNING
         elif outcome.welcomed:
-            log.warning("disconnected", extra=fields)
+            message, level = "disconnected", logging.WARNING
         else:
-            log.warning("connection failed", extra=fields)
+            message, level = "connection failed", logging.WARNING
+        log.log(logging.INFO if repeated else level, message, extra=fields)
         return plan.delay_s
 
     async def _sleep(self, seconds: float) -> None:
@@ -161,7 +166,9 @@ class Worker:
             await asyncio.sleep(self._settings.internal_heartbeat_s)
 
 
-def build_worker(home: Home, settings: AgentSettings, *, startup_delay: bool) -> Worker:
+def build_worker(
+    home: Home, settings: AgentSettings, *, startup_delay: bool, beat_fd: int | None = STDOUT_FD
+) -> Worker:
     """Everything a worker needs, read from the home. Raises ConfigError when it is not enrolled."""
     identity = load_identity(home)
     key = load_agent_key(home)
@@ -171,7 +178,7 @@ def build_worker(home: Home, settings: AgentSettings, *, startup_delay: bool) ->
     )
     server_key = pinned_server_key(home, identity)
     connection = Connection(identity, key, server_key, host_facts(), HeartbeatSource(ProcessMeter()), status)
-    return Worker(settings, identity, connection, status, startup_delay=startup_delay)
+    return Worker(settings, identity, connection, status, startup_delay=startup_delay, beat_fd=beat_fd)
 
 
 def run_worker(home: Home, *, startup_delay: bool) -> int:
