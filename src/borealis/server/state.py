@@ -8,6 +8,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from starlette.requests import HTTPConnection
 
 from borealis.core.settings import ServerSettings
+from borealis.server.auth.throttle import LoginThrottle
 from borealis.server.bus import Bus
 from borealis.server.db.database import Database
 from borealis.server.metrics import Metrics
@@ -22,6 +23,7 @@ class ServerState:
     presence: Presence
     bus: Bus
     metrics: Metrics = field(default_factory=Metrics)
+    login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     ready: bool = False
 
 

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import time
-from collections import defaultdict, deque
-
 from fastapi import APIRouter, Request, Response
 from pydantic import BaseModel, Field
 
 from borealis.core.clock import utcnow
-from borealis.core.errors import BorealisError, NotAuthenticated
+from borealis.core.errors import NotAuthenticated
 from borealis.server import audit
 from borealis.server.api.common import client_ip
 from borealis.server.auth.guard import authenticate
@@ -18,40 +15,6 @@ from borealis.server.auth.users import check_login
 from borealis.server.state import state_of
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
-
-FAILURE_WINDOW_S = 300.0
-MAX_FAILURES = 10
-
-
-class TooManyAttempts(BorealisError):
-    status = 429
-    slug = "too-many-attempts"
-    title = "Too many attempts"
-
-
-class _Throttle:
-    """Failed logins per (ip, username) in a sliding window; in memory, per process."""
-
-    def __init__(self) -> None:
-        self.failures: defaultdict[tuple[str, str], deque[float]] = defaultdict(deque)
-
-    def check(self, key: tuple[str, str]) -> None:
-        window = self.failures.get(key)
-        if window is None:
-            return
-        cutoff = time.monotonic() - FAILURE_WINDOW_S
-        while window and window[0] < cutoff:
-            window.popleft()
-        if len(window) >= MAX_FAILURES:
-            raise TooManyAttempts("too many failed logins; wait a few minutes")
-        if not window:
-            del self.failures[key]
-
-    def fail(self, key: tuple[str, str]) -> None:
-        self.failures[key].append(time.monotonic())
-
-
-_throttle = _Throttle()
 
 
 class Login(BaseModel):
@@ -64,11 +27,11 @@ async def login(body: Login, request: Request, response: Response) -> dict[str, 
     state = state_of(request)
     ip = client_ip(request) or "?"
     key = (ip, body.username)
-    _throttle.check(key)
+    state.login_throttle.check(key)
     async with state.db.transaction() as session:
         user = await check_login(session, body.username, body.password)
         if user is None:
-            _throttle.fail(key)
+            state.login_throttle.fail(key)
             audit.record(session, f"user:{body.username}", "auth.login_failed", ip=ip)
         else:
             cookie, csrf = await open_session(session, user, state.settings.session_ttl_s)

@@ -12,7 +12,7 @@ from borealis.core.clock import iso
 from borealis.server import audit
 from borealis.server.api.common import UsersRead, UsersWrite, client_ip
 from borealis.server.auth.scopes import parse_role
-from borealis.server.auth.secrets import hash_password
+from borealis.server.auth.secrets import hash_password_off_loop
 from borealis.server.auth.users import create_user, get_user
 from borealis.server.db.models import User
 from borealis.server.state import state_of
@@ -71,7 +71,7 @@ async def change_user(user_id: str, body: UserChange, request: Request, who: Use
             user.disabled = body.disabled
             changed.append("disabled")
         if body.password is not None:
-            user.password_hash = hash_password(body.password)
+            user.password_hash = await hash_password_off_loop(body.password)
             changed.append("password")
         audit.record(session, who.actor, "user.update", user.username, client_ip(request), fields=changed)
     return user_view(user)

@@ -1,13 +1,17 @@
 """Secrets as we hand them out and store them: random, shown once, kept as SHA-256 or argon2id.
 
 API tokens and session cookies are 256-bit random values, so a fast hash is enough to store them;
-passwords are chosen by people, so they get argon2id.
+passwords are chosen by people, so they get argon2id. Argon2 costs ~0.3 s of CPU and 64 MiB on purpose,
+so the server runs it on a small pool of its own threads, never on the event loop (where it would stall
+every agent's socket) and never more than two at once.
 """
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
+from concurrent.futures import ThreadPoolExecutor
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -18,6 +22,7 @@ from borealis.protocol.keys import random_token
 _hasher = PasswordHasher()  # argon2id with the library's current recommended parameters
 MIN_PASSWORD_CHARS = 12
 MAX_PASSWORD_CHARS = 1024
+_argon2_threads = ThreadPoolExecutor(max_workers=2, thread_name_prefix="argon2")
 
 
 def hash_password(password: str) -> str:
@@ -35,6 +40,16 @@ def verify_password(password_hash: str, password: str) -> bool:
         return _hasher.verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
+
+
+async def hash_password_off_loop(password: str) -> str:
+    return await asyncio.get_running_loop().run_in_executor(_argon2_threads, hash_password, password)
+
+
+async def verify_password_off_loop(password_hash: str, password: str) -> bool:
+    return await asyncio.get_running_loop().run_in_executor(
+        _argon2_threads, verify_password, password_hash, password
+    )
 
 
 def generate_password() -> str:

@@ -11,7 +11,7 @@ from borealis.core.clock import utcnow
 from borealis.core.errors import Conflict, InvalidInput, NotFound
 from borealis.core.ids import new_id
 from borealis.server.auth.scopes import Role
-from borealis.server.auth.secrets import hash_password, verify_password
+from borealis.server.auth.secrets import hash_password, hash_password_off_loop, verify_password_off_loop
 from borealis.server.db.models import User
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
@@ -27,7 +27,7 @@ async def create_user(session: AsyncSession, username: str, role: Role, password
     user = User(
         id=new_id(),
         username=username,
-        password_hash=hash_password(password),
+        password_hash=await hash_password_off_loop(password),
         role=role.value,
         disabled=False,
         created_at=utcnow(),
@@ -51,8 +51,8 @@ async def get_user(session: AsyncSession, user_id: str) -> User:
 async def check_login(session: AsyncSession, username: str, password: str) -> User | None:
     user = await find_by_name(session, username)
     if user is None:
-        verify_password(_DUMMY_HASH, password)
+        await verify_password_off_loop(_DUMMY_HASH, password)
         return None
-    if not verify_password(user.password_hash, password) or user.disabled:
+    if not await verify_password_off_loop(user.password_hash, password) or user.disabled:
         return None
     return user
