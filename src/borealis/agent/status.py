@@ -16,6 +16,7 @@ from borealis.agent.resources import agent_process_alive, rss_of
 from borealis.agent.status_file import ConnectionState, read_status
 from borealis.agent.supervisor_state import read_record
 from borealis.core.home import Home
+from borealis.core.settings import load_agent_settings
 
 MIB = 1024 * 1024
 
@@ -48,6 +49,7 @@ class AgentReport:
 def gather(home: Home) -> AgentReport:
     """Raises ConfigError ("not enrolled …") when the home holds no agent identity."""
     identity = load_identity(home)
+    server_url = load_agent_settings(home).server_url.rstrip("/") or identity.server_url
     record = read_record(home)
     status = read_status(home)
     supervisor_alive = record is not None and record.state != "stopped" and agent_process_alive(record.pid)
@@ -60,7 +62,7 @@ def gather(home: Home) -> AgentReport:
     return AgentReport(
         enrolled=True,
         agent_id=identity.agent_id,
-        server_url=identity.server_url,
+        server_url=server_url,
         enrolled_at=identity.enrolled_at,
         running=supervisor_alive,
         supervisor_pid=record.pid if record is not None and supervisor_alive else None,

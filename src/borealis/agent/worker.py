@@ -16,6 +16,7 @@ import random
 import signal
 import stat
 from collections.abc import Callable, Coroutine
+from dataclasses import replace
 from typing import Any
 
 from borealis.agent.connection import Connection
@@ -169,8 +170,14 @@ class Worker:
 def build_worker(
     home: Home, settings: AgentSettings, *, startup_delay: bool, beat_fd: int | None = STDOUT_FD
 ) -> Worker:
-    """Everything a worker needs, read from the home. Raises ConfigError when it is not enrolled."""
+    """Everything a worker needs, read from the home. Raises ConfigError when it is not enrolled.
+
+    `server_url` in agent.toml wins over the one recorded at enrollment, so an operator can move an
+    agent to a new address by editing one file; the server key stays pinned either way.
+    """
     identity = load_identity(home)
+    if settings.server_url:
+        identity = replace(identity, server_url=settings.server_url.rstrip("/"))
     key = load_agent_key(home)
     status = StatusPublisher(
         status_path(home),
