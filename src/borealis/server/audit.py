@@ -20,7 +20,18 @@ def record(
     ip: str | None = None,
     **detail: Any,
 ) -> None:
-    session.add(AuditEntry(at=utcnow(), actor=actor, action=action, target=target, detail=detail, ip=ip))
+    # Cut to the columns' sizes: an actor such as `host:<hostname>` comes from the request, and a record
+    # that does not fit must not turn the action it records into a failure.
+    session.add(
+        AuditEntry(
+            at=utcnow(),
+            actor=actor[:160],
+            action=action[:64],
+            target=target[:160] if target else target,
+            detail=detail,
+            ip=ip[:64] if ip else ip,
+        )
+    )
 
 
 async def search(

@@ -5,14 +5,15 @@ from __future__ import annotations
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from borealis.core.codec import dumps_bytes
-from borealis.core.errors import PayloadTooLarge
-
-
-class BodyTooLarge(PayloadTooLarge):
-    """Raised inside the app while it reads the body, so the problem handler answers 413."""
 
 
 class BodyLimit:
+    """Refuses a declared Content-Length over the limit at once; counts a streamed body as the app reads it.
+
+    When a streamed body passes the limit, the 413 goes out from here and the app is told the client
+    went away, so it stops reading; whatever it tries to answer after that is dropped.
+    """
+
     def __init__(self, app: ASGIApp, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
@@ -26,28 +27,31 @@ class BodyLimit:
             await self._refuse(send)
             return
         seen = 0
-        started = False
+        started = refused = False
 
         async def counting_receive() -> Message:
-            nonlocal seen
+            nonlocal seen, refused
+            if refused:
+                return {"type": "http.disconnect"}
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > self.max_bytes:
-                    raise BodyTooLarge(f"request body is over the limit of {self.max_bytes} bytes")
+                    refused = True
+                    if not started:
+                        await self._refuse(send)
+                    return {"type": "http.disconnect"}
             return message
 
         async def tracking_send(message: Message) -> None:
             nonlocal started
+            if refused:
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)
 
-        try:
-            await self.app(scope, counting_receive, tracking_send)
-        except BodyTooLarge:
-            if not started:
-                await self._refuse(send)
+        await self.app(scope, counting_receive, tracking_send)
 
     async def _refuse(self, send: Send) -> None:
         body = dumps_bytes(

@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import DBAPIError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
@@ -55,6 +56,17 @@ async def _http_error(request: Request, exc: Exception) -> Response:
     return problem(exc.status_code, str(exc.detail), str(exc.detail), slug, request)
 
 
+async def _database_error(request: Request, exc: Exception) -> Response:
+    """PostgreSQL refuses some text SQLite stores (a NUL character, a value longer than its column):
+    SQLSTATE class 22, a data exception. That is bad input, not a server failure."""
+    assert isinstance(exc, DBAPIError)
+    sqlstate = str(getattr(exc.orig, "sqlstate", None) or "")
+    if sqlstate.startswith("22"):
+        detail = "a value is too long or holds characters the database cannot store (such as NUL)"
+        return problem(400, "Invalid input", detail, "invalid-input", request)
+    return await _unexpected(request, exc)
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.error("unhandled error", exc_info=exc, extra={"kv": {"path": request.url.path}})
     return problem(500, "Internal error", "the server failed; the error is in its log", "internal", request)
@@ -64,4 +76,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(BorealisError, _borealis_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
+    app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(Exception, _unexpected)

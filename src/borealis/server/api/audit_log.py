@@ -20,7 +20,7 @@ async def list_audit(
     request: Request,
     who: AuditRead,
     limit: Limit = 100,
-    cursor: int | None = Query(default=None, ge=1),
+    cursor: int | None = Query(default=None, ge=1, le=2**31 - 1),  # ids are 32-bit on PostgreSQL
     action: str | None = Query(default=None, max_length=64),
     actor: str | None = Query(default=None, max_length=160),
     target: str | None = Query(default=None, max_length=160),

@@ -10,9 +10,9 @@ from borealis.core.clock import iso, utcnow
 from borealis.core.errors import InvalidInput, NotAuthenticated
 from borealis.core.ids import new_id
 from borealis.server.auth.principal import Principal
-from borealis.server.auth.scopes import Scope
+from borealis.server.auth.scopes import ROLE_SCOPES, Role, Scope, grants
 from borealis.server.auth.secrets import digest, matches, new_secret, split_credential
-from borealis.server.db.models import ApiToken
+from borealis.server.db.models import ApiToken, User
 
 PREFIX = "brt_"
 LAST_USED_RESOLUTION = timedelta(seconds=60)
@@ -54,16 +54,17 @@ async def authenticate_token(session: AsyncSession, credential: str) -> Principa
         raise NotAuthenticated("API token has been revoked")
     if token.expires_at is not None and token.expires_at <= now:
         raise NotAuthenticated("API token has expired")
+    scopes = frozenset(Scope(s) for s in token.scopes if s in Scope._value2member_map_)
+    if token.user_id is not None:
+        # A token made by a user acts for that user: never more than the user's role grants today.
+        owner = await session.get(User, token.user_id)
+        if owner is None or owner.disabled:
+            raise NotAuthenticated("the API token's user is disabled")
+        scopes = frozenset(s for s in scopes if grants(ROLE_SCOPES[Role(owner.role)], s))
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         token.last_used_at = now
         await session.commit()
-    return Principal(
-        kind="token",
-        id=token.id,
-        name=token.name,
-        scopes=frozenset(Scope(s) for s in token.scopes if s in Scope._value2member_map_),
-        user_id=token.user_id,
-    )
+    return Principal(kind="token", id=token.id, name=token.name, scopes=scopes, user_id=token.user_id)
 
 
 def token_view(token: ApiToken) -> dict[str, object]:

@@ -52,7 +52,7 @@ class ApiToken(Base):
     secret_hash: Mapped[str] = mapped_column(String(64))
     scopes: Mapped[list[str]]
     user_id: Mapped[str | None] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"))
-    created_by: Mapped[str] = mapped_column(String(128))
+    created_by: Mapped[str] = mapped_column(String(160))
     created_at: Mapped[datetime]
     expires_at: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
