@@ -58,10 +58,14 @@ async def list_agents(
     after = cursor or ""
     while len(items) < limit:
         query = select(Agent).where(Agent.id > after).order_by(Agent.id).limit(SCAN_BATCH)
-        if text:
-            pattern = f"%{text.lower()}%"
+        if text:  # matched as text: '%' and '_' in it are not wildcards
             query = query.where(
-                or_(Agent.hostname.ilike(pattern), Agent.id.ilike(pattern), Agent.notes.ilike(pattern))
+                or_(
+                    *(
+                        column.icontains(text, autoescape=True)
+                        for column in (Agent.hostname, Agent.id, Agent.notes)
+                    )
+                )
             )
         batch = list((await session.scalars(query)).all())
         for agent in batch:

@@ -8,8 +8,9 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Awaitable, Callable
+from typing import cast
 
-from sqlalchemy import update
+from sqlalchemy import Table, bindparam, update
 
 from borealis.core.logs import kv
 from borealis.protocol.messages import CloseCode
@@ -34,11 +35,14 @@ async def flush_last_seen(state: ServerState) -> int:
     batch = state.presence.take_dirty()
     if not batch:
         return 0
+    # A plain executemany: an agent deleted meanwhile matches no row and is skipped. (The ORM's bulk
+    # update by primary key would raise instead, and the retry below would then fail forever.)
+    agents = cast(Table, Agent.__table__)
+    statement = update(agents).where(agents.c.id == bindparam("agent_id")).values(last_seen=bindparam("seen"))
     try:
         async with state.db.transaction() as session:
             await session.execute(
-                update(Agent),
-                [{"id": agent_id, "last_seen": seen} for agent_id, seen in batch.items()],
+                statement, [{"agent_id": agent_id, "seen": seen} for agent_id, seen in batch.items()]
             )
     except Exception:
         state.presence.dirty.update(batch)  # try again next round
