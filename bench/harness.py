@@ -101,7 +101,7 @@ def sample(proc: psutil.Process) -> Sample:
             cpu_s=cpu.user + cpu.system,
             rss=proc.memory_info().rss,
             fds=proc.num_fds(),
-            write_bytes=io.write_bytes,
+            write_bytes=io.write_chars,
             write_calls=io.write_count,
         )
 

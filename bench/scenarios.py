@@ -175,7 +175,7 @@ async def _steady_run(
         connected_after_ramp = gens.total("connected")
         log(f"{scenario}: {connected_after_ramp}/{n} connected in {ramp}")
         await asyncio.sleep(args.settle)
-        window = await _hold_and_measure(server, api, gens, args.hold, ours, mid_check=True)
+        window = await _hold_and_measure(server, api, gens, args.hold, ours, mid_check=scenario == "b1")
         end_check = await false_offline(api, ours)
         disconnects = gens.total("disconnects")
         connected_end = gens.total("connected")
