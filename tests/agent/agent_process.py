@@ -49,6 +49,7 @@ class AgentProcess:
                 [*BOREALIS, "agent", "run", "--home", str(self.home.root), "--no-startup-delay"],
                 stdout=out,
                 stderr=subprocess.STDOUT,
+                start_new_session=True,  # like a terminal: `interrupt()` signals the whole group
             )
         self.pids.add(self.proc.pid)
 
@@ -78,6 +79,12 @@ class AgentProcess:
     def stop(self, timeout: float = 15.0) -> int:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout)
+
+    def interrupt(self, timeout: float = 15.0) -> int:
+        """Ctrl-C on the terminal: SIGINT to every process in the foreground group."""
+        assert self.proc is not None
+        os.killpg(self.proc.pid, signal.SIGINT)
         return self.proc.wait(timeout)
 
     def kill(self) -> None:

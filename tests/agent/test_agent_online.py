@@ -77,6 +77,14 @@ def test_a_clean_stop_is_offline_at_once_and_both_processes_exit_0(
     assert not status["running"] and not status["connected"] and status["state"] == "stopped"
 
 
+def test_ctrl_c_in_the_foreground_is_a_clean_stop(server: ServerProcess, agents: Agents) -> None:
+    agent = online_agent(server, agents)
+    worker = agent.wait_worker()
+    assert agent.interrupt() == 0
+    wait_for(lambda: status_of(server, agent.agent_id) == "offline", 3, interval=0.05, what="offline")
+    assert f"worker_pid={worker} exit_code=0" in agent.log("supervisor")
+
+
 def test_a_killed_agent_is_offline_after_the_presence_window(server: ServerProcess, agents: Agents) -> None:
     agent = online_agent(server, agents)
     agent.wait_worker()

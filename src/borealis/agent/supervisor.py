@@ -133,7 +133,11 @@ class Supervisor:
         return self._watch()
 
     def _spawn(self) -> None:
-        worker = subprocess.Popen(self._command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE)
+        # Its own process group: a Ctrl-C on the terminal reaches the supervisor only, which then
+        # sends the worker exactly one SIGTERM (two signals would make the worker skip its clean close).
+        worker = subprocess.Popen(
+            self._command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, process_group=0
+        )
         assert worker.stdout is not None
         os.set_blocking(worker.stdout.fileno(), False)
         self._selector.register(worker.stdout, selectors.EVENT_READ, "worker")
