@@ -127,3 +127,25 @@ def test_a_revoked_agent_is_refused_says_why_and_does_not_hammer(
     status = agent.status()
     assert not status["connected"] and status["running"]
     assert server.agent(agent.agent_id)["status"] == "revoked"
+
+
+def test_an_agent_waiting_for_approval_comes_online_once_approved(
+    server: ServerProcess, agents: Agents
+) -> None:
+    agent = agents()
+    enrolled = agent.enroll(server.install_code(approve=True))
+    assert enrolled.returncode == 0
+    assert "waits for an administrator's approval" in enrolled.stderr
+    agent.start()
+    wait_for(
+        lambda: (s := read_status(agent.home)) is not None and s.last_close_code == 4423,
+        10,
+        what="the agent to hear 4423",
+    )
+    assert server.agent(agent.agent_id)["status"] == "pending"
+    assert 'msg="waiting for approval"' in agent.log()
+
+    with server.api as api:
+        api.post(f"/api/v1/agents/{agent.agent_id}/approve").raise_for_status()
+    wait_for(lambda: server.agent(agent.agent_id)["status"] == "online", 15, what="online once approved")
+    assert agent.status()["connected"]

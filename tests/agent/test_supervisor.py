@@ -180,3 +180,14 @@ def test_a_second_signal_kills_at_once(supervised: Any) -> None:
     assert agent.proc.wait(10) == 0
     assert time.monotonic() - started < 3
     assert gone(worker)
+
+
+def test_the_supervisor_loads_no_async_network_or_crypto_library() -> None:
+    """It must stay small (~20 MiB): what `agent run` itself needs imports none of these."""
+    heavy = ("asyncio", "ssl", "websockets", "httpx", "cryptography", "uvloop")
+    code = (
+        "import sys, borealis.cli.agent_cmd, borealis.agent.supervisor;"
+        f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({heavy!r})))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

@@ -6,10 +6,14 @@ import asyncio
 import logging
 import os
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from borealis.agent.status_file import ConnectionState, read_status
 from borealis.agent.worker import build_worker
 from borealis.core.settings import load_agent_settings
+from borealis.protocol import keys
 from tests.agent.fakes import FakeGateway, enrolled_home
 
 
@@ -45,36 +49,46 @@ class Records(logging.Handler):
         self.records.append(record)
 
 
-async def test_a_refused_worker_records_why_and_stays_away(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("gateway_options", "close_code", "why"),
+    [
+        ({"refuse": (4403, "agent revoked")}, 4403, "agent revoked"),
+        ({"refuse": (4401, "")}, 4401, "unknown agent"),
+        ({"sign_with": keys.generate()}, None, "server key mismatch"),
+    ],
+    ids=["revoked", "unknown", "server-key-mismatch"],
+)
+async def test_a_refused_worker_records_why_and_stays_away(
+    tmp_path: Path, gateway_options: dict[str, Any], close_code: int | None, why: str
+) -> None:
     worker_log, captured = logging.getLogger("borealis.agent.worker"), Records()
     worker_log.addHandler(captured)  # works whether or not `borealis` propagates to the root
     try:
-        await _refused_worker(tmp_path)
+        async with FakeGateway(**gateway_options) as gateway:
+            home, identity, key = enrolled_home(tmp_path, gateway.url, gateway.key, backoff_cap_s=30.0)
+            gateway.agent_keys[identity.agent_id] = key
+            worker = build_worker(home, load_agent_settings(home), startup_delay=False, beat_fd=None)
+            running = asyncio.create_task(worker.run())
+
+            def refused() -> bool:
+                status = read_status(home)
+                return status is not None and status.last_error == why
+
+            await gateway.wait_for(refused)
+            await asyncio.sleep(1.0)  # watching for a second attempt that must not come
+            assert len(gateway.attempts) == 1
+            status = read_status(home)
+            assert status is not None and status.last_close_code == close_code
+            assert status.state is ConnectionState.DISCONNECTED
+            worker.request_stop()
+            assert await asyncio.wait_for(running, 5) == 0
     finally:
         worker_log.removeHandler(captured)
     refusals = [r for r in captured.records if r.getMessage() == "server refused the agent"]
-    assert len(refusals) == 1 and refusals[0].kv["close_code"] == 4403  # type: ignore[attr-defined]
-
-
-async def _refused_worker(tmp_path: Path) -> None:
-    async with FakeGateway(refuse=(4403, "agent revoked")) as gateway:
-        home, identity, key = enrolled_home(tmp_path, gateway.url, gateway.key, backoff_cap_s=30.0)
-        gateway.agent_keys[identity.agent_id] = key
-        worker = build_worker(home, load_agent_settings(home), startup_delay=False, beat_fd=None)
-        running = asyncio.create_task(worker.run())
-
-        def refused() -> bool:
-            status = read_status(home)
-            return status is not None and status.last_close_code == 4403
-
-        await gateway.wait_for(refused)
-        await asyncio.sleep(1.0)  # watching for a second attempt that must not come
-        assert len(gateway.attempts) == 1
-        status = read_status(home)
-        assert status is not None and status.last_error == "agent revoked"
-        assert status.state is ConnectionState.DISCONNECTED
-        worker.request_stop()
-        assert await asyncio.wait_for(running, 5) == 0
+    assert len(refusals) == 1
+    assert refusals[0].kv["close_code"] == close_code  # type: ignore[attr-defined]
+    assert refusals[0].kv["reason"] == why  # type: ignore[attr-defined]
+    assert refusals[0].kv["retry_in_s"] >= 15.0  # type: ignore[attr-defined]
 
 
 async def test_a_closed_supervisor_pipe_stops_the_worker(tmp_path: Path) -> None:
