@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import time
 from typing import Any
 
@@ -34,6 +35,7 @@ from borealis.server.state import ServerState, state_of
 
 log = logging.getLogger("borealis.server.gateway")
 HELLO_TIMEOUT_S = 10.0
+AGENT_ID = re.compile(r"[0-9a-f]{32}")
 CLEAN_CLOSES = frozenset({CloseCode.NORMAL, CloseCode.GOING_AWAY})
 
 
@@ -91,9 +93,13 @@ class AgentGateway(WebSocketEndpoint):
             "signature": signature,
         }
         await websocket.send_text(orjson.dumps(challenge).decode())
-        raw = await asyncio.wait_for(websocket.receive_text(), HELLO_TIMEOUT_S)
+        message = await asyncio.wait_for(websocket.receive(), HELLO_TIMEOUT_S)
+        if message["type"] == "websocket.disconnect":
+            raise WebSocketDisconnect(int(message.get("code") or CloseCode.NORMAL))
         try:
-            hello = require(orjson.loads(raw), MessageType.HELLO)
+            hello = require(
+                orjson.loads(message.get("text") or message.get("bytes") or b""), MessageType.HELLO
+            )
         except orjson.JSONDecodeError as exc:
             raise ProtocolError("hello is not JSON", close_code=CloseCode.BAD_HELLO) from exc
         protocol = hello.get("protocol", 0)
@@ -104,6 +110,8 @@ class AgentGateway(WebSocketEndpoint):
             )
         agent_id = field_str(hello, "agent_id", 64)
         proof = field_str(hello, "signature", 200)
+        if not AGENT_ID.fullmatch(agent_id):  # ids are ours; anything else is not worth a query
+            raise ProtocolError("unknown agent", close_code=CloseCode.UNKNOWN_AGENT)
         async with state.db.session() as session:
             agent = await session.get(Agent, agent_id)
             if agent is None:
