@@ -314,7 +314,7 @@ def _drain(fd: int) -> None:
 
 
 def worker_command(home: Home, *, startup_delay: bool) -> list[str]:
-    command = [sys.executable, "-m", "borealis", "agent", "worker", "--home", str(home.root)]
+    command = [sys.executable, "-m", "borealis.agent.worker", "--home", str(home.root)]
     return command if startup_delay else [*command, "--no-startup-delay"]
 
 

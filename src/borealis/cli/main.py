@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 import sys
 
@@ -11,7 +12,33 @@ from borealis import __version__
 from borealis.core.errors import BorealisError
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    """Imports a sub-command's module only when it runs, so an agent process never loads the server."""
+
+    COMMANDS = {
+        "server": "borealis.cli.server_cmd:server",
+        "demo": "borealis.cli.demo_cmd:demo",
+        "admin": "borealis.cli.admin_cmd:admin",
+        "agent": "borealis.cli.agent_cmd:agent",
+        "helper": "borealis.cli.agent_cmd:helper",
+    }
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(self.COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = self.COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, _, attribute = target.partition(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(
+    cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100}
+)
 @click.version_option(__version__, prog_name="borealis")
 def cli() -> None:
     """Borealis: remote monitoring, management and automation.
@@ -20,18 +47,7 @@ def cli() -> None:
     """
 
 
-def _register() -> None:
-    from borealis.cli.admin_cmd import admin
-    from borealis.cli.agent_cmd import agent, helper
-    from borealis.cli.demo_cmd import demo
-    from borealis.cli.server_cmd import server
-
-    for command in (server, demo, admin, agent, helper):
-        cli.add_command(command)
-
-
 def main() -> None:
-    _register()
     try:
         code = cli.main(standalone_mode=False)
     except click.exceptions.Abort:
