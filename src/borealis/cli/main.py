@@ -54,7 +54,9 @@ def main() -> None:
         click.echo("borealis: aborted", err=True)
         sys.exit(130)
     except click.ClickException as exc:
-        exc.show()
+        hint = " (see --help)" if isinstance(exc, click.UsageError) else ""
+        message = " ".join(exc.format_message().split())
+        click.echo(f"borealis: error: {message}{hint}", err=True)
         sys.exit(exc.exit_code)
     except BorealisError as exc:
         click.echo(f"borealis: error: {exc.detail}", err=True)
