@@ -14,7 +14,7 @@ from sqlalchemy.engine import Connection
 from borealis.server.db.database import Database
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"
-_PG_LOCK_KEY = 0x426F7265  # one server process migrates at a time
+_PG_LOCK_KEY = 0x426F7265  # one process migrates at a time
 
 
 def _config(connection: Connection | None = None) -> Config:
@@ -32,6 +32,10 @@ def head_revision() -> str | None:
 def _upgrade(connection: Connection) -> None:
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _PG_LOCK_KEY})
+    elif connection.dialect.name == "sqlite":
+        # Take the write lock before reading the version, so processes opening a fresh home at once
+        # (a server and an admin command, say) take turns instead of both creating the tables.
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
     command.upgrade(_config(connection), "head")
 
 
