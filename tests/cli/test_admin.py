@@ -149,11 +149,6 @@ def test_commands_run_at_once_on_a_fresh_home_all_succeed(admin: Admin) -> None:
     assert len({only_line(r) for r in results}) == 5
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="click usage errors (an unknown --role, --uses 0) print click's three-line Usage/Error block, "
-    "not the one-line `borealis: error:` DESIGN §4 asks for; cli/main.py owns that",
-)
 def test_usage_errors_are_one_line_too(admin: Admin) -> None:
-    result = admin("create-user", "bob", "--role", "emperor")
-    assert_one_line_error(result, "--role")
+    assert_one_line_error(admin("create-user", "bob", "--role", "emperor"), "--role")
+    assert_one_line_error(admin("create-enrollment", "--uses", "0"), "--uses")
