@@ -118,6 +118,7 @@ class Server:
     port: int
     settings: dict[str, Any] = field(default_factory=dict)
     popen: subprocess.Popen[bytes] | None = None
+    python_args: list[str] = field(default_factory=list)  # e.g. ["-m", "cProfile", "-o", FILE]
 
     @property
     def url(self) -> str:
@@ -142,7 +143,17 @@ class Server:
         logs = self.home / "bench-server.out"
         handle = logs.open("ab")
         self.popen = subprocess.Popen(
-            [PY, "-m", "borealis", "server", "--home", str(self.home), "--port", str(self.port)],
+            [
+                PY,
+                *self.python_args,
+                "-m",
+                "borealis",
+                "server",
+                "--home",
+                str(self.home),
+                "--port",
+                str(self.port),
+            ],
             stdout=handle,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,

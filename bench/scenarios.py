@@ -147,6 +147,8 @@ async def _steady_run(
     n = args.agents
     fleet = Fleet(args.state, args.port)
     server = fleet.server(heartbeat_s=heartbeat_s, last_seen_flush_s=args.flush_s)
+    if args.profile:
+        server.python_args = ["-m", "cProfile", "-o", str(args.profile)]
     server.start()
     api = Api(server.url, fleet.token)
     gens = Generators()
@@ -172,6 +174,7 @@ async def _steady_run(
             processes=processes,
         )
         ramp = await gens.wait_connected(n, args.connect_timeout)
+        after_ramp = sample(server.proc)
         connected_after_ramp = gens.total("connected")
         log(f"{scenario}: {connected_after_ramp}/{n} connected in {ramp}")
         await asyncio.sleep(args.settle)
@@ -192,6 +195,10 @@ async def _steady_run(
         "connected_after_ramp": connected_after_ramp,
         "ramp_s": round(ramp, 2) if ramp is not None else None,
         "handshake_ms": merge_handshakes(dones),
+        "ramp_server_cpu_s": round(after_ramp.cpu_s - before.cpu_s, 2),
+        "ramp_server_cpu_ms_per_connect": round(
+            1000 * (after_ramp.cpu_s - before.cpu_s) / max(1, connected_after_ramp), 3
+        ),
         "connected_end": connected_end,
         "disconnects": disconnects,
         "connect_failures": failures,
@@ -462,6 +469,9 @@ def main() -> None:
         p.add_argument("--flush-s", type=float, default=120.0, help="server last_seen_flush_s")
         p.add_argument("--generators", type=int, default=None, help="generator processes (default: N/9500)")
         p.add_argument("--runs", type=int, default=1)
+        p.add_argument(
+            "--profile", type=Path, default=None, help="run the server under cProfile, stats to FILE"
+        )
 
     b6 = sub.add_parser("b6", help="reconnect storm: kill -9 the server and restart it")
     b6.add_argument("--agents", type=int, required=True)
