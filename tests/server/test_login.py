@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable
 from datetime import timedelta
 
 from sqlalchemy import update
@@ -153,21 +154,29 @@ async def test_login_checks_its_body(app: App) -> None:
         assert response.json()["errors"]
 
 
+async def longest_gap(app: App, until: Callable[[], bool]) -> float:
+    """Serve /healthz in a loop until `until()` holds; the longest wait between turns of the event loop."""
+    longest = 0.0
+    while not until():
+        before = time.monotonic()
+        assert (await app.client.get("/healthz")).status_code == 200
+        await asyncio.sleep(0.01)
+        longest = max(longest, time.monotonic() - before)
+    return longest
+
+
 async def test_checking_a_password_does_not_stall_other_requests(app: App) -> None:
     """Argon2 takes ~0.3 s of CPU per check; it must not hold the event loop that serves the agents."""
     await create_user(app, "olivia", "operator")
     started = time.monotonic()
     hash_password(PASSWORD)  # costs what one check costs on this machine
     one_check = time.monotonic() - started
+    quiet_until = time.monotonic() + 0.5
+    noise = await longest_gap(app, lambda: time.monotonic() > quiet_until)  # a busy machine's own jitter
     async with browser(app) as who:
-        logins = asyncio.gather(*(log_in(who, "olivia") for _ in range(4)))
-        longest_gap = 0.0
-        while not logins.done():
-            before = time.monotonic()
-            assert (await app.client.get("/healthz")).status_code == 200
-            await asyncio.sleep(0.01)
-            longest_gap = max(longest_gap, time.monotonic() - before)
-        assert [r.status_code for r in logins.result()] == [200] * 4
-    assert longest_gap < one_check / 2, (
-        f"the loop stalled {longest_gap:.2f}s; one check takes {one_check:.2f}s"
+        logins = asyncio.gather(*(log_in(who, "olivia") for _ in range(2)))
+        busy = await longest_gap(app, logins.done)
+        assert [r.status_code for r in logins.result()] == [200] * 2
+    assert busy < noise + one_check / 2, (
+        f"the loop stalled {busy:.2f}s (jitter {noise:.2f}s); one check takes {one_check:.2f}s"
     )

@@ -22,9 +22,9 @@ async def test_revoking_through_one_process_closes_the_socket_held_by_another(
     if not db_url:
         pytest.skip("several server processes share PostgreSQL, not SQLite")
     home = tmp_path / "shared-home"  # one home: both processes sign with the same server key
-    make_settings(home, db_url, bus_url=NATS_URL)
-    a = ServerProcess(home=home, port=free_port(), db_url=db_url)
-    b = ServerProcess(home=home, port=free_port(), db_url=db_url)
+    make_settings(home, db_url)
+    a = ServerProcess(home=home, port=free_port(), db_url=db_url, bus_url=NATS_URL)
+    b = ServerProcess(home=home, port=free_port(), db_url=db_url, bus_url=NATS_URL)
     try:
         # Both start at once on an empty database: the migrations take turns under an advisory lock.
         await asyncio.gather(asyncio.to_thread(a.start), asyncio.to_thread(b.start))
