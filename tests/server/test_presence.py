@@ -188,3 +188,30 @@ def test_forget_drops_everything_and_returns_the_closer(presence: Presence) -> N
     assert "a1" not in presence.live and presence.take_dirty() == {}
     assert presence.seen_at("a1", None) is None
     assert presence.forget("a1") is None
+
+
+def test_listeners_hear_ups_and_downs_but_not_a_silent_drop_until_its_window_ends(
+    presence: Presence, clock: FakeClock
+) -> None:
+    heard: list[tuple[str, bool]] = []
+    presence.listeners.append(lambda agent_id, up: heard.append((agent_id, up)))
+    first, second = Socket(), Socket()
+    presence.connected("a1", first)
+    presence.disconnected("a1", first, clean=True)
+    presence.connected("a2", second)
+    presence.disconnected("a2", second, clean=False)
+    assert heard == [("a1", True), ("a1", False), ("a2", True)]
+    clock.advance(2.5 * HEARTBEAT_S)
+    presence.stale()
+    presence.connected("a3", Socket())
+    presence.forget("a3")
+    presence.forget("never-here")
+    assert heard[3:] == [("a2", False), ("a3", True), ("a3", False)]
+
+
+def test_an_agent_held_by_another_process_is_online_but_not_counted_here(presence: Presence) -> None:
+    presence.remote_holds = lambda agent_id: agent_id == "elsewhere"
+    assert status(presence, "elsewhere") == AgentStatus.ONLINE
+    assert status(presence, "nowhere") == AgentStatus.OVERDUE
+    presence.connected("here", Socket())
+    assert presence.connected_count() == 1
