@@ -5,6 +5,7 @@ Every refusal is a 403 problem that says why, leaves no agent behind, and is in 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 from typing import Any
 
@@ -202,3 +203,12 @@ async def test_enroll_needs_no_token_but_checks_its_body(app: App) -> None:
         response = await app.client.post("/api/v1/enroll", json=body)
         assert response.status_code == 422, (body, response.text)
     assert (await enrollment(app, code["id"]))["uses_count"] == 0
+
+
+async def test_agents_racing_for_the_last_uses_never_overspend_a_code(app: App) -> None:
+    code = await new_install_code(app.client, app.auth(), uses=10)
+    racing = [enroll(app.client, code["secret"], hostname=f"h{i}") for i in range(30)]
+    results = await asyncio.gather(*racing)
+    assert sorted(r.status_code for r in results) == [201] * 10 + [403] * 20
+    assert len(await agent_ids(app)) == 10
+    assert (await enrollment(app, code["id"]))["uses_count"] == 10

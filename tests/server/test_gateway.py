@@ -84,6 +84,8 @@ async def test_a_correct_hello_is_welcomed_and_the_agent_is_online(
         assert [a["id"] for a in online.json()["items"]] == [agent.agent_id]
         metrics = (await api.get("/metrics")).text
         assert "borealis_agents_connected 1" in metrics and "borealis_heartbeats_total" in metrics
+        refused = await api.delete(f"/api/v1/agents/{agent.agent_id}")
+        assert refused.status_code == 409 and "revoke it" in refused.json()["detail"]
         # Staying online takes heartbeats only: well past the window it is still online.
         await asyncio.sleep(WINDOW_S + 0.5)
         assert await status_of(api, agent.agent_id) == "online"
