@@ -10,6 +10,7 @@ import asyncio
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -19,7 +20,7 @@ from websockets.asyncio.client import connect
 
 from borealis.protocol import keys
 from borealis.protocol.messages import hello_payload
-from tests.conftest import ServerProcess
+from tests.conftest import ServerProcess, admin_token, make_settings
 from tests.server.fleet import (
     EnrolledAgent,
     challenge_is_signed_by,
@@ -28,6 +29,7 @@ from tests.server.fleet import (
     proper_hello,
     ws_url,
 )
+from tests.support import free_port, run_sync
 
 pytestmark = pytest.mark.slow
 
@@ -283,3 +285,29 @@ async def test_heartbeats_that_are_not_json_objects_close_the_socket(
     session = await open_session(server.url, agent)
     await session.ws.send(orjson.dumps([1, 2]).decode())
     assert (await session.closed_by_server())[0] == 1008
+
+
+async def test_a_graceful_stop_closes_agent_sockets_and_writes_pending_last_seen(
+    tmp_path: Path, db_url: str
+) -> None:
+    home = tmp_path / "home"
+    settings = make_settings(home, db_url, last_seen_flush_s=3600.0)  # only the final flush can write it
+    server = ServerProcess(home=home, port=free_port(), db_url=db_url, token=run_sync(admin_token(settings)))
+    server.start()
+    try:
+        headers = {"Authorization": f"Bearer {server.token}"}
+        async with httpx.AsyncClient(base_url=server.url, headers=headers, timeout=10) as api:
+            agent = await enrolled_agent(api, {})
+            session = await open_session(server.url, agent)
+            session.keep_beating(every_s=0.2)
+            await asyncio.sleep(1.0)
+            closing = asyncio.create_task(session.closed_by_server(timeout=15))
+            stopped_at = time.time()
+            await asyncio.to_thread(server.stop)
+            code, _ = await closing
+            assert code in (1001, 1012)  # going away / service restart: the agent comes back later
+            await asyncio.to_thread(server.start)
+            stored = (await agent_view(api, agent.agent_id))["last_seen"]
+            assert stored is not None and abs(_epoch(stored) - stopped_at) < 1.5
+    finally:
+        server.kill()
