@@ -42,7 +42,8 @@ CLEAN_CLOSES = frozenset({CloseCode.NORMAL, CloseCode.GOING_AWAY})
 def _closer(websocket: WebSocket) -> Any:
     async def close(code: int, reason: str) -> None:
         if websocket.application_state == WebSocketState.CONNECTED:
-            with contextlib.suppress(RuntimeError, OSError):
+            # Starlette turns a send on a dead socket into WebSocketDisconnect: closing one is a no-op.
+            with contextlib.suppress(RuntimeError, OSError, WebSocketDisconnect):
                 await websocket.close(code, reason)
 
     return close
@@ -68,14 +69,18 @@ class AgentGateway(WebSocketEndpoint):
             await replaced(CloseCode.REPLACED, "replaced by a newer connection")
         state.metrics.connects += 1
         log.info("agent connected", extra=kv(agent_id=agent_id))
-        await websocket.send_text(
-            orjson.dumps(
-                {"t": MessageType.WELCOME, "heartbeat_s": state.settings.heartbeat_s, "config": {}}
-            ).decode()
-        )
         close_code = int(CloseCode.GOING_AWAY)
         try:
+            # Inside the try: an agent that gave up waiting (reconnect storms) is gone by now, and its
+            # presence entry must still be released rather than left behind by an unhandled error.
+            await websocket.send_text(
+                orjson.dumps(
+                    {"t": MessageType.WELCOME, "heartbeat_s": state.settings.heartbeat_s, "config": {}}
+                ).decode()
+            )
             close_code = await self._serve(websocket, state, agent_id)
+        except WebSocketDisconnect as gone:
+            close_code = gone.code
         finally:
             clean = close_code in CLEAN_CLOSES
             state.presence.disconnected(agent_id, closer, clean=clean)
