@@ -71,7 +71,8 @@ async def test_logout_ends_the_session(app: App) -> None:
             or "max-age=0" in out.headers["set-cookie"].lower()
         )
         # Even a client that keeps the old cookie is refused now.
-        stale = await who.client.get("/api/v1/agents", cookies={"borealis_session": cookie})
+        who.client.cookies.set("borealis_session", cookie)
+        stale = await who.client.get("/api/v1/agents")
         assert stale.status_code == 401
         assert "ended" in stale.json()["detail"]
     assert len(await audit_actions(app, "auth.logout")) == 1
