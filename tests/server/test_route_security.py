@@ -14,6 +14,7 @@ from fastapi.routing import APIRoute
 from borealis.server.auth.guard import RequireScope
 from borealis.server.auth.scopes import Scope
 from tests.conftest import App, admin_token
+from tests.server.operators import browser, create_user, log_in
 
 # Routes that are reachable without a scope, and why.
 PUBLIC = {
@@ -94,3 +95,20 @@ async def test_bad_credentials_are_401(app: App, header: str) -> None:
     response = await app.client.get("/api/v1/agents", headers={"Authorization": header})
     assert response.status_code == 401
     assert response.json()["status"] == 401
+
+
+async def test_every_change_through_a_cookie_session_needs_the_csrf_token(app: App) -> None:
+    """A console session (cookie) must prove a change came from the console, on every route."""
+    await create_user(app, "root", "admin")
+    async with browser(app) as who:
+        assert (await log_in(who, "root")).status_code == 200
+        changes = [
+            (m, p) for m, p, _ in _api_routes(app.app) if m not in ("GET", "HEAD") and (m, p) not in PUBLIC
+        ]
+        assert len(changes) > 10
+        for method, path in changes:
+            response = await who.client.request(method, _concrete(path), json={})
+            assert response.status_code == 401, (
+                f"{method} {path} without a CSRF token gave {response.status_code}"
+            )
+            assert "x-csrf-token" in response.json()["detail"]
