@@ -116,6 +116,7 @@ async def test_a_used_up_code_is_refused(app: App) -> None:
     assert_refused(second, "used up")
     assert await agent_ids(app) == [first.json()["agent_id"]]
     assert (await enrollment(app, code["id"]))["uses_count"] == 1
+    assert [e["actor"] for e in await refusals(app)] == ["host:two"]
 
 
 async def test_a_code_with_several_uses_enrolls_that_many(app: App) -> None:
@@ -132,6 +133,7 @@ async def test_a_revoked_code_is_refused(app: App) -> None:
     assert (await enrollment(app, code["id"]))["state"] == "revoked"
     assert_refused(await enroll(app.client, code["secret"]), "revoked")
     assert await agent_ids(app) == []
+    assert [e["detail"]["reason"] for e in await refusals(app)] == ["install code has been revoked"]
     again = await app.client.delete(f"/api/v1/enrollments/{code['id']}", headers=app.auth())
     assert again.status_code == 409
     missing = await app.client.delete(f"/api/v1/enrollments/{'f' * 32}", headers=app.auth())
