@@ -34,6 +34,7 @@ async def login(body: Login, request: Request, response: Response) -> dict[str, 
             state.login_throttle.fail(key)
             audit.record(session, f"user:{body.username}", "auth.login_failed", ip=ip)
         else:
+            state.login_throttle.succeeded(key)
             cookie, csrf = await open_session(session, user, state.settings.session_ttl_s)
             audit.record(session, f"user:{user.username}", "auth.login", ip=ip)
     if user is None:

@@ -45,6 +45,10 @@ class LoginThrottle:
             self._prune()
         self.failures.setdefault(key, deque(maxlen=MAX_FAILURES)).append(self.clock())
 
+    def succeeded(self, key: Key) -> None:
+        """The right password ends the count, so earlier typos do not lock a user out later."""
+        self.failures.pop(key, None)
+
     def _expire(self, window: deque[float]) -> None:
         cutoff = self.clock() - FAILURE_WINDOW_S
         while window and window[0] < cutoff:
