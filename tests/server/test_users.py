@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 
 from tests.conftest import App
@@ -81,3 +83,13 @@ async def test_bad_changes_are_refused(app: App) -> None:
     assert missing.json()["type"].endswith("/not-found")
     [row] = (await app.client.get("/api/v1/users", headers=app.auth())).json()["items"]
     assert row["role"] == "operator"
+
+
+async def test_two_requests_for_the_same_new_username_make_one_user(app: App) -> None:
+    body = {"username": "twin", "role": "viewer", "password": PASSWORD}
+    results = await asyncio.gather(
+        *(app.client.post("/api/v1/users", json=body, headers=app.auth()) for _ in range(3))
+    )
+    assert sorted(r.status_code for r in results) == [201, 409, 409]
+    users = (await app.client.get("/api/v1/users", headers=app.auth())).json()["items"]
+    assert [u["username"] for u in users] == ["twin"]

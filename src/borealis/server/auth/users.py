@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from borealis.core.clock import utcnow
@@ -33,7 +34,10 @@ async def create_user(session: AsyncSession, username: str, role: Role, password
         created_at=utcnow(),
     )
     session.add(user)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # another request created the same name since the check above
+        raise Conflict(f"user {username!r} already exists") from exc
     return user
 
 
