@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from borealis.protocol import keys
@@ -147,3 +148,16 @@ async def test_metrics_count_agents_by_status(app: App) -> None:
     assert 'borealis_agents{status="offline"} 1' in text
     assert 'borealis_agents{status="pending"} 1' in text
     assert "borealis_agents_connected 0" in text
+
+
+async def test_a_change_racing_a_deletion_is_a_conflict_not_a_500(app: App) -> None:
+    for _ in range(8):
+        agent = await enrolled_agent(app.client, app.auth())
+        path = f"/api/v1/agents/{agent.agent_id}"
+        change, deletion = await asyncio.gather(
+            app.client.patch(path, json={"notes": "racing"}, headers=app.auth()),
+            app.client.delete(path, headers=app.auth()),
+        )
+        assert deletion.status_code == 204
+        assert change.status_code in (200, 404, 409), change.text
+        assert (await app.client.get(path, headers=app.auth())).status_code == 404

@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
 
@@ -67,6 +68,12 @@ async def _database_error(request: Request, exc: Exception) -> Response:
     return await _unexpected(request, exc)
 
 
+async def _stale_row(request: Request, exc: Exception) -> Response:
+    """Two requests raced on one row and the other one deleted it first."""
+    detail = "it was changed or deleted by another request meanwhile; load it again"
+    return problem(409, "Conflict", detail, "conflict", request)
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     log.error("unhandled error", exc_info=exc, extra={"kv": {"path": request.url.path}})
     return problem(500, "Internal error", "the server failed; the error is in its log", "internal", request)
@@ -77,4 +84,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(DBAPIError, _database_error)
+    app.add_exception_handler(StaleDataError, _stale_row)
     app.add_exception_handler(Exception, _unexpected)
