@@ -122,6 +122,7 @@ BAD_INPUT = [
     (("create-enrollment", "--expires", "forever"), "", "not a duration"),
     (("create-enrollment", "--expires", "400d"), "", "365 days"),
     (("create-enrollment", "--tag", "Not A Tag"), "", "tag"),
+    (("create-enrollment", "--url", "rmm.example.com"), "", "http(s)://"),
     (("create-user", "bob", "--role", "viewer", "--password-stdin"), "", "no password"),
     (("create-user", "bob", "--role", "viewer", "--password-stdin"), "short\n", "12 characters"),
     (("create-user", "bad name", "--role", "viewer"), "", "username"),

@@ -214,3 +214,20 @@ async def test_agents_racing_for_the_last_uses_never_overspend_a_code(app: App) 
     assert sorted(r.status_code for r in results) == [201] * 10 + [403] * 20
     assert len(await agent_ids(app)) == 10
     assert (await enrollment(app, code["id"]))["uses_count"] == 10
+
+
+async def test_an_install_code_carries_the_url_agents_use(app: App) -> None:
+    code = await new_install_code(app.client, app.auth(), server_url="https://rmm.example.com:8443/borealis/")
+    assert InstallCode.decode(code["install_code"]).server_url == "https://rmm.example.com:8443/borealis"
+    for bad in (
+        "rmm.example.com",
+        "ftp://rmm.example.com",
+        "https://",
+        "https://user:pw@rmm.example.com",
+        "http://a b",
+    ):
+        response = await app.client.post("/api/v1/enrollments", json={"server_url": bad}, headers=app.auth())
+        assert response.status_code == 400, (bad, response.text)
+        assert response.json()["field"] == "server_url"
+    listed = (await app.client.get("/api/v1/enrollments", headers=app.auth())).json()["items"]
+    assert [row["id"] for row in listed] == [code["id"]]  # refused codes left no rows behind

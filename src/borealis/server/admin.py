@@ -16,8 +16,8 @@ from borealis.server.auth.users import create_user as create_user_row
 from borealis.server.auth.users import find_by_name
 from borealis.server.db import migrate
 from borealis.server.db.database import Database
+from borealis.server.enrollment import agent_url, install_code
 from borealis.server.enrollment import create_enrollment as create_enrollment_row
-from borealis.server.enrollment import install_code
 from borealis.server.keys import server_key
 
 
@@ -69,6 +69,7 @@ async def create_install_code(
     approval_required: bool,
     server_url: str | None,
 ) -> str:
+    url = agent_url(server_url or settings.base_url)
     db = await _open(settings)
     try:
         async with db.transaction() as session:
@@ -76,7 +77,6 @@ async def create_install_code(
                 session, CLI.actor, uses, expires_in, tags, approval_required
             )
             audit.record(session, CLI.actor, "enrollment.create", row.id, uses=uses)
-        url = (server_url or settings.base_url).rstrip("/")
         return install_code(url, keys.fingerprint(server_key(settings.home)), secret)
     finally:
         await db.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -19,6 +20,7 @@ from borealis.server.tags import clean_tags
 
 MAX_USES = 100_000
 MAX_LIFETIME = timedelta(days=365)
+SERVER_URL = re.compile(r"https?://[^\s/?#@]+(/[^\s?#]*)?")
 
 
 @dataclass(frozen=True)
@@ -61,6 +63,16 @@ async def create_enrollment(
     session.add(row)
     await session.flush()
     return row, secret
+
+
+def agent_url(server_url: str) -> str:
+    """The server URL an install code carries; checked before a code is made, so no row is left behind."""
+    url = server_url.strip().rstrip("/")
+    if not SERVER_URL.fullmatch(url):
+        raise InvalidInput(
+            f"server URL must be http(s)://host[:port][/path], not {server_url!r}", field="server_url"
+        )
+    return url
 
 
 def install_code(server_url: str, fingerprint: str, secret: str) -> str:

@@ -15,7 +15,13 @@ from borealis.protocol import keys
 from borealis.server import audit
 from borealis.server.api.common import EnrollmentsRead, EnrollmentsWrite, client_ip
 from borealis.server.db.models import Enrollment
-from borealis.server.enrollment import create_enrollment, enrollment_view, get_enrollment, install_code
+from borealis.server.enrollment import (
+    agent_url,
+    create_enrollment,
+    enrollment_view,
+    get_enrollment,
+    install_code,
+)
 from borealis.server.state import state_of
 
 router = APIRouter(prefix="/api/v1/enrollments", tags=["enrollment"])
@@ -42,6 +48,7 @@ async def list_enrollments(request: Request, who: EnrollmentsRead) -> dict[str, 
 @router.post("", status_code=201)
 async def add_enrollment(body: NewEnrollment, request: Request, who: EnrollmentsWrite) -> dict[str, Any]:
     state = state_of(request)
+    url = agent_url(body.server_url or state.settings.base_url)
     async with state.db.transaction() as session:
         row, secret = await create_enrollment(
             session,
@@ -55,7 +62,6 @@ async def add_enrollment(body: NewEnrollment, request: Request, who: Enrollments
         audit.record(
             session, who.actor, "enrollment.create", row.id, client_ip(request), uses=row.uses_allowed
         )
-    url = (body.server_url or state.settings.base_url).rstrip("/")
     code = install_code(url, keys.fingerprint(state.key), secret)
     return {**enrollment_view(row), "install_code": code}
 
