@@ -1,0 +1,64 @@
+"""The job contract (DESIGN §6.3–6.4, §9): states, messages, and the bytes the server signs.
+
+Server → agent   job        {job_id, agent_id, role, params, run_as, timeout_s, not_after, signature}
+                 job.cancel {job_id}
+                 ack        {msg_id}                      for every agent message that carries a msg_id
+Agent → server   job.accepted {msg_id, job_id, started_at}
+                 job.output   {job_id, stream: stdout|stderr, chunk, seq}      best effort, bounded
+                 job.result   {msg_id, job_id, status, exit_code, started_at, finished_at,
+                               stdout_tail, stderr_tail, data, error}
+Results stay in the agent's outbox until acked and are re-sent after a reconnect; the server stores
+them idempotently (one row per job and agent). A refused job (bad signature, expired, replayed, role
+not allowed) comes back as a `job.result` with status `failed` and an `error` saying why.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+import orjson
+
+MAX_CHUNK_BYTES = 16 * 1024
+MAX_TAIL_BYTES = 64 * 1024
+
+
+class JobState(StrEnum):
+    QUEUED = "queued"
+    SENT = "sent"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    INTERRUPTED = "interrupted"
+
+    @property
+    def final(self) -> bool:
+        return self in FINAL_STATES
+
+
+FINAL_STATES = frozenset(
+    {
+        JobState.SUCCEEDED,
+        JobState.FAILED,
+        JobState.TIMED_OUT,
+        JobState.CANCELLED,
+        JobState.EXPIRED,
+        JobState.INTERRUPTED,
+    }
+)
+
+class RunAs(StrEnum):
+    SYSTEM = "system"
+    USER = "user"
+
+
+SIGNED_FIELDS = ("job_id", "agent_id", "role", "params", "run_as", "timeout_s", "not_after")
+
+
+def job_payload(job: dict[str, Any]) -> bytes:
+    """Canonical bytes of a job's signed fields (sorted keys, no whitespace): what the server signs."""
+    body = {name: job.get(name) for name in SIGNED_FIELDS}
+    return b"borealis-job|" + orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
