@@ -72,3 +72,23 @@ def test_random_tokens_are_url_safe_and_distinct() -> None:
     tokens = {keys.random_token() for _ in range(100)}
     assert len(tokens) == 100
     assert all(len(t) == 43 and t.replace("-", "").replace("_", "").isalnum() for t in tokens)
+
+
+@pytest.mark.parametrize(
+    "raw_hex",
+    [
+        "00" * 32,
+        "01" + "00" * 31,
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+        "ec" + "ff" * 30 + "ff",  # sign bit set: the same point class
+    ],
+)
+def test_small_order_public_keys_are_refused(raw_hex: str) -> None:
+    with pytest.raises(InvalidInput, match="small-order"):
+        keys.public_from_b64(keys.b64encode(bytes.fromhex(raw_hex)))
+
+
+def test_a_real_public_key_is_accepted() -> None:
+    public = keys.public_from_b64(keys.public_b64(keys.generate()))
+    assert len(keys.public_raw(public)) == 32

@@ -147,6 +147,7 @@ async def test_a_revoked_code_is_refused(app: App) -> None:
         "=" * 43,
         keys.b64encode(b"\x01" * 31) + "AAAA",
         keys.b64encode(b"\x02" * 40),
+        keys.b64encode(bytes(32)),  # a small-order point: any signature would do
     ],
 )
 async def test_a_malformed_public_key_is_refused_without_spending_a_use(app: App, public_key: str) -> None:

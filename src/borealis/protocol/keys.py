@@ -58,12 +58,31 @@ def public_b64(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
     return b64encode(public_raw(key))
 
 
+# Encodings of the points of small order (8P = identity), with the sign bit cleared; libsodium refuses
+# the same list. A key among them would let any signature verify for many messages.
+_SMALL_ORDER = frozenset(
+    bytes.fromhex(h)
+    for h in (
+        "00" * 32,
+        "01" + "00" * 31,
+        "26e8958fc2b227b045c3f489f2ef98f0d5dfac05d3c63339b13802886d53fc05",
+        "c7176a703d4dd84fba3c0b760d10670f2a2053fa2c39ccc64ec7fd7792ac037a",
+        "ec" + "ff" * 30 + "7f",
+        "ed" + "ff" * 30 + "7f",
+        "ee" + "ff" * 30 + "7f",
+    )
+)
+
+
 def public_from_b64(text: str) -> Ed25519PublicKey:
     try:
         raw = b64decode(text)
-        return Ed25519PublicKey.from_public_bytes(raw)
+        key = Ed25519PublicKey.from_public_bytes(raw)
     except (ValueError, TypeError) as exc:
         raise InvalidInput("public key must be 32 raw Ed25519 bytes in base64url") from exc
+    if raw[:31] + bytes([raw[31] & 0x7F]) in _SMALL_ORDER:
+        raise InvalidInput("public key is a weak (small-order) Ed25519 point")
+    return key
 
 
 def fingerprint(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
