@@ -21,8 +21,10 @@ from websockets.exceptions import ConnectionClosed
 from borealis.agent.credentials import save_credentials
 from borealis.agent.identity import Identity
 from borealis.core.home import Home
+from borealis.core.ids import new_id
 from borealis.core.settings import update_toml
 from borealis.protocol import PROTOCOL_VERSION, keys
+from borealis.protocol.jobs import job_payload
 from borealis.protocol.messages import challenge_payload, hello_payload
 
 FAST_AGENT_SETTINGS: dict[str, Any] = {
@@ -61,11 +63,13 @@ class Session:
     messages: list[dict[str, Any]] = field(default_factory=list)
     close_code: int | None = None
     close_reason: str = ""
+    ws: ServerConnection | None = None
 
 
 @dataclass
 class FakeGateway:
-    """`refuse`: a close code sent after the hello; `sign_with`: a key other than the pinned one."""
+    """`refuse`: a close code sent after the hello; `sign_with`: a key other than the pinned one;
+    `ack`: answer every message that has a `msg_id` with `{t: ack}` (as the real server does)."""
 
     key: Ed25519PrivateKey = field(default_factory=keys.generate)
     agent_keys: dict[str, Ed25519PrivateKey] = field(default_factory=dict)
@@ -73,6 +77,7 @@ class FakeGateway:
     refuse: tuple[int, str] | None = None
     sign_with: Ed25519PrivateKey | None = None
     extra_frames: list[str] = field(default_factory=list)
+    ack: bool = True
     sessions: list[Session] = field(default_factory=list)
     attempts: list[float] = field(default_factory=list)
     _server: Server | None = None
@@ -94,7 +99,7 @@ class FakeGateway:
 
     async def _handle(self, ws: ServerConnection) -> None:
         self.attempts.append(time.monotonic())
-        session = Session()
+        session = Session(ws=ws)
         self.sessions.append(session)
         nonce, now = keys.random_token(24), round(time.time(), 3)
         signer = self.sign_with or self.key
@@ -125,7 +130,10 @@ class FakeGateway:
             for frame in self.extra_frames:
                 await ws.send(frame)
             async for raw in ws:
-                session.messages.append(orjson.loads(raw))
+                message = orjson.loads(raw)
+                session.messages.append(message)
+                if self.ack and isinstance(message.get("msg_id"), str):
+                    await ws.send(orjson.dumps({"t": "ack", "msg_id": message["msg_id"]}).decode())
         except ConnectionClosed:
             pass
         finally:
@@ -133,7 +141,66 @@ class FakeGateway:
             session.close_reason = ws.close_reason or ""
 
     def heartbeats(self) -> list[dict[str, Any]]:
-        return [m for s in self.sessions for m in s.messages if m.get("t") == "heartbeat"]
+        return self.received("heartbeat")
+
+    def received(self, kind: str, job_id: str | None = None) -> list[dict[str, Any]]:
+        """Every message of type `kind` the agent sent (in any session), optionally for one job."""
+        return [
+            m
+            for s in self.sessions
+            for m in s.messages
+            if m.get("t") == kind and (job_id is None or m.get("job_id") == job_id)
+        ]
+
+    def results(self, job_id: str) -> list[dict[str, Any]]:
+        return self.received("job.result", job_id)
+
+    def job(
+        self,
+        agent_id: str,
+        role: str = "script",
+        params: dict[str, Any] | None = None,
+        *,
+        job_id: str | None = None,
+        run_as: str = "system",
+        timeout_s: float = 30,
+        not_after: float | None = None,
+        sign_with: Ed25519PrivateKey | None = None,
+    ) -> dict[str, Any]:
+        """A `job` frame signed like the server signs it (`sign_with` to sign with another key)."""
+        frame: dict[str, Any] = {
+            "t": "job",
+            "job_id": job_id or new_id(),
+            "agent_id": agent_id,
+            "role": role,
+            "params": params or {},
+            "run_as": run_as,
+            "timeout_s": timeout_s,
+            "not_after": not_after if not_after is not None else time.time() + 300,
+        }
+        frame["signature"] = keys.sign(sign_with or self.key, job_payload(frame))
+        return frame
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        """Send a frame to the agent on the newest session."""
+        ws = self.sessions[-1].ws
+        assert ws is not None
+        await ws.send(orjson.dumps(frame).decode())
+
+    async def drop(self) -> None:
+        """Cut the newest session without a close handshake, as a lost network would."""
+        ws = self.sessions[-1].ws
+        assert ws is not None
+        ws.transport.abort()
+
+    async def wait_welcomed(self, count: int = 1, timeout: float = 10.0) -> None:
+        """Wait until `count` sessions have been welcomed (the agent sent a heartbeat on each)."""
+        await self.wait_for(
+            lambda: (
+                sum(1 for s in self.sessions if any(m.get("t") == "heartbeat" for m in s.messages)) >= count
+            ),
+            timeout,
+        )
 
     async def wait_for(self, predicate: Any, timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout

@@ -12,7 +12,8 @@ import contextlib
 import logging
 import random
 import time
-from typing import Any
+from collections.abc import Awaitable, Callable
+from typing import Any, Protocol
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from websockets.asyncio.client import ClientConnection, connect
@@ -51,6 +52,14 @@ KEY_MISMATCH_CODE = 1008
 log = logging.getLogger("borealis.agent.connection")
 
 
+class SessionHooks(Protocol):
+    """What runs on a welcomed connection besides heartbeats: the job runner and its send path."""
+
+    async def serve(self, send: Callable[[str], Awaitable[None]]) -> None: ...
+
+    def received(self, message: dict[str, Any]) -> None: ...
+
+
 class ServerKeyMismatch(ProtocolError):
     """The challenge was not signed by the pinned server key: not our server, or not any more."""
 
@@ -76,6 +85,7 @@ class Connection:
         heartbeats: HeartbeatSource,
         status: StatusPublisher,
         rng: random.Random | None = None,
+        session: SessionHooks | None = None,
     ) -> None:
         self._identity = identity
         self._key = key
@@ -84,6 +94,7 @@ class Connection:
         self._heartbeats = heartbeats
         self._status = status
         self._rng = rng or random.Random()
+        self._session = session
         self._url = websocket_url(identity.server_url)
         self._fields = {"agent_id": identity.agent_id}
 
@@ -169,6 +180,8 @@ class Connection:
             asyncio.create_task(self._dispatch(ws), name="receive"),
             asyncio.create_task(stop.wait(), name="stop"),
         }
+        if self._session is not None:
+            tasks.add(asyncio.create_task(self._session.serve(ws.send), name="uplink"))
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
@@ -189,7 +202,7 @@ class Connection:
             await asyncio.sleep(jittered(heartbeat_s, self._rng))
 
     async def _dispatch(self, ws: ClientConnection) -> None:
-        """Read messages until the connection closes. Jobs come later; for now nothing is acted on."""
+        """Read messages until the connection closes and hand them to the session hooks."""
         with contextlib.suppress(ConnectionClosed):
             async for raw in ws:
                 try:
@@ -197,8 +210,12 @@ class Connection:
                 except InvalidInput:
                     log.warning("ignored a frame that is not JSON", extra=kv(**self._fields))
                     continue
-                kind = message.get("t") if isinstance(message, dict) else None
-                log.debug("ignored message", extra=kv(**self._fields, t=kind))
+                if not isinstance(message, dict):
+                    log.warning("ignored a frame that is not an object", extra=kv(**self._fields))
+                elif self._session is not None:
+                    self._session.received(message)
+                else:
+                    log.debug("ignored message", extra=kv(**self._fields, t=message.get("t")))
 
     def _outcome(
         self, code: int | None, reason: str, error: str | None, welcomed_at: float | None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from typing import Any
 
 from borealis.agent.resources import ProcessMeter
@@ -14,8 +15,9 @@ JITTER = 0.10
 class HeartbeatSource:
     """Numbers heartbeats and fills them with this process's resource use since the previous one."""
 
-    def __init__(self, meter: ProcessMeter) -> None:
+    def __init__(self, meter: ProcessMeter, roles_health: Callable[[], dict[str, Any]] | None = None) -> None:
         self._meter = meter
+        self._roles_health = roles_health
         self._seq = 0
 
     def next_message(self) -> dict[str, Any]:
@@ -26,7 +28,7 @@ class HeartbeatSource:
             "uptime_s": self._meter.uptime_s(),
             "rss_bytes": self._meter.rss_bytes(),
             "cpu_pct": self._meter.cpu_pct(),
-            "roles_health": {},
+            "roles_health": self._roles_health() if self._roles_health else {},
             "sessions": [],
         }
 

@@ -42,6 +42,9 @@ class WorkerStatus:
     last_close_code: int | None = None
     last_close_reason: str | None = None
     last_error: str | None = None
+    jobs_running: int = 0
+    outbox_pending: int = 0
+    outbox_dropped: int = 0
 
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)

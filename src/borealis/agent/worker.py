@@ -19,20 +19,28 @@ import sys
 from dataclasses import replace
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
 from borealis.agent.connection import Connection
 from borealis.agent.credentials import load_agent_key, pinned_server_key
 from borealis.agent.facts import host_facts
 from borealis.agent.heartbeat import HeartbeatSource
 from borealis.agent.identity import Identity, load_identity
+from borealis.agent.job_runner import JobRunner
+from borealis.agent.outbox import Outbox, outbox_path
 from borealis.agent.reconnect import ReconnectPolicy, RetryKind, SessionOutcome
 from borealis.agent.resources import ProcessMeter
+from borealis.agent.roles.contract import RoleContext
+from borealis.agent.roles.registry import RoleRegistry
 from borealis.agent.status_file import ConnectionState, StatusPublisher, WorkerStatus, status_path
+from borealis.agent.uplink import Uplink
 from borealis.core.errors import BorealisError
 from borealis.core.home import Home
 from borealis.core.logs import kv, setup_logging
 from borealis.core.settings import AgentSettings, load_agent_settings
 
 BEAT_LINE = b"beat\n"
+COUNTS_EVERY_S = 1.0
 STDOUT_FD = 1
 
 log = logging.getLogger("borealis.agent.worker")
@@ -49,8 +57,10 @@ class Worker:
         startup_delay: bool = True,
         beat_fd: int | None = STDOUT_FD,
         rng: random.Random | None = None,
+        jobs: JobRunner | None = None,
     ) -> None:
         self._settings = settings
+        self._jobs = jobs
         self._identity = identity
         self._connection = connection
         self._status = status
@@ -87,8 +97,14 @@ class Worker:
             "worker started", extra=kv(**self._fields, pid=os.getpid(), server=self._identity.server_url)
         )
         try:
+            if self._jobs is not None:
+                await self._jobs.start()
+                helpers.append(asyncio.create_task(self._publish_job_counts(self._jobs), name="counts"))
             await self._connect_until_stopped()
         finally:
+            if self._jobs is not None:
+                await self._jobs.stop()
+                self._status.set(**self._jobs.counts())
             for task in helpers:
                 task.cancel()
             await asyncio.gather(*helpers, return_exceptions=True)
@@ -151,6 +167,11 @@ class Worker:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._stop.wait(), timeout=seconds)
 
+    async def _publish_job_counts(self, jobs: JobRunner) -> None:
+        while True:
+            self._status.set(**jobs.counts())
+            await asyncio.sleep(COUNTS_EVERY_S)
+
     async def _internal_heartbeat(self, fd: int) -> None:
         """Tell the supervisor this event loop still turns. A closed pipe means it is gone: stop."""
         with contextlib.suppress(OSError):
@@ -185,8 +206,31 @@ def build_worker(
         WorkerStatus(pid=os.getpid(), agent_id=identity.agent_id, server_url=identity.server_url),
     )
     server_key = pinned_server_key(home, identity)
-    connection = Connection(identity, key, server_key, host_facts(), HeartbeatSource(ProcessMeter()), status)
-    return Worker(settings, identity, connection, status, startup_delay=startup_delay, beat_fd=beat_fd)
+    jobs = build_job_runner(home, settings, identity.agent_id, server_key)
+    heartbeats = HeartbeatSource(ProcessMeter(), roles_health=jobs.health)
+    connection = Connection(identity, key, server_key, host_facts(), heartbeats, status, session=jobs)
+    return Worker(
+        settings, identity, connection, status, startup_delay=startup_delay, beat_fd=beat_fd, jobs=jobs
+    )
+
+
+def build_job_runner(
+    home: Home, settings: AgentSettings, agent_id: str, server_key: Ed25519PublicKey
+) -> JobRunner:
+    """The job side of the worker: outbox, roles (built-in, entry points, drop-ins) and the runner."""
+    outbox = Outbox(outbox_path(home.agent), settings.outbox_max_messages, settings.outbox_max_bytes)
+    ctx = RoleContext(agent_id=agent_id, home_root=home.root, tmp_dir=home.agent / "tmp")
+    return JobRunner(
+        agent_id,
+        server_key,
+        RoleRegistry(ctx, home.agent_roles),
+        outbox,
+        Uplink(outbox),
+        ctx,
+        allowed_roles=settings.allowed_roles,
+        max_jobs=settings.max_jobs,
+        roles_scan_s=settings.roles_scan_s,
+    )
 
 
 def run_worker(home: Home, *, startup_delay: bool) -> int:

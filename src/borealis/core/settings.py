@@ -67,6 +67,11 @@ class AgentSettings:
     internal_heartbeat_s: float = 5.0
     restart_backoff_cap_s: float = 60.0
     stop_timeout_s: float = 10.0
+    allowed_roles: list[str] = field(default_factory=list)
+    max_jobs: int = 16
+    roles_scan_s: float = 5.0
+    outbox_max_messages: int = 10000
+    outbox_max_bytes: int = 16 * 1024 * 1024
     log: LogPolicy = field(default_factory=LogPolicy)
 
 

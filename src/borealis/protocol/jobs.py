@@ -50,6 +50,7 @@ FINAL_STATES = frozenset(
     }
 )
 
+
 class RunAs(StrEnum):
     SYSTEM = "system"
     USER = "user"

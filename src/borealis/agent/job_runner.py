@@ -1,0 +1,379 @@
+"""Runs the jobs the server sends (DESIGN §5 signed jobs, §6 steps 3–4, §8 roles).
+
+A `job` frame is checked before anything runs: the signature over `protocol.jobs.job_payload` with
+the pinned server key, our agent id, `not_after`, the job id not seen before, and the role known,
+allowed by `allowed_roles` and able to run in the requested context. A refusal is reported as a
+`job.result` with status `failed` (or `expired`) and an `error` saying why. An accepted job gets a
+`job.accepted`, runs as a task under its deadline, and ends with a `job.result`; both go through
+the outbox, so they survive a lost connection or a dead worker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+from borealis.agent.clock import utc_now
+from borealis.agent.outbox import Outbox
+from borealis.agent.process_group import end_orphaned_group, process_started_at
+from borealis.agent.roles.contract import (
+    JobRequest,
+    JobResult,
+    OutputStream,
+    RoleContext,
+    RoleError,
+    RunContext,
+)
+from borealis.agent.roles.registry import RoleRegistry, RoleUnavailable, Slot
+from borealis.agent.uplink import Send, Uplink
+from borealis.core.ids import new_id
+from borealis.core.logs import kv
+from borealis.protocol import keys
+from borealis.protocol.jobs import JobState, job_payload
+from borealis.protocol.messages import MessageType
+
+CANCEL_GRACE_S = 5.0
+MAX_TIMEOUT_S = 7 * 24 * 3600.0
+MAX_ID_CHARS = 128
+NO_USER_HELPER = "no user session helper is available (run_as: user is not built yet)"
+
+log = logging.getLogger("borealis.agent.jobs")
+
+
+class JobRefused(Exception):
+    """A job the agent will not run; `status` is what its result says (failed or expired)."""
+
+    def __init__(self, reason: str, status: JobState = JobState.FAILED) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.status = status
+
+
+@dataclass
+class _Running:
+    task: asyncio.Task[JobResult]
+    ending: JobState | None = None
+    ended: asyncio.Event = field(default_factory=asyncio.Event)
+
+
+def parse_not_after(value: object) -> float | None:
+    """`not_after` as epoch seconds: a number, or an ISO 8601 string."""
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        return moment.timestamp() if moment.tzinfo else None
+    return None
+
+
+class JobRunner:
+    def __init__(
+        self,
+        agent_id: str,
+        server_key: Ed25519PublicKey,
+        registry: RoleRegistry,
+        outbox: Outbox,
+        uplink: Uplink,
+        ctx: RoleContext,
+        *,
+        allowed_roles: list[str] | tuple[str, ...] = (),
+        max_jobs: int = 16,
+        roles_scan_s: float = 5.0,
+    ) -> None:
+        self._agent_id = agent_id
+        self._server_key = server_key
+        self._registry = registry
+        self._outbox = outbox
+        self._uplink = uplink
+        self._ctx = ctx
+        self._allowed = frozenset(allowed_roles)
+        self._max_jobs = max(1, max_jobs)
+        self._scan_s = roles_scan_s
+        self._jobs: dict[str, _Running] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._scanner: asyncio.Task[None] | None = None
+
+    # --- life cycle ---
+
+    async def start(self) -> None:
+        """Open the outbox, report jobs a dead worker left running as `interrupted`, load roles."""
+        await self._outbox.open()
+        for job in await self._outbox.interrupted():
+            log.warning("job interrupted by an agent restart", extra=kv(job_id=job.job_id))
+            if job.pgid is not None and job.pgid_started is not None:
+                await asyncio.to_thread(end_orphaned_group, job.pgid, job.pgid_started)
+            await self._outbox.finish_job(
+                job.job_id,
+                self._result_message(
+                    job.job_id,
+                    JobResult(JobState.INTERRUPTED, error="the agent stopped while the job was running"),
+                    job.started_at,
+                ),
+            )
+        await self._registry.start()
+        if self._scan_s > 0:
+            self._scanner = asyncio.create_task(self._scan_roles(), name="roles-scan")
+
+    async def stop(self) -> None:
+        """End running jobs (`interrupted`, results kept in the outbox), stop roles, close the outbox."""
+        if self._scanner is not None:
+            self._scanner.cancel()
+            await asyncio.gather(self._scanner, return_exceptions=True)
+        for running in list(self._jobs.values()):
+            self._end(running, JobState.INTERRUPTED)
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        await self._registry.stop()
+        await self._outbox.close()
+
+    def health(self) -> dict[str, dict[str, Any]]:
+        return self._registry.health()
+
+    @property
+    def running(self) -> list[str]:
+        return list(self._jobs)
+
+    async def _scan_roles(self) -> None:
+        while True:
+            await asyncio.sleep(self._scan_s)
+            try:
+                await self._registry.refresh()
+            except Exception:
+                log.exception("scanning drop-in roles failed")
+
+    # --- one connection ---
+
+    async def serve(self, send: Send) -> None:
+        """While a connection is up: re-send the outbox, then send job messages as they come."""
+        await self._uplink.serve(send)
+
+    def counts(self) -> dict[str, int]:
+        return {
+            "jobs_running": len(self._jobs),
+            "outbox_pending": self._outbox.pending,
+            "outbox_dropped": self._outbox.dropped,
+        }
+
+    # --- messages from the server ---
+
+    def received(self, message: dict[str, Any]) -> None:
+        """Called for every frame after the welcome; never blocks."""
+        kind = message.get("t")
+        if kind == MessageType.JOB:
+            self._spawn(self._handle_job(message))
+        elif kind == MessageType.JOB_CANCEL:
+            running = self._jobs.get(str(message.get("job_id")))
+            if running is not None:
+                log.info("job cancelled by the server", extra=kv(job_id=message.get("job_id")))
+                self._end(running, JobState.CANCELLED)
+        elif kind == MessageType.ACK and isinstance(message.get("msg_id"), str):
+            self._spawn(self._uplink.acked(message["msg_id"]))
+        else:
+            log.debug("ignored message", extra=kv(t=kind))
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def _end(self, running: _Running, state: JobState) -> None:
+        if running.ending is None:
+            running.ending = state
+            running.ended.set()
+
+    # --- one job ---
+
+    async def _handle_job(self, frame: dict[str, Any]) -> None:
+        job_id = frame.get("job_id")
+        if not isinstance(job_id, str) or not job_id or len(job_id) > MAX_ID_CHARS:
+            log.warning("ignored a job frame without a usable job_id")
+            return
+        slot: Slot | None = None
+        try:
+            request, not_after = self._check(frame)
+            slot = await self._role_for(request)
+            started_at = utc_now()
+            accepted = {
+                "t": MessageType.JOB_ACCEPTED.value,
+                "msg_id": new_id(),
+                "job_id": job_id,
+                "started_at": started_at,
+            }
+            if not await self._outbox.begin_job(job_id, not_after, accepted):
+                raise JobRefused("replayed job: this job id was already received")
+        except JobRefused as refusal:
+            if slot is not None:
+                self._registry.release(slot)
+            log.warning("job refused", extra=kv(job_id=job_id, role=frame.get("role"), reason=refusal.reason))
+            await self._report(job_id, JobResult(refusal.status, error=refusal.reason), None, running=False)
+            return
+        except Exception:  # the outbox is unusable (disk full, damaged file): say so, run nothing
+            if slot is not None:
+                self._registry.release(slot)
+            log.exception("cannot accept a job", extra=kv(job_id=job_id))
+            return
+        self._uplink.send_reliable(accepted)
+        log.info("job started", extra=kv(job_id=job_id, role=request.role, timeout_s=request.timeout_s))
+        try:
+            result = await self._execute(request, slot)
+        finally:
+            self._registry.release(slot)
+        log.info(
+            "job finished",
+            extra=kv(
+                job_id=job_id, role=request.role, status=result.status.value, exit_code=result.exit_code
+            ),
+        )
+        await self._report(job_id, result, started_at, running=True)
+
+    def _check(self, frame: dict[str, Any]) -> tuple[JobRequest, float]:
+        signature = frame.get("signature")
+        if not isinstance(signature, str) or not signature:
+            raise JobRefused("unsigned job: refused")
+        if not keys.verify(self._server_key, job_payload(frame), signature):
+            raise JobRefused(
+                "bad signature: the job was tampered with or not signed by the pinned server key"
+            )
+        if frame.get("agent_id") != self._agent_id:
+            raise JobRefused(f"the job is for agent {frame.get('agent_id')!r}, not this one")
+        not_after = parse_not_after(frame.get("not_after"))
+        if not_after is None:
+            raise JobRefused("the job has no valid not_after")
+        if time.time() > not_after:
+            raise JobRefused("the job expired before it reached the agent", JobState.EXPIRED)
+        role, params, timeout_s = frame.get("role"), frame.get("params"), frame.get("timeout_s")
+        if not isinstance(role, str) or not role:
+            raise JobRefused("the job names no role")
+        if self._allowed and role not in self._allowed:
+            raise JobRefused(f"role {role!r} is not allowed on this agent (allowed_roles in agent.toml)")
+        if params is None:
+            params = {}
+        if not isinstance(params, dict):
+            raise JobRefused("params must be an object")
+        try:
+            run_as = RunContext(frame.get("run_as") or RunContext.SYSTEM.value)
+        except ValueError:
+            raise JobRefused(f"unknown run_as {frame.get('run_as')!r}") from None
+        if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float) or timeout_s <= 0:
+            raise JobRefused("timeout_s must be a positive number")
+        if len(self._jobs) >= self._max_jobs:
+            raise JobRefused(f"the agent is already running {self._max_jobs} jobs")
+        timeout = min(float(timeout_s), MAX_TIMEOUT_S)
+        return JobRequest(str(frame["job_id"]), role, params, run_as, timeout), not_after
+
+    async def _role_for(self, request: JobRequest) -> Slot:
+        try:
+            await self._registry.refresh()  # a drop-in changed since the last scan: new jobs see it
+            slot = await self._registry.acquire(request.role)
+        except RoleUnavailable as exc:
+            raise JobRefused(str(exc)) from None
+        if request.run_as not in slot.role.contexts:
+            self._registry.release(slot)
+            raise JobRefused(f"role {request.role!r} cannot run as {request.run_as.value}")
+        if request.run_as is RunContext.USER:
+            self._registry.release(slot)
+            raise JobRefused(NO_USER_HELPER)
+        return slot
+
+    async def _execute(self, request: JobRequest, slot: Slot) -> JobResult:
+        seq = 0
+
+        def output(stream: OutputStream, chunk: str) -> None:
+            nonlocal seq
+            seq += 1
+            self._uplink.send_output(
+                {
+                    "t": MessageType.JOB_OUTPUT.value,
+                    "job_id": request.job_id,
+                    "stream": stream.value,
+                    "chunk": chunk,
+                    "seq": seq,
+                }
+            )
+
+        def process_started(pid: int) -> None:
+            started = process_started_at(pid)
+            if started is not None:
+                self._spawn(self._outbox.record_process(request.job_id, pid, started))
+
+        role = slot.role
+        ctx = self._ctx.for_job(output, process_started)
+        work: asyncio.Task[JobResult] = asyncio.create_task(role.execute(request, ctx))
+        running = _Running(task=work)
+        self._jobs[request.job_id] = running
+        ended = asyncio.create_task(running.ended.wait())
+        ending: JobState | None = None
+        try:
+            await asyncio.wait({work, ended}, timeout=request.timeout_s, return_when=asyncio.FIRST_COMPLETED)
+            if not work.done():
+                self._end(running, JobState.TIMED_OUT)  # no-op when cancelled or stopping first
+                with contextlib.suppress(Exception):
+                    async with asyncio.timeout(CANCEL_GRACE_S):
+                        await role.cancel(request.job_id)
+                await asyncio.wait({work}, timeout=CANCEL_GRACE_S)
+                if not work.done():
+                    work.cancel()
+                    await asyncio.wait({work}, timeout=CANCEL_GRACE_S)
+                ending = running.ending
+            result = _outcome(work)
+        finally:
+            ended.cancel()
+            if not work.done():
+                work.cancel()
+            self._jobs.pop(request.job_id, None)
+        if ending is not None:
+            result.status = ending
+            result.error = _ENDING_ERRORS[ending].format(timeout=request.timeout_s)
+        return result
+
+    async def _report(self, job_id: str, result: JobResult, started_at: str | None, *, running: bool) -> None:
+        message = self._result_message(job_id, result, started_at)
+        if running:
+            await self._outbox.finish_job(job_id, message)
+        else:
+            await self._outbox.put(message)
+        self._uplink.send_reliable(message)
+
+    def _result_message(self, job_id: str, result: JobResult, started_at: str | None) -> dict[str, Any]:
+        return {
+            "t": MessageType.JOB_RESULT.value,
+            "msg_id": new_id(),
+            "job_id": job_id,
+            "status": result.status.value,
+            "exit_code": result.exit_code,
+            "started_at": started_at,
+            "finished_at": utc_now(),
+            "stdout_tail": result.stdout_tail,
+            "stderr_tail": result.stderr_tail,
+            "data": result.data,
+            "error": result.error,
+        }
+
+
+_ENDING_ERRORS = {
+    JobState.TIMED_OUT: "the job did not finish within its timeout of {timeout:g} s",
+    JobState.CANCELLED: "the job was cancelled",
+    JobState.INTERRUPTED: "the agent stopped while the job was running",
+}
+
+
+def _outcome(work: asyncio.Task[JobResult]) -> JobResult:
+    if not work.done() or work.cancelled():
+        return JobResult(JobState.FAILED, error="the role did not stop when asked")
+    error = work.exception()
+    if isinstance(error, RoleError):
+        return JobResult(JobState.FAILED, error=str(error))
+    if error is not None:
+        log.error("role failed", extra=kv(error=repr(error)))
+        return JobResult(JobState.FAILED, error=f"the role failed: {type(error).__name__}: {error}")
+    return work.result()
