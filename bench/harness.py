@@ -189,7 +189,9 @@ class Server:
 
     def stop(self) -> None:
         if self.popen is not None and self.popen.poll() is None:
-            self.popen.send_signal(signal.SIGTERM)
+            # uvicorn re-raises SIGTERM after its graceful shutdown, which would kill a cProfile run
+            # before it writes its stats; SIGINT ends in KeyboardInterrupt, which exits normally.
+            self.popen.send_signal(signal.SIGINT if self.python_args else signal.SIGTERM)
             try:
                 self.popen.wait(60)
             except subprocess.TimeoutExpired:
