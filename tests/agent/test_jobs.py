@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import time
 from pathlib import Path
 
@@ -54,6 +55,11 @@ async def test_unavailable_languages_fail_clearly(tmp_path: Path) -> None:
     async with running_worker(tmp_path) as agent:
         cmd = await agent.run(agent.job(params=script("echo hi", "cmd")))
         assert cmd["status"] == "failed" and "only on Windows" in cmd["error"]
+        powershell = await agent.run(agent.job(params=script("Write-Output hi", "powershell")))
+        if shutil.which("pwsh") or shutil.which("powershell"):
+            assert powershell["status"] == "succeeded" and powershell["stdout_tail"].strip() == "hi"
+        else:
+            assert powershell["status"] == "failed" and "powershell is not available" in powershell["error"]
         unknown = await agent.run(agent.job(params=script("echo hi", "fortran")))
         assert unknown["status"] == "failed" and "unknown language 'fortran'" in unknown["error"]
         missing = await agent.run(agent.job(params=script("echo hi", cwd=str(tmp_path / "nope"))))

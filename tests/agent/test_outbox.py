@@ -69,6 +69,16 @@ async def test_a_full_outbox_drops_the_oldest_non_results_first(tmp_path: Path) 
     await reopened.close()
 
 
+async def test_a_damaged_outbox_is_moved_aside_and_the_agent_carries_on(tmp_path: Path) -> None:
+    (tmp_path / "outbox.db").write_bytes(b"this is not a database" * 100)
+    outbox = Outbox(tmp_path / "outbox.db", max_messages=10, max_bytes=1 << 20)
+    await outbox.open()
+    await outbox.put({"t": "job.result", "msg_id": "r1"})
+    assert [m["msg_id"] for m in await outbox.unacked()] == ["r1"]
+    await outbox.close()
+    assert len(list(tmp_path.glob("outbox.db.damaged-*"))) == 1
+
+
 async def test_a_clean_stop_during_a_job_reports_it_interrupted(tmp_path: Path) -> None:
     async with FakeGateway(heartbeat_s=0.2) as gateway:
         async with running_worker(tmp_path, gateway) as agent:

@@ -110,13 +110,18 @@ def test_a_live_worker_is_reported_connected(tmp_path: Path) -> None:
             server_url=identity.server_url,
             state=ConnectionState.CONNECTED,
             connected_since=since,
+            jobs_running=2,
+            outbox_pending=3,
+            outbox_dropped=1,
         ),
     )
     report = agent_status.gather(home)
     assert report.connected and report.worker_running and report.connected_since == since
     assert report.worker_rss_bytes and report.worker_rss_bytes > 0
+    assert (report.jobs_running, report.outbox_pending, report.outbox_dropped) == (2, 3, 1)
     text = agent_status.render(report, now=datetime(2026, 1, 1, 0, 5, tzinfo=UTC))
     assert f"connected since {since} (5 min ago)" in text
+    assert "jobs        2 running; outbox: 3 waiting for the server's ack, 1 dropped (outbox full)" in text
 
 
 def test_cli_status_says_not_enrolled_and_exits_non_zero(tmp_path: Path) -> None:

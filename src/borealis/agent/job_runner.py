@@ -217,7 +217,7 @@ class JobRunner:
             log.warning("job refused", extra=kv(job_id=job_id, role=frame.get("role"), reason=refusal.reason))
             await self._report(job_id, JobResult(refusal.status, error=refusal.reason), None, running=False)
             return
-        except Exception:  # the outbox is unusable (disk full, damaged file): say so, run nothing
+        except Exception:  # the outbox is unusable (disk full): run nothing; the server row will expire
             if slot is not None:
                 self._registry.release(slot)
             log.exception("cannot accept a job", extra=kv(job_id=job_id))

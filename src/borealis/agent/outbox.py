@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import logging
 import sqlite3
 import time
 from collections.abc import Callable
@@ -24,12 +25,15 @@ from typing import Any, TypeVar
 
 from borealis.core import codec
 from borealis.core.home import ensure_dir
+from borealis.core.logs import kv
 from borealis.protocol.messages import MessageType
 
 T = TypeVar("T")
 
 OUTBOX_FILE = "outbox.db"
 SEEN_SLACK_S = 300.0
+
+log = logging.getLogger("borealis.agent.outbox")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (
@@ -108,11 +112,24 @@ class Outbox:
 
     def _open(self) -> None:
         ensure_dir(self.path.parent)
+        try:
+            self._connect()
+        except sqlite3.DatabaseError as exc:  # a damaged file must not keep the agent down: start afresh
+            self._close()
+            aside = self.path.with_name(f"{self.path.name}.damaged-{int(time.time())}")
+            log.error("outbox is damaged; moved aside", extra=kv(path=self.path, aside=aside, error=exc))
+            for suffix in ("", "-wal", "-shm"):
+                source = self.path.with_name(self.path.name + suffix)
+                if source.exists():
+                    source.replace(aside.with_name(aside.name + suffix))
+            self._connect()
+
+    def _connect(self) -> None:
         db = sqlite3.connect(self.path, isolation_level=None)
+        self._db = db
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=FULL")
         db.executescript(_SCHEMA)
-        self._db = db
         row = db.execute("SELECT value FROM meta WHERE key = 'dropped'").fetchone()
         self.dropped = int(row[0]) if row else 0
         db.execute("DELETE FROM seen WHERE not_after < ?", (time.time() - SEEN_SLACK_S,))

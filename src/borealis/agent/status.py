@@ -41,6 +41,9 @@ class AgentReport:
     last_error: str | None = None
     restarts: int = 0
     last_restarts: list[dict[str, Any]] = field(default_factory=list)
+    jobs_running: int = 0
+    outbox_pending: int = 0
+    outbox_dropped: int = 0
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -78,6 +81,9 @@ def gather(home: Home) -> AgentReport:
         last_error=status.last_error if status is not None else None,
         restarts=record.restarts if record is not None else 0,
         last_restarts=[r.to_json() for r in record.last_restarts] if record is not None else [],
+        jobs_running=status.jobs_running if status is not None and worker_alive else 0,
+        outbox_pending=status.outbox_pending if status is not None else 0,
+        outbox_dropped=status.outbox_dropped if status is not None else 0,
     )
 
 
@@ -104,6 +110,7 @@ def render(report: AgentReport, now: datetime | None = None) -> str:
         ("supervisor", f"running (pid {report.supervisor_pid})" if report.running else "not running"),
         ("worker", _worker_line(report)),
         ("connection", _connection_line(report, now)),
+        ("jobs", _jobs_line(report)),
         ("restarts", str(report.restarts)),
     ]
     for restart in report.last_restarts[-5:][::-1]:
@@ -117,6 +124,13 @@ def _worker_line(report: AgentReport) -> str:
         return "not running"
     rss = f", RSS {report.worker_rss_bytes / MIB:.1f} MiB" if report.worker_rss_bytes else ""
     return f"running (pid {report.worker_pid}{rss})"
+
+
+def _jobs_line(report: AgentReport) -> str:
+    text = f"{report.jobs_running} running; outbox: {report.outbox_pending} waiting for the server's ack"
+    if report.outbox_dropped:
+        text += f", {report.outbox_dropped} dropped (outbox full)"
+    return text
 
 
 def _connection_line(report: AgentReport, now: datetime) -> str:
