@@ -19,6 +19,7 @@ from websockets.exceptions import ConnectionClosed
 
 from borealis.protocol import PROTOCOL_VERSION, keys
 from borealis.protocol.install_code import InstallCode
+from borealis.protocol.jobs import job_payload
 from borealis.protocol.messages import AGENT_WS_PATH, challenge_payload, hello_payload
 
 
@@ -95,6 +96,7 @@ class Session:
     close_code: int | None = None
     close_reason: str = ""
     beats: int = 0
+    inbox: list[dict[str, Any]] = field(default_factory=list)
     _beating: asyncio.Task[None] | None = field(default=None, repr=False)
 
     async def heartbeat(self, rss_bytes: int = 50_000_000) -> None:
@@ -132,6 +134,58 @@ class Session:
         await self.stop_beating()
         await self.ws.close(code, "test done")
 
+    # Jobs: what an agent does with them, driven step by step by the test.
+
+    async def send(self, frame: dict[str, Any]) -> None:
+        await self.ws.send(orjson.dumps(frame).decode())
+
+    async def receive(self, kind: str, timeout: float = 5.0) -> dict[str, Any]:
+        """The next frame of type `kind`; frames of other types are kept for later calls."""
+        for index, frame in enumerate(self.inbox):
+            if frame.get("t") == kind:
+                return self.inbox.pop(index)
+        async with asyncio.timeout(timeout):
+            while True:
+                frame = orjson.loads(await self.ws.recv())
+                if frame.get("t") == kind:
+                    return dict(frame)
+                self.inbox.append(frame)
+
+    async def nothing_of(self, kind: str, wait_s: float = 0.5) -> bool:
+        """True when no frame of type `kind` arrives within `wait_s`."""
+        try:
+            frame = await self.receive(kind, wait_s)
+        except TimeoutError:
+            return True
+        self.inbox.append(frame)
+        return False
+
+    async def accept(self, job_id: str, msg_id: str | None = None) -> None:
+        await self.send({"t": "job.accepted", "msg_id": msg_id or f"acc-{job_id}", "job_id": job_id})
+
+    async def output(self, job_id: str, chunk: str, stream: str = "stdout", seq: int = 0) -> None:
+        await self.send({"t": "job.output", "job_id": job_id, "stream": stream, "chunk": chunk, "seq": seq})
+
+    async def result(self, job_id: str, status: str, exit_code: int | None = 0, **extra: Any) -> str:
+        """Send a `job.result`; returns its msg_id (the server acks it)."""
+        msg_id = str(extra.pop("msg_id", f"res-{job_id}"))
+        frame = {
+            "t": "job.result",
+            "msg_id": msg_id,
+            "job_id": job_id,
+            "status": status,
+            "exit_code": exit_code,
+            "started_at": 1_700_000_000.0,
+            "finished_at": 1_700_000_001.5,
+            "stdout_tail": "",
+            "stderr_tail": "",
+            "data": None,
+            "error": None,
+            **extra,
+        }
+        await self.send(frame)
+        return msg_id
+
 
 def ws_url(base_url: str) -> str:
     return base_url.replace("http://", "ws://", 1).rstrip("/") + AGENT_WS_PATH
@@ -158,3 +212,8 @@ async def open_session(
 def challenge_is_signed_by(challenge: dict[str, Any], server_public_key: str) -> bool:
     payload = challenge_payload(challenge["nonce"], challenge["server_time"], challenge["protocol"])
     return keys.verify(keys.public_from_b64(server_public_key), payload, challenge["signature"])
+
+
+def job_is_signed_by(frame: dict[str, Any], server_public_key: str) -> bool:
+    """Verify a `job` frame as an agent does: the server's signature over the signed fields."""
+    return keys.verify(keys.public_from_b64(server_public_key), job_payload(frame), frame["signature"])

@@ -32,6 +32,10 @@ class ServerSettings:
     ws_max_bytes: int = 1024 * 1024
     session_ttl_s: float = 12 * 3600.0
     tls: bool = False
+    max_output_bytes: int = 1024 * 1024  # stored per stream of a job result; the tail is kept
+    max_script_bytes: int = 256 * 1024
+    job_sweep_s: float = 1.0  # how often queued rows past their job's expiry become `expired`
+    job_sent_grace_s: float = 30.0  # a `sent` row expires this long after its job, so an accept can land
     log: LogPolicy = field(default_factory=LogPolicy)
 
     @property

@@ -10,6 +10,9 @@ Agent → server   job.accepted {msg_id, job_id, started_at}
 Results stay in the agent's outbox until acked and are re-sent after a reconnect; the server stores
 them idempotently (one row per job and agent). A refused job (bad signature, expired, replayed, role
 not allowed) comes back as a `job.result` with status `failed` and an `error` saying why.
+A job whose row is still `sent` when the agent reconnects is sent again (the first frame may have been
+lost); a refusal of such a duplicate whose `error` begins with "replayed job" is acked and ignored by
+the server, since the agent's outbox carries the real outcome of the first copy.
 """
 
 from __future__ import annotations

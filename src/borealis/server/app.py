@@ -15,12 +15,24 @@ from borealis.core.home import ensure_dir
 from borealis.core.settings import ServerSettings
 from borealis.protocol.messages import AGENT_WS_PATH, CloseCode
 from borealis.server import problems
-from borealis.server.api import agents, audit_log, auth, enroll, enrollments, health, tokens, users
+from borealis.server.api import (
+    agents,
+    audit_log,
+    auth,
+    enroll,
+    enrollments,
+    health,
+    jobs,
+    scripts,
+    tokens,
+    users,
+)
 from borealis.server.bus import open_bus
 from borealis.server.db import migrate
 from borealis.server.db.database import Database
 from borealis.server.gateway import AgentGateway
 from borealis.server.housekeeping import Housekeeping
+from borealis.server.jobs.service import JobService
 from borealis.server.keys import server_key
 from borealis.server.limits import BodyLimit
 from borealis.server.presence import Presence
@@ -32,12 +44,17 @@ log = logging.getLogger("borealis.server")
 
 def build_state(settings: ServerSettings) -> ServerState:
     ensure_dir(settings.home.server)
+    db = Database(settings.database_url)
+    key = server_key(settings.home)
+    presence = Presence(settings.heartbeat_s, settings.overdue_after_s)
+    bus = open_bus(settings.bus_url)
     return ServerState(
         settings=settings,
-        db=Database(settings.database_url),
-        key=server_key(settings.home),
-        presence=Presence(settings.heartbeat_s, settings.overdue_after_s),
-        bus=open_bus(settings.bus_url),
+        db=db,
+        key=key,
+        presence=presence,
+        bus=bus,
+        jobs=JobService(settings, db, key, presence, bus),
     )
 
 
@@ -60,6 +77,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     sync = PresenceSync(state.presence, state.bus) if state.settings.bus_url.startswith("nats") else None
     if sync is not None:
         await sync.start()
+    await state.jobs.start()
     housekeeping = Housekeeping(state)
     housekeeping.start()
     state.ready = True
@@ -69,6 +87,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         state.ready = False
         await housekeeping.stop()
+        await state.jobs.stop()
         for agent_id in list(state.presence.live):
             close = state.presence.live[agent_id].close
             if close is not None:
@@ -91,7 +110,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     )
     app.state.borealis = build_state(settings)
     problems.install(app)
-    for module in (health, auth, users, tokens, audit_log, enrollments, enroll, agents):
+    for module in (health, auth, users, tokens, audit_log, enrollments, enroll, agents, jobs, scripts):
         app.include_router(module.router)
     app.router.routes.append(WebSocketRoute(AGENT_WS_PATH, AgentGateway))
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)

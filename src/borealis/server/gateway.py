@@ -3,7 +3,8 @@
 Handshake: the server signs a fresh nonce (`challenge`), the agent answers with its id and a signature
 over that nonce (`hello`), the server checks it against the key stored at enrollment and answers
 `welcome` or closes with a code and a reason. After that the hot path is one JSON decode and a dict
-update per heartbeat; nothing touches the database.
+update per heartbeat; nothing touches the database. Job frames (`job.accepted`, `job.output`,
+`job.result`) go to the job service, which stores results and answers `ack`.
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from borealis.protocol.messages import (
     require,
 )
 from borealis.server.db.models import Agent
+from borealis.server.jobs.service import JOB_MESSAGES
 from borealis.server.state import ServerState, state_of
 
 log = logging.getLogger("borealis.server.gateway")
@@ -78,6 +80,8 @@ class AgentGateway(WebSocketEndpoint):
                     {"t": MessageType.WELCOME, "heartbeat_s": state.settings.heartbeat_s, "config": {}}
                 ).decode()
             )
+            state.presence.welcomed(agent_id, closer, websocket.send_text)
+            state.jobs.agent_connected(agent_id)  # what waited for this agent goes out now
             close_code = await self._serve(websocket, state, agent_id)
         except WebSocketDisconnect as gone:
             close_code = gone.code
@@ -136,7 +140,7 @@ class AgentGateway(WebSocketEndpoint):
         return agent_id
 
     async def _serve(self, websocket: WebSocket, state: ServerState, agent_id: str) -> int:
-        presence, metrics = state.presence, state.metrics
+        presence, metrics, jobs = state.presence, state.metrics, state.jobs
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
@@ -158,6 +162,11 @@ class AgentGateway(WebSocketEndpoint):
                     _int(frame.get("rss_bytes")),
                     _float(frame.get("cpu_pct")),
                 )
+                roles = frame.get("roles_health")
+                if roles and isinstance(roles, dict):
+                    jobs.roles.note(roles)
+            elif kind in JOB_MESSAGES:
+                await jobs.on_frame(agent_id, frame, websocket.send_text)
             else:
                 log.debug("ignored message", extra=kv(agent_id=agent_id, t=str(kind)[:32]))
 

@@ -1,4 +1,4 @@
-"""The server's background loops: the presence sweeper and the batched `last_seen` writer.
+"""The server's background loops: the presence sweeper, the batched `last_seen` writer, job expiry.
 
 Each loop logs and survives its own errors; `stop()` cancels them and writes what is pending.
 """
@@ -50,6 +50,11 @@ async def flush_last_seen(state: ServerState) -> int:
     return len(batch)
 
 
+async def expire_jobs(state: ServerState) -> int:
+    """Job rows that waited past their job's expiry become `expired`."""
+    return await state.jobs.expire_due()
+
+
 class Housekeeping:
     def __init__(self, state: ServerState) -> None:
         self.state = state
@@ -60,6 +65,7 @@ class Housekeeping:
         self.tasks = [
             asyncio.create_task(self._every(settings.sweep_every_s, sweep_once, "sweep")),
             asyncio.create_task(self._every(settings.last_seen_flush_s, flush_last_seen, "last_seen")),
+            asyncio.create_task(self._every(settings.job_sweep_s, expire_jobs, "job_expiry")),
         ]
 
     async def _every(self, period_s: float, work: Callable[[ServerState], Awaitable[int]], name: str) -> None:

@@ -17,6 +17,7 @@ from enum import StrEnum
 from borealis.core.clock import monotonic, utcnow
 
 Closer = Callable[[int, str], Awaitable[None]]
+Sender = Callable[[str], Awaitable[None]]  # one text frame to the agent's socket
 
 
 class AgentStatus(StrEnum):
@@ -32,6 +33,7 @@ class Live:
     connected_at: datetime
     last_beat: float  # monotonic
     close: Closer | None  # None once the socket is gone (silent drop, waiting out the window)
+    send: Sender | None = None  # set by the gateway; jobs reach the socket through it
     seq: int = 0
     rss_bytes: int = 0
     cpu_pct: float = 0.0
@@ -93,6 +95,17 @@ class Presence:
         if live is not None:
             self._tell(agent_id, up=False)
         return live.close if live else None
+
+    def welcomed(self, agent_id: str, close: Closer, send: Sender) -> None:
+        """The agent has its `welcome`: from now on frames may go to it (jobs use `sender`)."""
+        live = self.live.get(agent_id)
+        if live is not None and live.close is close:
+            live.send = send
+
+    def sender(self, agent_id: str) -> Sender | None:
+        """The send of this process's open socket to the agent, if it holds one."""
+        live = self.live.get(agent_id)
+        return live.send if live is not None and live.close is not None else None
 
     def is_online(self, agent_id: str) -> bool:
         live = self.live.get(agent_id)

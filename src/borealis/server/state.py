@@ -11,6 +11,7 @@ from borealis.core.settings import ServerSettings
 from borealis.server.auth.throttle import LoginThrottle
 from borealis.server.bus import Bus
 from borealis.server.db.database import Database
+from borealis.server.jobs.service import JobService
 from borealis.server.metrics import Metrics
 from borealis.server.presence import Presence
 
@@ -22,6 +23,7 @@ class ServerState:
     key: Ed25519PrivateKey
     presence: Presence
     bus: Bus
+    jobs: JobService
     metrics: Metrics = field(default_factory=Metrics)
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     ready: bool = False

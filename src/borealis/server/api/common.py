@@ -23,6 +23,10 @@ UsersRead = Annotated[Principal, Depends(RequireScope(Scope.USERS_READ))]
 UsersWrite = Annotated[Principal, Depends(RequireScope(Scope.USERS_WRITE))]
 TokensWrite = Annotated[Principal, Depends(RequireScope(Scope.TOKENS_WRITE))]
 AuditRead = Annotated[Principal, Depends(RequireScope(Scope.AUDIT_READ))]
+JobsRead = Annotated[Principal, Depends(RequireScope(Scope.JOBS_READ))]
+JobsRun = Annotated[Principal, Depends(RequireScope(Scope.JOBS_RUN))]
+ScriptsRead = Annotated[Principal, Depends(RequireScope(Scope.SCRIPTS_READ))]
+ScriptsWrite = Annotated[Principal, Depends(RequireScope(Scope.SCRIPTS_WRITE))]
 MetricsRead = Annotated[Principal, Depends(RequireScope(Scope.METRICS_READ))]
 
 

@@ -17,7 +17,9 @@ class Scope(StrEnum):
     TOKENS_WRITE = "tokens:write"
     AUDIT_READ = "audit:read"
     METRICS_READ = "metrics:read"
+    JOBS_READ = "jobs:read"
     JOBS_RUN = "jobs:run"
+    SCRIPTS_READ = "scripts:read"
     SCRIPTS_WRITE = "scripts:write"
     WORKFLOWS_WRITE = "workflows:write"
     ADMIN = "admin"
@@ -38,13 +40,17 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             Scope.ENROLLMENTS_READ,
             Scope.ENROLLMENTS_WRITE,
             Scope.TOKENS_WRITE,
+            Scope.JOBS_READ,
             Scope.JOBS_RUN,
+            Scope.SCRIPTS_READ,
             Scope.SCRIPTS_WRITE,
             Scope.WORKFLOWS_WRITE,
             Scope.METRICS_READ,
         }
     ),
-    Role.VIEWER: frozenset({Scope.AGENTS_READ, Scope.ENROLLMENTS_READ, Scope.METRICS_READ}),
+    Role.VIEWER: frozenset(
+        {Scope.AGENTS_READ, Scope.ENROLLMENTS_READ, Scope.JOBS_READ, Scope.SCRIPTS_READ, Scope.METRICS_READ}
+    ),
 }
 
 

@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import TypeDecorator
@@ -115,3 +126,82 @@ class Agent(Base):
     revoked_at: Mapped[datetime | None]
 
     __table_args__ = (Index("ix_agents_state", "state"),)
+
+
+class Job(Base):
+    """A job as submitted: what to run, on which target (resolved once into `job_results` rows)."""
+
+    __tablename__ = "jobs"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    role: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict[str, Any]]
+    run_as: Mapped[str] = mapped_column(String(16))
+    target: Mapped[dict[str, Any]]
+    timeout_s: Mapped[float] = mapped_column(Float)
+    expires_at: Mapped[datetime]
+    created_by: Mapped[str] = mapped_column(String(160))
+    created_at: Mapped[datetime]
+    agent_count: Mapped[int] = mapped_column(Integer, default=0)
+    batch_size: Mapped[int] = mapped_column(Integer, default=0)  # 0: one batch of every agent
+    current_batch: Mapped[int] = mapped_column(Integer, default=0)
+    stop_on_failure: Mapped[bool] = mapped_column(Boolean, default=False)
+    cancelled_at: Mapped[datetime | None]
+    script_id: Mapped[str | None] = mapped_column(String(32))
+    script_version: Mapped[int | None] = mapped_column(Integer)
+
+
+class JobResult(Base):
+    """One row per (job, agent): its state and, once final, what happened there."""
+
+    __tablename__ = "job_results"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    agent_id: Mapped[str] = mapped_column(String(32))
+    batch: Mapped[int] = mapped_column(Integer, default=0)
+    status: Mapped[str] = mapped_column(String(16))
+    exit_code: Mapped[int | None] = mapped_column(Integer)
+    stdout: Mapped[str] = mapped_column(Text, default="")
+    stderr: Mapped[str] = mapped_column(Text, default="")
+    flags: Mapped[list[str]]
+    error: Mapped[str | None] = mapped_column(Text)
+    data: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    sent_at: Mapped[datetime | None]
+    started_at: Mapped[datetime | None]
+    finished_at: Mapped[datetime | None]
+
+    __table_args__ = (
+        UniqueConstraint("job_id", "agent_id", name="uq_job_results_job_agent"),
+        Index("ix_job_results_agent_status", "agent_id", "status"),
+        Index("ix_job_results_status", "status"),
+    )
+
+
+class Script(Base):
+    """A library script: its latest version here, every version (this one too) in `script_versions`."""
+
+    __tablename__ = "scripts"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128), unique=True)
+    language: Mapped[str] = mapped_column(String(16))
+    body: Mapped[str] = mapped_column(Text)
+    parameters: Mapped[dict[str, Any]]
+    description: Mapped[str] = mapped_column(String(1024), default="")
+    version: Mapped[int] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(160))
+    created_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(160))
+    updated_at: Mapped[datetime]
+
+
+class ScriptVersion(Base):
+    __tablename__ = "script_versions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    script_id: Mapped[str] = mapped_column(ForeignKey("scripts.id", ondelete="CASCADE"))
+    version: Mapped[int] = mapped_column(Integer)
+    language: Mapped[str] = mapped_column(String(16))
+    body: Mapped[str] = mapped_column(Text)
+    parameters: Mapped[dict[str, Any]]
+    created_by: Mapped[str] = mapped_column(String(160))
+    created_at: Mapped[datetime]
+
+    __table_args__ = (UniqueConstraint("script_id", "version", name="uq_script_versions_version"),)

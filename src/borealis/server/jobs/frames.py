@@ -1,0 +1,36 @@
+"""Server → agent job frames. Every `job` frame is signed for exactly one agent (DESIGN §5)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
+from borealis.protocol import keys
+from borealis.protocol.jobs import job_payload
+from borealis.protocol.messages import MessageType
+from borealis.server.db.models import Job
+
+
+def job_frame(key: Ed25519PrivateKey, job: Job, agent_id: str) -> str:
+    frame: dict[str, Any] = {
+        "t": MessageType.JOB.value,
+        "job_id": job.id,
+        "agent_id": agent_id,
+        "role": job.role,
+        "params": job.params,
+        "run_as": job.run_as,
+        "timeout_s": job.timeout_s,
+        "not_after": job.expires_at.timestamp(),
+    }
+    frame["signature"] = keys.sign(key, job_payload(frame))
+    return orjson.dumps(frame).decode()
+
+
+def cancel_frame(job_id: str) -> str:
+    return orjson.dumps({"t": MessageType.JOB_CANCEL.value, "job_id": job_id}).decode()
+
+
+def ack_frame(msg_id: str) -> str:
+    return orjson.dumps({"t": MessageType.ACK.value, "msg_id": msg_id}).decode()
