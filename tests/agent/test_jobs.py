@@ -148,7 +148,7 @@ async def test_unknown_roles_and_run_as_user_fail_promptly(tmp_path: Path) -> No
         user = await agent.run(agent.job(params=script("id -un"), run_as="user"), timeout=5)
         assert user["status"] == "failed"
         assert user["error"] == "no user session helper is available (run_as: user is not built yet)"
-        assert time.monotonic() - started < 3
+        assert time.monotonic() - started < 5
 
 
 async def test_output_is_streamed_in_bounded_chunks_and_tails_are_bounded(tmp_path: Path) -> None:
