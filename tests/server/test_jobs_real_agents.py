@@ -112,3 +112,24 @@ def test_cancelling_a_running_script_ends_it_as_cancelled(
     row = row_when(job_server, job_id, "cancelled", timeout=15)
     assert "never" not in row["stdout"]
     assert job(job_server, job_id)["status"] == "cancelled"
+
+
+def test_a_drop_in_role_an_agent_reports_can_be_run_on_it(
+    job_server: ServerProcess, agent: AgentProcess
+) -> None:
+    body = {"role": "echo", "params": {"text": "hey", "shout": True}, "target": {"agents": [agent.agent_id]}}
+    with job_server.api as api:
+        assert api.post("/api/v1/jobs", json=body).status_code == 400  # nobody reported `echo` yet
+    agent.home.agent_roles.mkdir(parents=True, exist_ok=True)
+    example = Path(__file__).resolve().parents[2] / "docs" / "examples" / "role_echo.py"
+    (agent.home.agent_roles / "role_echo.py").write_text(example.read_text())
+    online(job_server, agent)
+
+    def submitted() -> str | None:
+        with job_server.api as api:
+            response = api.post("/api/v1/jobs", json=body)
+        return str(response.json()["id"]) if response.status_code == 201 else None
+
+    job_id: str = wait_for(submitted, 15, what="the server to know the echo role from a heartbeat")
+    row = row_when(job_server, job_id, "succeeded")
+    assert row["stdout"] == "HEY\n" and row["data"] == {"version": "1"}
