@@ -15,6 +15,7 @@ from borealis.core.home import ensure_dir
 from borealis.core.settings import ServerSettings
 from borealis.protocol.messages import AGENT_WS_PATH, CloseCode
 from borealis.server import problems
+from borealis.server.agent_keys import AgentKeys
 from borealis.server.api import (
     agents,
     audit_log,
@@ -54,11 +55,13 @@ def build_state(settings: ServerSettings) -> ServerState:
         key=key,
         presence=presence,
         bus=bus,
+        agent_keys=AgentKeys(db),
         jobs=JobService(settings, db, key, presence, bus),
     )
 
 
 async def _on_agent_close(state: ServerState, message: dict[str, Any]) -> None:
+    state.agent_keys.forget(str(message.get("agent_id")))
     close = state.presence.forget(str(message.get("agent_id")))
     if close is not None:
         await close(int(message.get("code", CloseCode.POLICY)), str(message.get("reason", ""))[:120])
@@ -68,6 +71,7 @@ async def _on_agent_close(state: ServerState, message: dict[str, Any]) -> None:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     state: ServerState = app.state.borealis
     await migrate.upgrade(state.db)
+    await state.agent_keys.load()
     await state.bus.start()
 
     async def on_close(message: dict[str, Any]) -> None:

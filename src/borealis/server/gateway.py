@@ -17,6 +17,7 @@ import time
 from typing import Any
 
 import orjson
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 from starlette.endpoints import WebSocketEndpoint
 from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
@@ -31,7 +32,6 @@ from borealis.protocol.messages import (
     hello_payload,
     require,
 )
-from borealis.server.db.models import Agent
 from borealis.server.jobs.service import JOB_MESSAGES
 from borealis.server.state import ServerState, state_of
 
@@ -121,22 +121,19 @@ class AgentGateway(WebSocketEndpoint):
         proof = field_str(hello, "signature", 200)
         if not AGENT_ID.fullmatch(agent_id):  # ids are ours; anything else is not worth a query
             raise ProtocolError("unknown agent", close_code=CloseCode.UNKNOWN_AGENT)
-        async with state.db.session() as session:
-            agent = await session.get(Agent, agent_id)
-            if agent is None:
-                raise ProtocolError("unknown agent", close_code=CloseCode.UNKNOWN_AGENT)
-            if not keys.verify(keys.public_from_b64(agent.public_key), hello_payload(nonce, agent_id), proof):
-                raise ProtocolError("signature does not verify", close_code=CloseCode.UNKNOWN_AGENT)
-            if agent.state == "revoked":
-                raise ProtocolError("agent revoked", close_code=CloseCode.REVOKED)
-            if agent.state == "pending":
-                raise ProtocolError(
-                    "waiting for an operator's approval", close_code=CloseCode.PENDING_APPROVAL
-                )
-            version = str(hello.get("version", ""))[:32]
-            if version and version != agent.version:
-                agent.version = version
-                await session.commit()
+        trust = await state.agent_keys.lookup(agent_id)
+        if trust is None:
+            raise ProtocolError("unknown agent", close_code=CloseCode.UNKNOWN_AGENT)
+        public_key = Ed25519PublicKey.from_public_bytes(trust.public_key)
+        if not keys.verify(public_key, hello_payload(nonce, agent_id), proof):
+            raise ProtocolError("signature does not verify", close_code=CloseCode.UNKNOWN_AGENT)
+        if trust.state == "revoked":
+            raise ProtocolError("agent revoked", close_code=CloseCode.REVOKED)
+        if trust.state == "pending":
+            raise ProtocolError("waiting for an operator's approval", close_code=CloseCode.PENDING_APPROVAL)
+        version = str(hello.get("version", ""))[:32]
+        if version and version != trust.version:
+            await state.agent_keys.record_version(agent_id, version)
         return agent_id
 
     async def _serve(self, websocket: WebSocket, state: ServerState, agent_id: str) -> int:

@@ -8,6 +8,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from starlette.requests import HTTPConnection
 
 from borealis.core.settings import ServerSettings
+from borealis.server.agent_keys import AgentKeys
 from borealis.server.auth.throttle import LoginThrottle
 from borealis.server.bus import Bus
 from borealis.server.db.database import Database
@@ -23,6 +24,7 @@ class ServerState:
     key: Ed25519PrivateKey
     presence: Presence
     bus: Bus
+    agent_keys: AgentKeys
     jobs: JobService
     metrics: Metrics = field(default_factory=Metrics)
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
