@@ -88,7 +88,7 @@ class JobRunner:
         *,
         allowed_roles: list[str] | tuple[str, ...] = (),
         max_jobs: int = 16,
-        roles_scan_s: float = 5.0,
+        roles_scan_s: float = 30.0,
     ) -> None:
         self._agent_id = agent_id
         self._server_key = server_key

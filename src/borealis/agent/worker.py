@@ -40,7 +40,7 @@ from borealis.core.logs import kv, setup_logging
 from borealis.core.settings import AgentSettings, load_agent_settings
 
 BEAT_LINE = b"beat\n"
-COUNTS_EVERY_S = 1.0
+COUNTS_EVERY_S = 10.0  # status.json job counts; an idle worker should wake up well under once a second
 STDOUT_FD = 1
 
 log = logging.getLogger("borealis.agent.worker")

@@ -73,7 +73,7 @@ class AgentSettings:
     stop_timeout_s: float = 10.0
     allowed_roles: list[str] = field(default_factory=list)
     max_jobs: int = 16
-    roles_scan_s: float = 5.0
+    roles_scan_s: float = 30.0  # drop-ins are also re-checked before every job; this keeps roles_health fresh
     outbox_max_messages: int = 10000
     outbox_max_bytes: int = 16 * 1024 * 1024
     log: LogPolicy = field(default_factory=LogPolicy)
