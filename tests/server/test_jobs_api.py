@@ -57,6 +57,13 @@ async def test_targets_resolve_to_active_agents_by_id_tag_or_all(app: App) -> No
     ).json()
     assert len(older["items"]) == 3 and older["next_cursor"] is None
     assert all(item["status"] == "queued" for item in listed["items"] + older["items"])
+    job_id = older["items"][-1]["id"]  # the first one: {tags: [web]}
+    queued = await app.client.get(f"/api/v1/jobs/{job_id}", params={"status": "queued"}, headers=app.auth())
+    assert {row["agent_id"] for row in queued.json()["results"]} == web_ids
+    failed = await app.client.get(f"/api/v1/jobs/{job_id}", params={"status": "failed"}, headers=app.auth())
+    assert failed.json()["results"] == [] and failed.json()["counts"]["queued"] == 3
+    bogus = await app.client.get(f"/api/v1/jobs/{job_id}", params={"status": "nope"}, headers=app.auth())
+    assert bogus.status_code == 422
 
 
 @pytest.mark.parametrize(

@@ -9,7 +9,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy import select
 from starlette.responses import StreamingResponse
 
-from borealis.protocol.jobs import RunAs
+from borealis.protocol.jobs import JobState, RunAs
 from borealis.server.api.common import JobsRead, JobsRun, Limit, client_ip
 from borealis.server.db.models import Job
 from borealis.server.jobs import store
@@ -74,10 +74,13 @@ async def list_jobs(
 
 
 @router.get("/{job_id}")
-async def one_job(job_id: str, request: Request, who: JobsRead) -> dict[str, Any]:
+async def one_job(
+    job_id: str, request: Request, who: JobsRead, status: JobState | None = None
+) -> dict[str, Any]:
+    """The job with its rows (only those in `status`, when given); `counts` always covers every row."""
     async with state_of(request).db.session() as session:
         job = await store.get_job(session, job_id)
-        rows = await store.results(session, job_id)
+        rows = await store.results(session, job_id, status.value if status else None)
         counts = (await store.counts(session, [job_id]))[job_id]
     return {**job_view(job, counts), "results": [result_view(row) for row in rows]}
 

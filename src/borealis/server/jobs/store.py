@@ -254,8 +254,10 @@ async def last_batch(session: AsyncSession, job_id: str) -> int:
     return int(await session.scalar(select(func.max(JobResult.batch)).where(JobResult.job_id == job_id)) or 0)
 
 
-async def results(session: AsyncSession, job_id: str) -> list[JobResult]:
+async def results(session: AsyncSession, job_id: str, status: str | None = None) -> list[JobResult]:
     query = select(JobResult).where(JobResult.job_id == job_id).order_by(JobResult.id)
+    if status is not None:
+        query = query.where(JobResult.status == status)
     return list((await session.scalars(query)).all())
 
 
