@@ -106,6 +106,6 @@ async def test_a_process_started_later_learns_who_is_connected(
     session.keep_beating(0.3)
     await _wait_status(a, agent.agent_id, "online")
     a.kill()
-    a.start()
+    await asyncio.to_thread(a.start)  # not on the loop: the agent keeps beating meanwhile
     await _wait_status(a, agent.agent_id, "online", timeout=5)
     await session.close(1000)
