@@ -3,53 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
-from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.conftest import (
-    NATS_URL,
-    POSTGRES_URL,
-    ServerProcess,
-    _create_database,
-    _drop_database,
-    _postgres_url_for,
-    admin_token,
-    make_settings,
-)
+from tests.conftest import ServerProcess
 from tests.server.fleet import enrolled_agent, open_session
-from tests.support import free_port, run_sync
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.skipif(
-        not (POSTGRES_URL and NATS_URL), reason="needs BOREALIS_TEST_POSTGRES_URL and _NATS_URL"
-    ),
-]
-
-
-@pytest.fixture
-def pair(tmp_path: Path) -> Iterator[tuple[ServerProcess, ServerProcess]]:
-    name = f"borealis_t_{uuid.uuid4().hex[:12]}"
-    run_sync(_create_database(name))
-    db_url = _postgres_url_for(name)
-    processes: list[ServerProcess] = []
-    try:
-        for label in ("a", "b"):
-            home = tmp_path / label
-            settings = make_settings(home, db_url)
-            process = ServerProcess(home=home, port=free_port(), db_url=db_url, bus_url=NATS_URL)
-            process.token = run_sync(admin_token(settings, name=f"t-{label}"))
-            process.start()
-            processes.append(process)
-        yield processes[0], processes[1]
-    finally:
-        for process in processes:
-            process.kill()
-        run_sync(_drop_database(name))
+pytestmark = pytest.mark.slow
 
 
 def _status(server: ServerProcess, agent_id: str) -> str:
@@ -67,9 +28,9 @@ async def _wait_status(server: ServerProcess, agent_id: str, wanted: str, timeou
 
 
 async def test_an_agent_on_one_process_is_online_on_the_other(
-    pair: tuple[ServerProcess, ServerProcess],
+    server_pair: tuple[ServerProcess, ServerProcess],
 ) -> None:
-    a, b = pair
+    a, b = server_pair
     async with httpx.AsyncClient(base_url=b.url) as client:
         agent = await enrolled_agent(client, {"Authorization": f"Bearer {b.token}"})
     session = await open_session(b.url, agent)
@@ -82,9 +43,9 @@ async def test_an_agent_on_one_process_is_online_on_the_other(
 
 
 async def test_a_crashed_process_takes_its_agents_offline_elsewhere(
-    pair: tuple[ServerProcess, ServerProcess],
+    server_pair: tuple[ServerProcess, ServerProcess],
 ) -> None:
-    a, b = pair
+    a, b = server_pair
     async with httpx.AsyncClient(base_url=a.url) as client:
         agent = await enrolled_agent(client, {"Authorization": f"Bearer {a.token}"})
     session = await open_session(b.url, agent)
@@ -97,9 +58,9 @@ async def test_a_crashed_process_takes_its_agents_offline_elsewhere(
 
 
 async def test_a_process_started_later_learns_who_is_connected(
-    pair: tuple[ServerProcess, ServerProcess],
+    server_pair: tuple[ServerProcess, ServerProcess],
 ) -> None:
-    a, b = pair
+    a, b = server_pair
     async with httpx.AsyncClient(base_url=b.url) as client:
         agent = await enrolled_agent(client, {"Authorization": f"Bearer {b.token}"})
     session = await open_session(b.url, agent)
