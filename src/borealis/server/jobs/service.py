@@ -191,9 +191,17 @@ class JobService:
         live = self.presence.live.get(agent_id)
         if live is None:
             return
-        async with self.db.transaction() as session:
+        # Read first: most connects (a reconnect storm above all) find nothing waiting, and a write
+        # transaction per connect would serialize them on SQLite. Claiming is a conditional update,
+        # so a row taken meanwhile by another process is simply not claimed here.
+        async with self.db.session() as session:
             queued, resend = await store.pending_for(session, agent_id, utcnow(), live.connected_at)
-            claimed = [job for job in queued if await store.claim(session, job.id, [agent_id], utcnow())]
+        if not queued and not resend:
+            return
+        claimed: list[Job] = []
+        if queued:
+            async with self.db.transaction() as session:
+                claimed = [job for job in queued if await store.claim(session, job.id, [agent_id], utcnow())]
         for job in claimed:
             await self._states(job.id, [agent_id], JobState.SENT.value)
         for job in claimed + resend:
