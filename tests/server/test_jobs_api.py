@@ -152,3 +152,17 @@ async def test_jobs_need_their_scopes(app: App) -> None:
     ]
     assert "job.submit" in actions and "job.cancel" in actions
     assert (await app.client.get(f"/api/v1/jobs/{'0' * 32}", headers=app.auth())).status_code == 404
+
+
+async def test_metrics_count_job_rows_by_state_and_the_queue(app: App) -> None:
+    agents = [await enrolled_agent(app.client, app.auth()) for _ in range(2)]
+    body = {
+        "role": "script",
+        "params": {"language": "sh", "script": "true"},
+        "target": {"agents": [agent.agent_id for agent in agents]},
+    }
+    assert (await app.client.post("/api/v1/jobs", json=body, headers=app.auth())).status_code == 201
+    text = (await app.client.get("/metrics", headers=app.auth())).text
+    assert 'borealis_job_results{state="queued"} 2' in text  # both agents are offline: the rows wait
+    assert 'borealis_job_results{state="succeeded"} 0' in text
+    assert "borealis_job_queue_depth 2" in text

@@ -5,12 +5,13 @@ from __future__ import annotations
 from collections import Counter
 
 from fastapi import APIRouter, Request
-from sqlalchemy import select
+from sqlalchemy import func, select
 from starlette.responses import JSONResponse, PlainTextResponse
 
+from borealis.protocol.jobs import JobState
 from borealis.server.api.common import MetricsRead
 from borealis.server.db import migrate
-from borealis.server.db.models import Agent
+from borealis.server.db.models import Agent, JobResult
 from borealis.server.problems import problem
 from borealis.server.state import state_of
 
@@ -47,6 +48,10 @@ async def metrics(request: Request, _: MetricsRead) -> PlainTextResponse:
         rows = await session.execute(select(Agent.id, Agent.state, Agent.last_seen, Agent.enrolled_at))
         for agent_id, agent_state, last_seen, enrolled_at in rows:
             statuses[presence.status(agent_id, agent_state, last_seen, enrolled_at).value] += 1
+        job_rows = dict(
+            (await session.execute(select(JobResult.status, func.count()).group_by(JobResult.status))).all()
+        )
+    waiting = sum(job_rows.get(state_name.value, 0) for state_name in (JobState.QUEUED, JobState.SENT))
     gauges: dict[str, tuple[str, dict[str, float]]] = {
         "borealis_agents_connected": (
             "Agents with an open, fresh connection.",
@@ -56,5 +61,10 @@ async def metrics(request: Request, _: MetricsRead) -> PlainTextResponse:
             "Agents by status.",
             {f'{{status="{status}"}}': float(count) for status, count in sorted(statuses.items())},
         ),
+        "borealis_job_results": (
+            "Per-agent job rows by state.",
+            {f'{{state="{name.value}"}}': float(job_rows.get(name.value, 0)) for name in JobState},
+        ),
+        "borealis_job_queue_depth": ("Per-agent job rows waiting for their agent.", {"": float(waiting)}),
     }
     return PlainTextResponse(state.metrics.render(gauges), media_type="text/plain; version=0.0.4")
