@@ -254,6 +254,19 @@ class Fleet:
             self.token_file.write_text(secret)
         return self.token_file.read_text().strip()
 
+    @property
+    def jobs_token(self) -> str:
+        """A second token for the job scenarios: jobs:run, jobs:read, agents:read, metrics:read."""
+        path = self.state / "token-jobs"
+        if not path.exists():
+            self.home.mkdir(parents=True, exist_ok=True)
+            Server(self.home, self.port).write_config()
+            scopes = ("jobs:run", "jobs:read", "agents:read", "metrics:read")
+            args = [arg for scope in scopes for arg in ("--scope", scope)]
+            secret = run_cli("admin", "create-token", "--name", "bench-jobs", *args, home=self.home)
+            path.write_text(secret)
+        return path.read_text().strip()
+
     def ensure(self, n: int, concurrency: int = 32) -> dict[str, Any] | None:
         """Enroll agents until the fleet holds at least `n`; returns the enrollment figures, if any."""
         have = self.count()
@@ -377,6 +390,7 @@ class Generators:
         welcome_times: bool = False,
         processes: int | None = None,
         connect_concurrency: int = 64,
+        job_times: bool = False,
     ) -> None:
         processes = processes or math.ceil(n / PER_GENERATOR)
         if math.ceil(n / processes) > PER_GENERATOR:
@@ -411,6 +425,8 @@ class Generators:
             ]
             if welcome_times:
                 args.append("--welcome-times")
+            if job_times:
+                args.append("--job-times")
             process = await asyncio.create_subprocess_exec(
                 PY, *args, stdout=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL, limit=64 * MiB
             )

@@ -439,6 +439,207 @@ async def cmd_b7(args: argparse.Namespace) -> None:
     emit(record)
 
 
+# --------------------------------------------------------------------------- B3 / B4 (jobs)
+
+NOOP_JOB = {"role": "script", "params": {"language": "sh", "script": "true"}}
+
+
+async def _job_done(api: Api, job_id: str, n: int, timeout: float) -> tuple[float | None, dict[str, Any]]:
+    """Poll GET /api/v1/jobs/{id} until `n` rows are final; (monotonic time seen, counts).
+
+    It asks for the `cancelled` rows only (none, normally), so each poll lists no results and stays
+    cheap for the server while `counts` still covers every row.
+    """
+    deadline = time.monotonic() + timeout
+    counts: dict[str, Any] = {}
+    while time.monotonic() < deadline:
+        response = await api.client.get(f"/api/v1/jobs/{job_id}", params={"status": "cancelled"})
+        response.raise_for_status()
+        counts = response.json()["counts"]
+        final = sum(v for k, v in counts.items() if k not in ("queued", "sent", "running"))
+        if final >= n:
+            return time.monotonic(), counts
+        await asyncio.sleep(0.01)
+    return None, counts
+
+
+async def _jobs_fleet(args: argparse.Namespace, n: int) -> tuple[Fleet, Server, Generators, Api]:
+    fleet = Fleet(args.state, args.port)
+    fleet.ensure(n)
+    token = fleet.jobs_token
+    server = fleet.server(heartbeat_s=30.0)
+    server.start()
+    gens = Generators()
+    await gens.start(fleet, server, n, 30.0, duration=args.connect_timeout + 600, job_times=True)
+    ramp = await gens.wait_connected(n, args.connect_timeout)
+    if ramp is None:
+        raise RuntimeError(f"only {gens.total('connected')}/{n} connected")
+    log(f"{n} connected in {ramp:.1f} s")
+    await asyncio.sleep(args.settle)
+    return fleet, server, gens, Api(server.url, token)
+
+
+def _job_times(dones: list[dict[str, Any]]) -> dict[str, list[tuple[str, float]]]:
+    """job_id → [(agent_id, wall time the frame arrived)] over every generator."""
+    out: dict[str, list[tuple[str, float]]] = {}
+    for done in dones:
+        for job_id, agent_id, wall in done.get("job_times") or []:
+            out.setdefault(job_id, []).append((agent_id, wall))
+    return out
+
+
+async def cmd_b4(args: argparse.Namespace) -> None:
+    n = args.agents
+    for run in range(1, args.runs + 1):
+        record = _common("b4", args, run) | {"agents": n}
+        fleet, server, gens, api = await _jobs_fleet(args, n)
+        try:
+            ids = fleet.agent_ids(0, n)
+            # {all: true} would also target the enrolled agents that are not connected (the fleet is
+            # larger than N); the explicit list is the same fan-out to exactly the N connected ones.
+            target: dict[str, Any] = {"all": True} if fleet.count() == n else {"agents": ids}
+            # warm the routes
+            (await api.client.get("/api/v1/jobs", params={"limit": 1})).raise_for_status()
+            proc = server.proc
+            before = sample(proc)
+            posted_wall = time.time()
+            posted = time.monotonic()
+            response = await api.client.post("/api/v1/jobs", json=NOOP_JOB | {"target": target})
+            answered = time.monotonic()
+            response.raise_for_status()
+            job_id = response.json()["id"]
+            stored_at, counts = await _job_done(api, job_id, n, args.timeout)
+            after = sample(proc)
+            await asyncio.sleep(1.0)  # any duplicate frame would arrive by now
+            dones = await gens.stop()
+        finally:
+            for generator in gens.items:
+                if generator.process.returncode is None:
+                    generator.process.kill()
+            await api.close()
+            server.stop()
+        arrivals = _job_times(dones).get(job_id, [])
+        agents_seen = {a for a, _ in arrivals}
+        recv = sorted(w - posted_wall for _, w in arrivals)
+        all_stored = stored_at - posted if stored_at is not None else None
+        record |= {
+            "target": "all" if "all" in target else "agents[N]",
+            "post_response_s": round(answered - posted, 4),
+            "all_received_s": round(recv[-1], 4) if len(agents_seen) >= n else None,
+            "received_s": summary(recv, 4),
+            "all_results_stored_s": round(all_stored, 4) if all_stored is not None else None,
+            "frames_received": len(arrivals),
+            "agents_received": len(agents_seen),
+            "duplicates": len(arrivals) - len(agents_seen),
+            "counts": {k: v for k, v in counts.items() if v},
+            "server_cpu_s": round(after.cpu_s - before.cpu_s, 2),
+            "server_rss_before_mib": round(before.rss / MiB, 1),
+            "server_rss_after_mib": round(after.rss / MiB, 1),
+            "generators_disconnects": sum(int(d.get("disconnects", 0)) for d in dones),
+        }
+        limit = 0.3 if n <= 1000 else 2.5
+        ok = counts.get("succeeded", 0) == n and record["duplicates"] == 0
+        record["targets"] = {
+            f"all_stored<={limit}s": all_stored is not None and all_stored <= limit and ok,
+            "none_lost_or_duplicated": ok and len(agents_seen) == n,
+        }
+        emit(record)
+
+
+async def _b3_once(args: argparse.Namespace, run: int) -> None:
+    n = args.agents
+    record = _common("b3", args, run) | {"agents": n, "jobs": args.jobs, "rate_per_s": args.rate}
+    fleet, server, gens, api = await _jobs_fleet(args, n)
+    submitted: dict[str, tuple[str, float, float]] = {}  # job_id → (agent, wall answered, mono answered)
+    stored_ms: list[float] = []
+    api_ms: list[float] = []
+    errors: dict[str, int] = {}
+    try:
+        ids = fleet.agent_ids(0, n)
+        (await api.client.get("/api/v1/jobs", params={"limit": 1})).raise_for_status()
+        proc = server.proc
+        before = sample(proc)
+        interval = 1.0 / args.rate
+        started = time.monotonic()
+        pollers: list[asyncio.Task[None]] = []
+
+        async def poll(job_id: str, answered: float) -> None:
+            done_at, counts = await _job_done(api, job_id, 1, 30.0)
+            if done_at is None or counts.get("succeeded") != 1:
+                errors["not_stored"] = errors.get("not_stored", 0) + 1
+            else:
+                stored_ms.append((done_at - answered) * 1000)
+
+        async def submit(i: int) -> None:
+            agent = ids[(i * 7919) % n]
+            posted = time.monotonic()
+            response = await api.client.post("/api/v1/jobs", json=NOOP_JOB | {"target": {"agents": [agent]}})
+            answered, wall = time.monotonic(), time.time()
+            if response.status_code != 201:
+                errors[str(response.status_code)] = errors.get(str(response.status_code), 0) + 1
+                return
+            api_ms.append((answered - posted) * 1000)
+            job_id = response.json()["id"]
+            submitted[job_id] = (agent, wall, answered)
+            pollers.append(asyncio.create_task(poll(job_id, answered)))
+
+        submits = []
+        for i in range(args.jobs):
+            await asyncio.sleep(max(0.0, started + i * interval - time.monotonic()))
+            submits.append(asyncio.create_task(submit(i)))
+        await asyncio.gather(*submits)
+        await asyncio.gather(*pollers)
+        after = sample(proc)
+        await asyncio.sleep(1.0)
+        dones = await gens.stop()
+    finally:
+        for generator in gens.items:
+            if generator.process.returncode is None:
+                generator.process.kill()
+        await api.close()
+        server.stop()
+    times = _job_times(dones)
+    recv_ms: list[float] = []
+    lost = dup = wrong = 0
+    for job_id, (agent, wall, _) in submitted.items():
+        got = times.get(job_id, [])
+        if not got:
+            lost += 1
+            continue
+        dup += len(got) - 1
+        wrong += sum(1 for a, _ in got if a != agent)
+        recv_ms.append((min(w for _, w in got) - wall) * 1000)
+    recv_ms.sort()
+    stored_ms.sort()
+    record |= {
+        "submitted": len(submitted),
+        "api_post_ms": summary(sorted(api_ms), 2),
+        "accepted_to_received_ms": summary(recv_ms, 2),
+        "accepted_to_stored_ms": summary(stored_ms, 2),
+        "negative_received": sum(1 for x in recv_ms if x < 0),
+        "lost": lost,
+        "duplicates": dup,
+        "wrong_agent": wrong,
+        "errors": errors,
+        "server_cpu_s": round(after.cpu_s - before.cpu_s, 2),
+        "server_rss_after_mib": round(after.rss / MiB, 1),
+    }
+    p50, p99 = pct(recv_ms, 0.5), pct(recv_ms, 0.99)
+    s99 = pct(stored_ms, 0.99)
+    record["targets"] = {
+        "received_p50<=2ms": p50 is not None and p50 <= 2,
+        "received_p99<=10ms": p99 is not None and p99 <= 10,
+        "stored_p99<=25ms": s99 is not None and s99 <= 25,
+        "none_lost": lost == 0 and not errors and len(submitted) == args.jobs,
+    }
+    emit(record)
+
+
+async def cmd_b3(args: argparse.Namespace) -> None:
+    for run in range(1, args.runs + 1):
+        await _b3_once(args, run)
+
+
 # --------------------------------------------------------------------------- CLI
 
 
@@ -485,6 +686,21 @@ def main() -> None:
     b7.add_argument("--window", type=float, default=120.0, help="measurement window after the settle")
     b7.add_argument("--heartbeat", type=float, default=30.0)
 
+    b4 = sub.add_parser("b4", help="fan-out: one no-op job to all N connected agents")
+    b4.add_argument("--agents", type=int, required=True)
+    b4.add_argument("--settle", type=float, default=3.0)
+    b4.add_argument("--connect-timeout", type=float, default=300.0)
+    b4.add_argument("--timeout", type=float, default=120.0, help="give up waiting for results after this")
+    b4.add_argument("--runs", type=int, default=1)
+
+    b3 = sub.add_parser("b3", help="dispatch latency: single-agent no-op jobs at a steady rate")
+    b3.add_argument("--agents", type=int, required=True)
+    b3.add_argument("--jobs", type=int, default=200)
+    b3.add_argument("--rate", type=float, default=50.0, help="jobs submitted per second")
+    b3.add_argument("--settle", type=float, default=3.0)
+    b3.add_argument("--connect-timeout", type=float, default=300.0)
+    b3.add_argument("--runs", type=int, default=1)
+
     args = parser.parse_args()
     if args.scenario == "enroll":
         figures = Fleet(args.state, args.port).ensure(args.agents, args.concurrency)
@@ -493,6 +709,10 @@ def main() -> None:
         asyncio.run(cmd_steady(args, args.scenario))
     elif args.scenario == "b6":
         asyncio.run(cmd_b6(args))
+    elif args.scenario == "b4":
+        asyncio.run(cmd_b4(args))
+    elif args.scenario == "b3":
+        asyncio.run(cmd_b3(args))
     else:
         asyncio.run(cmd_b7(args))
 

@@ -218,6 +218,8 @@ class Stats:
         self.handshake_ms: list[float] = []  # first connection of each agent: TCP connect → welcome
         self.welcome_at: dict[str, float] = {}  # agent_id → wall time of its latest welcome
         self.disconnect_codes: dict[str, int] = {}
+        self.jobs: list[tuple[str, str, float]] = []  # (job_id, agent_id, wall time the frame arrived)
+        self.acks = 0
 
 
 class SimAgent:
@@ -348,7 +350,8 @@ class SimAgent:
             timeout = max(0.0, next_beat - time.monotonic())
             try:
                 async with asyncio.timeout(timeout):
-                    await ws.recv()  # the server sends nothing after welcome for now; a close ends us
+                    raw = await ws.recv()  # a close ends us
+                await self._on_message(ws, raw)
                 continue
             except TimeoutError:
                 pass
@@ -366,11 +369,55 @@ class SimAgent:
             self.stats.heartbeats += 1
             next_beat += self.heartbeat_s * self.rng.uniform(0.9, 1.1)
 
+    async def _on_message(self, ws: ClientConnection, raw: str | bytes) -> None:
+        """A job is answered as a no-op at once: `job.accepted`, then `job.result` succeeded.
+
+        The job's signature is not verified (a simulated agent, measuring the server's side).
+        """
+        received = time.time()
+        message = orjson.loads(raw)
+        kind = message.get("t")
+        if kind == "ack":
+            self.stats.acks += 1
+            return
+        if kind != "job":
+            return
+        job_id = message["job_id"]
+        self.stats.jobs.append((job_id, self.agent_id, received))
+        started = _iso(received)
+        self.seq += 1
+        accepted = {
+            "t": "job.accepted",
+            "msg_id": f"{self.agent_id}-{self.seq}",
+            "job_id": job_id,
+            "started_at": started,
+        }
+        self.seq += 1
+        result = {
+            "t": "job.result",
+            "msg_id": f"{self.agent_id}-{self.seq}",
+            "job_id": job_id,
+            "status": "succeeded",
+            "exit_code": 0,
+            "started_at": started,
+            "finished_at": _iso(time.time()),
+            "stdout_tail": "",
+            "stderr_tail": "",
+            "data": {},
+            "error": None,
+        }
+        await ws.send(orjson.dumps(accepted).decode())
+        await ws.send(orjson.dumps(result).decode())
+
     async def close(self) -> None:
         ws = self.ws
         if ws is not None:
             with contextlib.suppress(Exception):
                 await ws.close(1000, "agent stopping")
+
+
+def _iso(wall: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(wall)) + f".{int(wall % 1 * 1e6):06d}Z"
 
 
 def _raise_nofile() -> int:
@@ -426,6 +473,8 @@ async def run_agents(args: argparse.Namespace) -> None:
             "disconnects": stats.disconnects,
             "connect_failures": stats.connect_failures,
             "heartbeats": stats.heartbeats,
+            "jobs": len(stats.jobs),
+            "acks": stats.acks,
             "refusals": stats.refusals,
             "disconnect_codes": stats.disconnect_codes,
         }
@@ -448,6 +497,8 @@ async def run_agents(args: argparse.Namespace) -> None:
     final["handshake_raw"] = [round(x, 2) for x in stats.handshake_ms]
     if args.welcome_times:
         final["welcome_at"] = stats.welcome_at
+    if args.job_times:
+        final["job_times"] = [[j, a, round(t, 6)] for j, a, t in stats.jobs]
     _emit(final)
 
 
@@ -474,6 +525,7 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--connect-concurrency", type=int, default=64)
     run.add_argument("--seed", type=int, default=None)
     run.add_argument("--welcome-times", action="store_true", help="report each agent's last welcome time")
+    run.add_argument("--job-times", action="store_true", help="report each job frame's arrival time")
     args = parser.parse_args(argv)
     if args.count is not None and args.count < 0:
         parser.error("--count must be positive")
