@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import math
 import shutil
 import signal
@@ -444,7 +445,15 @@ async def cmd_b7(args: argparse.Namespace) -> None:
 NOOP_JOB = {"role": "script", "params": {"language": "sh", "script": "true"}}
 
 
-async def _job_done(api: Api, job_id: str, n: int, timeout: float) -> tuple[float | None, dict[str, Any]]:
+async def _job_done(
+    api: Api,
+    job_id: str,
+    n: int,
+    timeout: float,
+    gate: asyncio.Semaphore | None = None,
+    every: float = 0.01,
+    progress: dict[str, float] | None = None,
+) -> tuple[float | None, dict[str, Any]]:
     """Poll GET /api/v1/jobs/{id} until `n` rows are final; (monotonic time seen, counts).
 
     It asks for the `cancelled` rows only (none, normally), so each poll lists no results and stays
@@ -453,13 +462,17 @@ async def _job_done(api: Api, job_id: str, n: int, timeout: float) -> tuple[floa
     deadline = time.monotonic() + timeout
     counts: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        response = await api.client.get(f"/api/v1/jobs/{job_id}", params={"status": "cancelled"})
+        async with gate or contextlib.nullcontext():
+            response = await api.client.get(f"/api/v1/jobs/{job_id}", params={"status": "cancelled"})
         response.raise_for_status()
         counts = response.json()["counts"]
         final = sum(v for k, v in counts.items() if k not in ("queued", "sent", "running"))
+        if progress is not None and final > progress.get("final", 0):
+            progress["final"] = final
+            progress["at"] = time.monotonic()  # when the last result so far was seen stored
         if final >= n:
             return time.monotonic(), counts
-        await asyncio.sleep(0.01)
+        await asyncio.sleep(every)
     return None, counts
 
 
@@ -508,7 +521,8 @@ async def cmd_b4(args: argparse.Namespace) -> None:
             answered = time.monotonic()
             response.raise_for_status()
             job_id = response.json()["id"]
-            stored_at, counts = await _job_done(api, job_id, n, args.timeout)
+            progress: dict[str, float] = {}
+            stored_at, counts = await _job_done(api, job_id, n, args.timeout, progress=progress)
             after = sample(proc)
             await asyncio.sleep(1.0)  # any duplicate frame would arrive by now
             dones = await gens.stop()
@@ -528,6 +542,7 @@ async def cmd_b4(args: argparse.Namespace) -> None:
             "all_received_s": round(recv[-1], 4) if len(agents_seen) >= n else None,
             "received_s": summary(recv, 4),
             "all_results_stored_s": round(all_stored, 4) if all_stored is not None else None,
+            "last_result_stored_s": round(progress["at"] - posted, 4) if "at" in progress else None,
             "frames_received": len(arrivals),
             "agents_received": len(agents_seen),
             "duplicates": len(arrivals) - len(agents_seen),
@@ -552,6 +567,8 @@ async def _b3_once(args: argparse.Namespace, run: int) -> None:
     fleet, server, gens, api = await _jobs_fleet(args, n)
     submitted: dict[str, tuple[str, float, float]] = {}  # job_id → (agent, wall answered, mono answered)
     stored_ms: list[float] = []
+    # At most two polls in flight: the polling must not become the load it measures.
+    poll_gate = asyncio.Semaphore(2)
     api_ms: list[float] = []
     errors: dict[str, int] = {}
     try:
@@ -564,7 +581,7 @@ async def _b3_once(args: argparse.Namespace, run: int) -> None:
         pollers: list[asyncio.Task[None]] = []
 
         async def poll(job_id: str, answered: float) -> None:
-            done_at, counts = await _job_done(api, job_id, 1, 30.0)
+            done_at, counts = await _job_done(api, job_id, 1, 30.0, poll_gate, args.poll_every)
             if done_at is None or counts.get("succeeded") != 1:
                 errors["not_stored"] = errors.get("not_stored", 0) + 1
             else:
@@ -698,6 +715,7 @@ def main() -> None:
     b3.add_argument("--jobs", type=int, default=200)
     b3.add_argument("--rate", type=float, default=50.0, help="jobs submitted per second")
     b3.add_argument("--settle", type=float, default=3.0)
+    b3.add_argument("--poll-every", type=float, default=0.005, help="GET /api/v1/jobs/{id} interval per job")
     b3.add_argument("--connect-timeout", type=float, default=300.0)
     b3.add_argument("--runs", type=int, default=1)
 
