@@ -462,9 +462,15 @@ async def _job_done(
     deadline = time.monotonic() + timeout
     counts: dict[str, Any] = {}
     while time.monotonic() < deadline:
-        async with gate or contextlib.nullcontext():
-            response = await api.client.get(f"/api/v1/jobs/{job_id}", params={"status": "cancelled"})
-        response.raise_for_status()
+        try:
+            async with gate or contextlib.nullcontext():
+                response = await api.client.get(f"/api/v1/jobs/{job_id}", params={"status": "cancelled"})
+            response.raise_for_status()
+        except httpx.HTTPError:  # a saturated server may answer 500 (pool timeout): count it, go on
+            if progress is not None:
+                progress["poll_errors"] = progress.get("poll_errors", 0) + 1
+            await asyncio.sleep(every)
+            continue
         counts = response.json()["counts"]
         final = sum(v for k, v in counts.items() if k not in ("queued", "sent", "running"))
         if progress is not None and final > progress.get("final", 0):
@@ -543,6 +549,7 @@ async def cmd_b4(args: argparse.Namespace) -> None:
             "received_s": summary(recv, 4),
             "all_results_stored_s": round(all_stored, 4) if all_stored is not None else None,
             "last_result_stored_s": round(progress["at"] - posted, 4) if "at" in progress else None,
+            "poll_errors": int(progress.get("poll_errors", 0)),
             "frames_received": len(arrivals),
             "agents_received": len(agents_seen),
             "duplicates": len(arrivals) - len(agents_seen),
