@@ -8,6 +8,7 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from sqlalchemy.orm.exc import StaleDataError
 from starlette.exceptions import HTTPException
 from starlette.responses import JSONResponse, Response
@@ -65,7 +66,17 @@ async def _database_error(request: Request, exc: Exception) -> Response:
     if sqlstate.startswith("22"):
         detail = "a value is too long or holds characters the database cannot store (such as NUL)"
         return problem(400, "Invalid input", detail, "invalid-input", request)
+    if "database is locked" in str(exc.orig):  # SQLite's busy timeout ran out under load
+        return await _database_busy(request, exc)
     return await _unexpected(request, exc)
+
+
+async def _database_busy(request: Request, exc: Exception) -> Response:
+    """Every pooled connection stayed busy past the pool's timeout: the server is overloaded for now,
+    which the client may retry; it is not a failure of the request."""
+    log.warning("database busy", extra={"kv": {"path": request.url.path, "error": type(exc).__name__}})
+    detail = "the database is busy; try again in a few seconds"
+    return problem(503, "Temporarily unavailable", detail, "unavailable", request)
 
 
 async def _stale_row(request: Request, exc: Exception) -> Response:
@@ -85,4 +96,5 @@ def install(app: FastAPI) -> None:
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(DBAPIError, _database_error)
     app.add_exception_handler(StaleDataError, _stale_row)
+    app.add_exception_handler(PoolTimeout, _database_busy)
     app.add_exception_handler(Exception, _unexpected)
