@@ -2,7 +2,8 @@
 
 Reliable messages (they carry a `msg_id`) are already in the outbox when they get here; `serve`
 runs for the life of one connection: it first re-sends everything the outbox still holds, oldest
-first, then sends what arrives. A message queued while no connection is up is simply not queued: the
+first, then sends what arrives; a message still unacknowledged `resend_after_s` after it went out is
+sent again on the same connection (the server may have failed to store it while staying connected). A message queued while no connection is up is simply not queued: the
 next `serve` finds it in the outbox. Output chunks are best effort: a bounded number wait, the rest
 are dropped and counted.
 """
@@ -20,6 +21,7 @@ from borealis.core import codec
 from borealis.core.logs import kv
 
 MAX_QUEUED_OUTPUT = 256
+RESEND_AFTER_S = 60.0
 
 Send = Callable[[str], Awaitable[None]]
 
@@ -27,9 +29,15 @@ log = logging.getLogger("borealis.agent.uplink")
 
 
 class Uplink:
-    def __init__(self, outbox: Outbox, max_queued_output: int = MAX_QUEUED_OUTPUT) -> None:
+    def __init__(
+        self,
+        outbox: Outbox,
+        max_queued_output: int = MAX_QUEUED_OUTPUT,
+        resend_after_s: float = RESEND_AFTER_S,
+    ) -> None:
         self._outbox = outbox
         self._max_output = max_queued_output
+        self._resend_after_s = resend_after_s
         self._queue: collections.deque[tuple[str | None, str]] = collections.deque()
         self._queued_output = 0
         self._wake = asyncio.Event()
@@ -62,25 +70,43 @@ class Uplink:
         self._queue.clear()
         self._queued_output = 0
         self._connected = True
-        sent: set[str] = set()
+        sent_at: dict[str, float] = {}  # msg_id -> when it last went out on this connection
+        loop = asyncio.get_running_loop()
         try:
             backlog = await self._outbox.unacked()
             if backlog:
                 log.info("re-sending unacknowledged messages", extra=kv(count=len(backlog)))
             for message in backlog:
                 await send(codec.dumps(message))
-                sent.add(str(message["msg_id"]))
+                sent_at[str(message["msg_id"])] = loop.time()
             while True:
                 while self._queue:
                     msg_id, text = self._queue.popleft()
                     if msg_id is None:
                         self._queued_output -= 1
-                    elif msg_id in sent:
+                    elif msg_id in sent_at:
                         continue  # queued while the backlog was read: already on its way
+                    else:
+                        sent_at[msg_id] = loop.time()
                     await send(text)
                 self._wake.clear()
-                await self._wake.wait()
+                try:
+                    await asyncio.wait_for(self._wake.wait(), self._resend_after_s)
+                except TimeoutError:
+                    await self._resend_overdue(send, sent_at, loop.time())
         finally:
             self._connected = False
             self._queue.clear()
             self._queued_output = 0
+
+    async def _resend_overdue(self, send: Send, sent_at: dict[str, float], now: float) -> None:
+        unacked = await self._outbox.unacked()
+        waiting = {str(message["msg_id"]) for message in unacked}
+        for msg_id in [m for m in sent_at if m not in waiting]:
+            del sent_at[msg_id]  # acknowledged meanwhile
+        overdue = [m for m in unacked if now - sent_at.get(str(m["msg_id"]), now) >= self._resend_after_s]
+        if overdue:
+            log.warning("re-sending messages the server has not acknowledged", extra=kv(count=len(overdue)))
+        for message in overdue:
+            await send(codec.dumps(message))
+            sent_at[str(message["msg_id"])] = now
