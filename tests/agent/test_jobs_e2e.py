@@ -7,13 +7,32 @@ from typing import Any
 
 import pytest
 
+from borealis.protocol.jobs import FINAL_STATES
 from tests.agent.agent_process import AgentProcess
 from tests.agent.test_agent_online import online_agent
 from tests.conftest import ServerProcess
 from tests.support import wait_for
 
 pytestmark = pytest.mark.slow
-FINAL = {"succeeded", "failed", "timed_out", "cancelled", "expired", "interrupted"}
+FINAL = {state.value for state in FINAL_STATES}
+
+
+def submit_script(server: ServerProcess, agent_id: str, script: str, timeout_s: int = 30) -> str:
+    """POST a bash script job for one agent through the API; returns the job id."""
+    with server.api as api:
+        answer = api.post(
+            "/api/v1/jobs",
+            json={
+                "role": "script",
+                "params": {"language": "bash", "script": script},
+                "run_as": "system",
+                "target": {"agents": [agent_id]},
+                "timeout_s": timeout_s,
+                "expires_in_s": 300,
+            },
+        )
+    assert answer.status_code == 201, answer.text
+    return str(answer.json()["id"])
 
 
 def finished_job(server: ServerProcess, job_id: str, timeout: float = 30.0) -> dict[str, Any]:
@@ -30,20 +49,8 @@ def test_a_script_through_the_api_reports_output_and_the_real_exit_code(
     server: ServerProcess, agents: Callable[..., AgentProcess]
 ) -> None:
     agent = online_agent(server, agents)
-    with server.api as api:
-        answer = api.post(
-            "/api/v1/jobs",
-            json={
-                "role": "script",
-                "params": {"language": "bash", "script": "echo hi; echo err >&2; exit 3"},
-                "run_as": "system",
-                "target": {"agents": [agent.agent_id]},
-                "timeout_s": 30,
-                "expires_in_s": 300,
-            },
-        )
-    assert answer.status_code == 201, answer.text
-    job = finished_job(server, answer.json()["id"])
+    job_id = submit_script(server, agent.agent_id, "echo hi; echo err >&2; exit 3", timeout_s=30)
+    job = finished_job(server, job_id)
     (row,) = job["results"]
     assert row["agent_id"] == agent.agent_id
     assert row["status"] == "failed" and row["exit_code"] == 3
@@ -56,19 +63,8 @@ def test_a_script_past_its_timeout_ends_timed_out_through_the_api(
     server: ServerProcess, agents: Callable[..., AgentProcess]
 ) -> None:
     agent = online_agent(server, agents)
-    with server.api as api:
-        answer = api.post(
-            "/api/v1/jobs",
-            json={
-                "role": "script",
-                "params": {"language": "bash", "script": "echo started; sleep 30"},
-                "target": {"agents": [agent.agent_id]},
-                "timeout_s": 1,
-                "expires_in_s": 300,
-            },
-        )
-    assert answer.status_code == 201, answer.text
-    (row,) = finished_job(server, answer.json()["id"])["results"]
+    job_id = submit_script(server, agent.agent_id, "echo started; sleep 30", timeout_s=1)
+    (row,) = finished_job(server, job_id)["results"]
     assert row["status"] == "timed_out" and row["stdout"].rstrip("\n") == "started"
 
 
@@ -76,19 +72,7 @@ def test_a_result_finished_while_the_server_was_down_arrives_once_after_it_resta
     server: ServerProcess, agents: Callable[..., AgentProcess]
 ) -> None:
     agent = online_agent(server, agents)
-    with server.api as api:
-        answer = api.post(
-            "/api/v1/jobs",
-            json={
-                "role": "script",
-                "params": {"language": "bash", "script": "sleep 2; echo done"},
-                "target": {"agents": [agent.agent_id]},
-                "timeout_s": 30,
-                "expires_in_s": 300,
-            },
-        )
-    assert answer.status_code == 201, answer.text
-    job_id = answer.json()["id"]
+    job_id = submit_script(server, agent.agent_id, "sleep 2; echo done", timeout_s=30)
 
     def running() -> bool:
         with server.api as api:
