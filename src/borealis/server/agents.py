@@ -92,9 +92,15 @@ async def revoke(session: AsyncSession, agent_id: str) -> Agent:
     return agent
 
 
-async def approve(session: AsyncSession, agent_id: str) -> Agent:
+async def get_pending(session: AsyncSession, agent_id: str) -> Agent:
+    """The agent, if it waits for an operator's approval; a 409 otherwise."""
     agent = await get_agent(session, agent_id)
     if agent.state != "pending":
         raise Conflict(f"agent {agent_id} is not waiting for approval (it is {agent.state})")
+    return agent
+
+
+async def approve(session: AsyncSession, agent_id: str) -> Agent:
+    agent = await get_pending(session, agent_id)
     agent.state = "active"
     return agent

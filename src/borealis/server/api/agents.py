@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from borealis.core.errors import Conflict
 from borealis.protocol.messages import CloseCode
 from borealis.server import audit
-from borealis.server.agents import agent_view, approve, get_agent, list_agents, revoke
+from borealis.server.agents import agent_view, approve, get_agent, get_pending, list_agents, revoke
 from borealis.server.api.common import AgentsRead, AgentsWrite, Limit, client_ip
 from borealis.server.presence import AgentStatus
 from borealis.server.state import ServerState, state_of
@@ -116,9 +116,7 @@ async def approve_agent(agent_id: str, request: Request, who: AgentsWrite) -> di
 async def deny_agent(agent_id: str, request: Request, who: AgentsWrite) -> None:
     state = state_of(request)
     async with state.db.transaction() as session:
-        agent = await get_agent(session, agent_id)
-        if agent.state != "pending":
-            raise Conflict(f"agent {agent_id} is not waiting for approval (it is {agent.state})")
+        agent = await get_pending(session, agent_id)
         await session.delete(agent)
         audit.record(session, who.actor, "agent.deny", agent.id, client_ip(request), hostname=agent.hostname)
     await close_everywhere(state, agent_id, CloseCode.UNKNOWN_AGENT, "enrollment denied")
