@@ -276,12 +276,15 @@ class JobService:
 
     async def _after_final(self, job_id: str, status: str) -> None:
         """Stop on failure, and the next batch once this one is all final."""
-        async with self.db.transaction() as session:
+        # A read first: most jobs have neither option, and a write transaction per result would
+        # serialize a fan-out's results on SQLite for nothing.
+        async with self.db.session() as session:
             job = await session.get(Job, job_id)
-            if job is None:
-                return
-            stopped: list[str] = []
-            if job.stop_on_failure and status in store.FAILURES:
+        if job is None:
+            return
+        stopped: list[str] = []
+        if job.stop_on_failure and status in store.FAILURES:
+            async with self.db.transaction() as session:
                 stopped = await store.end_rows(
                     session,
                     job_id,
