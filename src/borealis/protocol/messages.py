@@ -26,6 +26,7 @@ class MessageType(StrEnum):
     JOB_RESULT = "job.result"
     JOB_CANCEL = "job.cancel"
     ACK = "ack"
+    INVENTORY = "inventory"
 
 
 class CloseCode(IntEnum):
