@@ -21,12 +21,14 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from borealis.agent.clock import utc_now
+from borealis.agent.helper_hub import HelperHub, NoUserSession
 from borealis.agent.outbox import Outbox
 from borealis.agent.process_group import end_orphaned_group, process_started_at
 from borealis.agent.roles.contract import (
     JobRequest,
     JobResult,
     OutputStream,
+    Role,
     RoleContext,
     RoleError,
     RunContext,
@@ -42,7 +44,7 @@ from borealis.protocol.messages import MessageType
 CANCEL_GRACE_S = 5.0
 MAX_TIMEOUT_S = 7 * 24 * 3600.0
 MAX_ID_CHARS = 128
-NO_USER_HELPER = "no user session helper is available (run_as: user is not built yet)"
+NO_USER_HELPER = "this agent does not run user-session jobs (no helper socket on this platform)"
 
 log = logging.getLogger("borealis.agent.jobs")
 
@@ -89,6 +91,7 @@ class JobRunner:
         allowed_roles: list[str] | tuple[str, ...] = (),
         max_jobs: int = 16,
         roles_scan_s: float = 30.0,
+        user_sessions: HelperHub | None = None,
     ) -> None:
         self._agent_id = agent_id
         self._server_key = server_key
@@ -102,6 +105,7 @@ class JobRunner:
         self._jobs: dict[str, _Running] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._scanner: asyncio.Task[None] | None = None
+        self._user_sessions = user_sessions
 
     # --- life cycle ---
 
@@ -121,6 +125,8 @@ class JobRunner:
                 ),
             )
         await self._registry.start()
+        if self._user_sessions is not None:
+            await self._user_sessions.start()
         if self._scan_s > 0:
             self._scanner = asyncio.create_task(self._scan_roles(), name="roles-scan")
 
@@ -133,6 +139,8 @@ class JobRunner:
             self._end(running, JobState.INTERRUPTED)
         if self._tasks:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        if self._user_sessions is not None:
+            await self._user_sessions.stop()
         await self._registry.stop()
         await self._outbox.close()
 
@@ -201,7 +209,7 @@ class JobRunner:
         slot: Slot | None = None
         try:
             request, not_after = self._check(frame)
-            slot = await self._role_for(request)
+            slot, role = await self._role_for(request)
             started_at = utc_now()
             accepted = {
                 "t": MessageType.JOB_ACCEPTED.value,
@@ -225,7 +233,7 @@ class JobRunner:
         self._uplink.send_reliable(accepted)
         log.info("job started", extra=kv(job_id=job_id, role=request.role, timeout_s=request.timeout_s))
         try:
-            result = await self._execute(request, slot)
+            result = await self._execute(request, role)
         finally:
             self._registry.release(slot)
         log.info(
@@ -271,7 +279,9 @@ class JobRunner:
         timeout = min(float(timeout_s), MAX_TIMEOUT_S)
         return JobRequest(str(frame["job_id"]), role, params, run_as, timeout), not_after
 
-    async def _role_for(self, request: JobRequest) -> Slot:
+    async def _role_for(self, request: JobRequest) -> tuple[Slot, Role]:
+        """The loaded role (held until the job ends) and what executes it: the role itself, or, for
+        `run_as: user`, the helper of the user's session."""
         try:
             await self._registry.refresh()  # a drop-in changed since the last scan: new jobs see it
             slot = await self._registry.acquire(request.role)
@@ -280,12 +290,17 @@ class JobRunner:
         if request.run_as not in slot.role.contexts:
             self._registry.release(slot)
             raise JobRefused(f"role {request.role!r} cannot run as {request.run_as.value}")
-        if request.run_as is RunContext.USER:
+        if request.run_as is not RunContext.USER:
+            return slot, slot.role
+        try:
+            if self._user_sessions is None:
+                raise NoUserSession(NO_USER_HELPER)
+            return slot, await self._user_sessions.role_for(request.role)
+        except NoUserSession as exc:
             self._registry.release(slot)
-            raise JobRefused(NO_USER_HELPER)
-        return slot
+            raise JobRefused(str(exc)) from None
 
-    async def _execute(self, request: JobRequest, slot: Slot) -> JobResult:
+    async def _execute(self, request: JobRequest, role: Role) -> JobResult:
         seq = 0
 
         def output(stream: OutputStream, chunk: str) -> None:
@@ -306,7 +321,6 @@ class JobRunner:
             if started is not None:
                 self._spawn(self._outbox.record_process(request.job_id, pid, started))
 
-        role = slot.role
         ctx = self._ctx.for_job(output, process_started)
         work: asyncio.Task[JobResult] = asyncio.create_task(role.execute(request, ctx))
         running = _Running(task=work)

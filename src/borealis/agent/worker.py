@@ -14,6 +14,7 @@ import logging
 import os
 import random
 import signal
+import socket
 import stat
 import sys
 from dataclasses import replace
@@ -25,8 +26,11 @@ from borealis.agent.connection import Connection
 from borealis.agent.credentials import load_agent_key, pinned_server_key
 from borealis.agent.facts import host_facts
 from borealis.agent.heartbeat import HeartbeatSource
+from borealis.agent.helper_hub import HelperHub
+from borealis.agent.helper_spawn import HelperProcesses
 from borealis.agent.identity import Identity, load_identity
 from borealis.agent.job_runner import JobRunner
+from borealis.agent.local_ipc import helper_address
 from borealis.agent.outbox import Outbox, outbox_path
 from borealis.agent.reconnect import ReconnectPolicy, RetryKind, SessionOutcome
 from borealis.agent.resources import ProcessMeter
@@ -230,6 +234,18 @@ def build_job_runner(
         allowed_roles=settings.allowed_roles,
         max_jobs=settings.max_jobs,
         roles_scan_s=settings.roles_scan_s,
+        user_sessions=build_helper_hub(home, settings),
+    )
+
+
+def build_helper_hub(home: Home, settings: AgentSettings) -> HelperHub | None:
+    """Where `run_as: user` jobs go (DESIGN §2); None where there are no Unix sockets (Windows)."""
+    if not hasattr(socket, "AF_UNIX"):
+        return None
+    address = helper_address(home, settings.helper_socket)
+    spawner = HelperProcesses(home, settings.log, address) if settings.helper_spawn else None
+    return HelperHub(
+        address, helper_user=settings.helper_user, spawner=spawner, scan_s=settings.sessions_scan_s
     )
 
 

@@ -79,6 +79,14 @@ def status(home: str, as_json: bool) -> None:
 
 @click.command()
 @home_option
-def helper(home: str) -> None:
-    """The user-session helper (not built yet)."""
-    raise ConfigError("the user-session helper is not built yet (see docs/agent.md)")
+@click.option("--session", help="The login session served (default: $XDG_SESSION_ID, else user:<name>).")
+@click.option("--user", help="Become this user first (root only; how the agent starts helpers).")
+@click.option("--socket", "address", default="", help="The agent's helper socket (@name or a path).")
+@click.option("--once", is_flag=True, help="Exit when the agent goes away instead of reconnecting.")
+def helper(home: str, session: str | None, user: str | None, address: str, once: bool) -> None:
+    """The user-session helper: runs `run_as: user` jobs in this login session for the agent."""
+    from borealis.agent.helper import run_helper
+
+    code = run_helper(Home.resolve(home), session=session, user=user, reconnect=not once, address=address)
+    if code:
+        raise SystemExit(code)

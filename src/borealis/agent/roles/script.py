@@ -82,7 +82,11 @@ def _interpreter(language: str, path: Path) -> list[str]:
         sh = shutil.which("sh") or "/bin/sh"
         return [sh, str(path)]
     if language == "python":
-        return [sys.executable, str(path)]
+        # In a user-session helper the agent's own interpreter may sit where the user cannot reach.
+        python = sys.executable if os.access(sys.executable, os.X_OK) else shutil.which("python3")
+        if python is None:
+            raise RoleError("python is not available to this account (no python3 on PATH)")
+        return [python, str(path)]
     if language == "powershell":
         shell = shutil.which("pwsh") or shutil.which("powershell")
         if shell is None:

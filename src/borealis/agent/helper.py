@@ -1,0 +1,276 @@
+"""The user-session helper (DESIGN §2): runs `run_as: user` jobs inside a login session.
+
+It connects to the agent's local socket, checks from the kernel that the process listening there is
+root or its own user (so another local user cannot pose as the agent), says which session it serves,
+then runs the jobs the agent hands it with the built-in `script` role and streams their output back.
+It never talks to the server. When the agent goes away it ends its jobs' process groups; a helper the
+agent started then exits (the next worker starts a new one), a helper started by the session's
+autostart reconnects with backoff.
+
+Started by the agent as root with `--user NAME`, it imports everything it needs and only then becomes
+that user (groups, gid, uid: irrevocably), so it needs no access to the agent's files afterwards.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import pwd
+import random
+import shutil
+import signal
+import socket
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from borealis.agent import local_ipc
+from borealis.agent.roles.contract import JobRequest, JobResult, OutputStream, RoleContext, RunContext
+from borealis.agent.roles.script import ScriptRole
+from borealis.core.errors import BorealisError, ConfigError, ProtocolError
+from borealis.core.home import Home
+from borealis.core.logs import kv, setup_logging
+from borealis.protocol.jobs import JobState
+
+HELLO_TIMEOUT_S = 10.0
+RECONNECT_BASE_S = 1.0
+RECONNECT_CAP_S = 30.0
+MAX_HELPER_JOBS = 16
+EXIT_REFUSED = 3
+
+log = logging.getLogger("borealis.helper")
+
+
+class HelperRefused(BorealisError):
+    """The agent will not take this helper (another one serves the session, or the claim is wrong)."""
+
+    exit_code = EXIT_REFUSED
+
+
+def session_id_of_this_process() -> str:
+    """The login session this process belongs to, as logind names it, else the user's own name."""
+    found = os.environ.get("XDG_SESSION_ID", "")
+    if found:
+        return found
+    return "user:" + pwd.getpwuid(os.getuid()).pw_name
+
+
+def become(user: str) -> None:
+    """Drop from root to `user` for good: supplementary groups, gid, uid, then the account's basics."""
+    try:
+        entry = pwd.getpwnam(user)
+    except KeyError:
+        raise ConfigError(f"no such user: {user!r}") from None
+    if os.getuid() != 0:
+        if entry.pw_uid == os.getuid():
+            return
+        raise ConfigError(f"only root can start a helper for another user ({user!r})")
+    os.initgroups(user, entry.pw_gid)
+    os.setgid(entry.pw_gid)
+    os.setuid(entry.pw_uid)
+    if os.getuid() != entry.pw_uid or os.geteuid() != entry.pw_uid:
+        raise ConfigError(f"could not become {user!r}")
+    os.environ.update(HOME=entry.pw_dir, USER=user, LOGNAME=user, SHELL=entry.pw_shell or "/bin/sh")
+    try:
+        os.chdir(entry.pw_dir)
+    except OSError:
+        os.chdir("/")
+
+
+class Helper:
+    def __init__(self, address: str, session: str, tmp_dir: Path, *, reconnect: bool) -> None:
+        self._address = address
+        self._session = session
+        self._reconnect = reconnect
+        self._role = ScriptRole()
+        self._ctx = RoleContext(agent_id="", home_root=tmp_dir, tmp_dir=tmp_dir)
+        self._jobs: dict[str, asyncio.Task[None]] = {}
+        self._cancels: set[asyncio.Task[None]] = set()
+        self._stop = asyncio.Event()
+        self._rng = random.Random()
+
+    def request_stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> int:
+        await self._role.start(self._ctx)
+        failures = 0
+        try:
+            while not self._stop.is_set():
+                try:
+                    await self._serve_once()
+                    failures = 0
+                except HelperRefused:
+                    raise
+                except (OSError, ProtocolError) as exc:
+                    failures += 1
+                    log.warning("agent connection failed", extra=kv(error=str(exc) or type(exc).__name__))
+                if not self._reconnect:
+                    return 0
+                delay = self._rng.uniform(0, min(RECONNECT_CAP_S, RECONNECT_BASE_S * 2 ** min(failures, 8)))
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), delay)
+        finally:
+            await self._role.stop()
+        return 0
+
+    async def _serve_once(self) -> None:
+        reader, writer = await asyncio.open_unix_connection(self._address)
+        try:
+            agent = local_ipc.writer_credentials(writer)
+            if agent.uid not in (0, os.getuid()):
+                raise HelperRefused(
+                    f"the process behind {local_ipc.describe(self._address)} runs as uid {agent.uid}, "
+                    "neither root nor this user: it is not the agent"
+                )
+            await local_ipc.send_frame(
+                writer,
+                {"t": "hello", "session": self._session, "pid": os.getpid(), "uid": os.getuid()},
+            )
+            answer = await asyncio.wait_for(local_ipc.read_frame(reader), HELLO_TIMEOUT_S)
+            if answer is None or answer.get("t") == "refused":
+                reason = (answer or {}).get("reason") or "the agent closed the connection"
+                raise HelperRefused(f"the agent refused this helper: {reason}")
+            if answer.get("t") != "welcome":
+                raise ProtocolError(f"expected welcome, got {answer.get('t')!r}")
+            log.info("serving the session", extra=kv(session=self._session, uid=os.getuid()))
+            await self._serve(reader, writer)
+        finally:
+            await self._end_jobs()
+            await local_ipc.close_quietly(writer)
+
+    async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        stopping = asyncio.create_task(self._stop.wait())
+        try:
+            while True:
+                reading = asyncio.create_task(local_ipc.read_frame(reader))
+                done, _ = await asyncio.wait({reading, stopping}, return_when=asyncio.FIRST_COMPLETED)
+                if reading not in done:
+                    reading.cancel()
+                    return
+                frame = reading.result()
+                if frame is None:
+                    log.info("the agent closed the connection")
+                    return
+                self._handle(frame, writer)
+        finally:
+            stopping.cancel()
+
+    def _handle(self, frame: dict[str, Any], writer: asyncio.StreamWriter) -> None:
+        kind, job_id = frame.get("t"), frame.get("job_id")
+        if not isinstance(job_id, str) or not job_id:
+            log.warning("ignored a frame without a job id", extra=kv(t=str(kind)[:32]))
+            return
+        if kind == "run" and job_id not in self._jobs:
+            task = asyncio.create_task(self._run_job(frame, job_id, writer))
+            self._jobs[job_id] = task
+            task.add_done_callback(lambda _t: self._jobs.pop(job_id, None))
+        elif kind == "cancel" and job_id in self._jobs:
+            cancelling = asyncio.create_task(self._role.cancel(job_id))
+            self._cancels.add(cancelling)
+            cancelling.add_done_callback(self._cancels.discard)
+
+    async def _run_job(self, frame: dict[str, Any], job_id: str, writer: asyncio.StreamWriter) -> None:
+        def output(stream: OutputStream, chunk: str) -> None:
+            with contextlib.suppress(ProtocolError, OSError):
+                writer.write(
+                    local_ipc.encode_frame(
+                        {"t": "output", "job_id": job_id, "stream": stream.value, "chunk": chunk}
+                    )
+                )
+
+        result = await self._execute(frame, job_id, output)
+        message = {
+            "t": "result",
+            "job_id": job_id,
+            "status": result.status.value,
+            "exit_code": result.exit_code,
+            "stdout_tail": result.stdout_tail,
+            "stderr_tail": result.stderr_tail,
+            "data": result.data,
+            "error": result.error,
+        }
+        with contextlib.suppress(OSError, ConnectionError, ProtocolError):
+            await local_ipc.send_frame(writer, message)
+
+    async def _execute(self, frame: dict[str, Any], job_id: str, output: Any) -> JobResult:
+        role, params, timeout_s = frame.get("role"), frame.get("params"), frame.get("timeout_s")
+        if role != self._role.name:
+            return JobResult(JobState.FAILED, error=f"role {role!r} cannot run in the user-session helper")
+        if len(self._jobs) > MAX_HELPER_JOBS:
+            return JobResult(JobState.FAILED, error=f"the helper is already running {MAX_HELPER_JOBS} jobs")
+        if not isinstance(params, dict) or not isinstance(timeout_s, int | float):
+            return JobResult(JobState.FAILED, error="the agent sent a malformed job")
+        request = JobRequest(job_id, role, params, RunContext.USER, float(timeout_s))
+        log.info("job started", extra=kv(job_id=job_id, role=role))
+        try:
+            return await self._role.execute(request, self._ctx.for_job(output, lambda pid: None))
+        except Exception as exc:  # RoleError and anything else: the agent gets a failed result, not a hang
+            return JobResult(JobState.FAILED, error=str(exc) or type(exc).__name__)
+
+    async def _end_jobs(self) -> None:
+        for job_id in list(self._jobs):
+            await self._role.cancel(job_id)
+        if self._jobs:
+            await asyncio.gather(*self._jobs.values(), return_exceptions=True)
+
+
+def run_helper(
+    home: Home, *, session: str | None, user: str | None, reconnect: bool, address: str = ""
+) -> int:
+    """`borealis helper`: become `user` if asked (root only), then serve one session until stopped."""
+    address = local_ipc.helper_address(home, address)
+    if not hasattr(socket, "AF_UNIX"):
+        raise ConfigError("the user-session helper needs Unix sockets; the Windows helper is not built yet")
+    if user:
+        become(user)
+    setup_logging(None)
+    tmp_dir = Path(tempfile.mkdtemp(prefix="borealis-helper-"))
+    helper = Helper(address, session or session_id_of_this_process(), tmp_dir, reconnect=reconnect)
+
+    async def main() -> int:
+        loop = asyncio.get_running_loop()
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(signum, helper.request_stop)
+        return await helper.run()
+
+    try:
+        return asyncio.run(main())
+    finally:
+        shutil.rmtree(tmp_dir, ignore_errors=True)
+
+
+def main(argv: list[str]) -> int:
+    """`python -m borealis.agent.helper --home H [--socket A] [--session ID] [--user NAME] [--once]`.
+
+    How the agent starts a helper: without click, so a helper costs little memory.
+    """
+    options: dict[str, str | None] = {"--home": None, "--socket": None, "--session": None, "--user": None}
+    once = False
+    args = iter(argv)
+    for arg in args:
+        if arg in options:
+            options[arg] = next(args, None)
+        elif arg == "--once":
+            once = True
+        else:
+            sys.stderr.write(f"borealis helper: unknown argument {arg!r}\n")
+            return 2
+    try:
+        return run_helper(
+            Home.resolve(options["--home"]),
+            session=options["--session"],
+            user=options["--user"],
+            reconnect=not once,
+            address=options["--socket"] or "",
+        )
+    except BorealisError as exc:
+        sys.stderr.write(f"borealis: error: {exc.detail}\n")
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

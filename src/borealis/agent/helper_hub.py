@@ -1,0 +1,352 @@
+"""The agent's side of the user-session helpers (DESIGN §2, §8): accept them, route user jobs.
+
+The hub listens on the local socket (`local_ipc`). A helper says which session it serves; the hub
+takes the kernel's word for its uid and accepts it only when that session is a current one owned by
+that uid, and only when no other helper serves it. `run_as: user` jobs go to the helper of the chosen
+session (`sessions.pick_for_user_jobs`) through `UserSessionRole`; with no session they are refused at
+once with the reason, and with a session whose helper has not connected they wait a bounded time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from borealis.agent import local_ipc
+from borealis.agent.helper_spawn import HelperProcesses
+from borealis.agent.roles.contract import (
+    JobRequest,
+    JobResult,
+    OutputSink,
+    OutputStream,
+    RoleContext,
+    RunContext,
+)
+from borealis.agent.sessions import Session, login_sessions, pick_for_user_jobs
+from borealis.core.errors import ProtocolError
+from borealis.core.logs import kv
+from borealis.protocol.jobs import FINAL_STATES, MAX_CHUNK_BYTES, MAX_TAIL_BYTES, JobState
+
+HELLO_TIMEOUT_S = 5.0
+HELPER_WAIT_S = 15.0
+SESSIONS_MAX_AGE_S = 2.0
+MAX_SESSION_CHARS = 128
+DISCONNECTED = "the user-session helper disconnected while the job was running"
+
+log = logging.getLogger("borealis.agent.helpers")
+
+
+class NoUserSession(Exception):
+    """A `run_as: user` job has nowhere to run; the message says why."""
+
+
+class _Refused(Exception):
+    pass
+
+
+@dataclass
+class _Pending:
+    output: OutputSink
+    result: asyncio.Future[JobResult]
+
+
+class HelperLink:
+    """One connected helper and the jobs it is running for us."""
+
+    def __init__(
+        self, session: Session, pid: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+    ):
+        self.session = session
+        self.pid = pid
+        self._reader = reader
+        self._writer = writer
+        self._pending: dict[str, _Pending] = {}
+
+    async def run_job(self, request: JobRequest, ctx: RoleContext) -> JobResult:
+        future: asyncio.Future[JobResult] = asyncio.get_running_loop().create_future()
+        self._pending[request.job_id] = _Pending(ctx.output, future)
+        try:
+            await local_ipc.send_frame(
+                self._writer,
+                {
+                    "t": "run",
+                    "job_id": request.job_id,
+                    "role": request.role,
+                    "params": request.params,
+                    "timeout_s": request.timeout_s,
+                },
+            )
+            return await future
+        except (OSError, ConnectionError):
+            return JobResult(JobState.FAILED, error=DISCONNECTED)
+        finally:
+            self._pending.pop(request.job_id, None)
+
+    async def cancel(self, job_id: str) -> None:
+        if job_id in self._pending:
+            with contextlib.suppress(OSError, ConnectionError):
+                await local_ipc.send_frame(self._writer, {"t": "cancel", "job_id": job_id})
+
+    async def serve(self) -> None:
+        """Read the helper's frames until it goes; then every job it held ends `failed`."""
+        try:
+            while True:
+                frame = await local_ipc.read_frame(self._reader)
+                if frame is None:
+                    return
+                self._received(frame)
+        except (ProtocolError, OSError, ConnectionError) as exc:
+            log.warning("helper connection broken", extra=kv(session=self.session.id, error=str(exc)))
+        finally:
+            for pending in self._pending.values():
+                if not pending.result.done():
+                    pending.result.set_result(JobResult(JobState.FAILED, error=DISCONNECTED))
+            await local_ipc.close_quietly(self._writer)
+
+    async def close(self) -> None:
+        await local_ipc.close_quietly(self._writer)
+
+    def _received(self, frame: dict[str, Any]) -> None:
+        pending = self._pending.get(str(frame.get("job_id")))
+        if pending is None:
+            return
+        kind = frame.get("t")
+        if kind == "output":
+            chunk, stream = frame.get("chunk"), frame.get("stream")
+            if (
+                isinstance(chunk, str)
+                and len(chunk) <= 4 * MAX_CHUNK_BYTES
+                and stream in ("stdout", "stderr")
+            ):
+                pending.output(OutputStream(stream), chunk)
+        elif kind == "result" and not pending.result.done():
+            pending.result.set_result(_result_of(frame))
+
+
+def _result_of(frame: dict[str, Any]) -> JobResult:
+    try:
+        status = JobState(str(frame.get("status")))
+    except ValueError:
+        status = JobState.RUNNING
+    if status not in FINAL_STATES:
+        return JobResult(JobState.FAILED, error="the helper sent a result without a final status")
+    code = frame.get("exit_code")
+    data = frame.get("data")
+    error = frame.get("error")
+    return JobResult(
+        status=status,
+        exit_code=code if isinstance(code, int) and not isinstance(code, bool) else None,
+        stdout_tail=_text(frame.get("stdout_tail"), 4 * MAX_TAIL_BYTES),
+        stderr_tail=_text(frame.get("stderr_tail"), 4 * MAX_TAIL_BYTES),
+        data=data if isinstance(data, dict) else None,
+        error=_text(error, 4096) or None,
+    )
+
+
+def _text(value: object, limit: int) -> str:
+    return value[-limit:] if isinstance(value, str) else ""
+
+
+class UserSessionRole:
+    """A role as the job runner sees it, executed by a helper in the user's session."""
+
+    contexts = frozenset({RunContext.USER})
+
+    def __init__(self, name: str, link: HelperLink) -> None:
+        self.name = name
+        self._link = link
+
+    async def start(self, ctx: RoleContext) -> None:
+        return None
+
+    async def stop(self) -> None:
+        return None
+
+    async def execute(self, request: JobRequest, ctx: RoleContext) -> JobResult:
+        log.info(
+            "job sent to the user-session helper",
+            extra=kv(job_id=request.job_id, session=self._link.session.id, user=self._link.session.user),
+        )
+        return await self._link.run_job(request, ctx)
+
+    async def cancel(self, job_id: str) -> None:
+        await self._link.cancel(job_id)
+
+
+class HelperHub:
+    def __init__(
+        self,
+        address: str,
+        *,
+        helper_user: str = "",
+        spawner: HelperProcesses | None = None,
+        scan_s: float = 10.0,
+        helper_wait_s: float = HELPER_WAIT_S,
+    ) -> None:
+        self._address = address
+        self._helper_user = helper_user
+        self._spawner = spawner
+        self._scan_s = scan_s
+        self._helper_wait_s = helper_wait_s
+        self._server: asyncio.AbstractServer | None = None
+        self._unavailable: str | None = None
+        self._links: dict[str, HelperLink] = {}
+        self._connected = asyncio.Condition()
+        self._sessions: list[Session] = []
+        self._sessions_at = -1e9
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._scanner: asyncio.Task[None] | None = None
+
+    @property
+    def sessions_served(self) -> dict[str, str]:
+        return {session_id: link.session.user for session_id, link in self._links.items()}
+
+    async def start(self) -> None:
+        """Listen for helpers. A socket that cannot be opened leaves user jobs failing with the reason."""
+        try:
+            await asyncio.to_thread(local_ipc.prepare_address, self._address)
+            self._server = await asyncio.start_unix_server(self._accept, path=self._address)
+            if not self._address.startswith("\0"):
+                await asyncio.to_thread(os.chmod, self._address, 0o666)  # peer credentials decide, not modes
+        except OSError as exc:
+            self._unavailable = (
+                f"the helper socket {local_ipc.describe(self._address)} cannot be opened: {exc}"
+            )
+            log.error("user-session helpers are unavailable", extra=kv(error=self._unavailable))
+            return
+        log.info("listening for user-session helpers", extra=kv(address=local_ipc.describe(self._address)))
+        if self._scan_s > 0:
+            self._scanner = asyncio.create_task(self._scan(), name="sessions-scan")
+
+    async def stop(self) -> None:
+        if self._scanner is not None:
+            self._scanner.cancel()
+            await asyncio.gather(self._scanner, return_exceptions=True)
+        if self._server is not None:
+            self._server.close()
+        for link in list(self._links.values()):
+            await link.close()
+        if self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        if self._spawner is not None:
+            await self._spawner.stop()
+        if self._server is not None:
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(self._server.wait_closed(), 2.0)
+
+    async def role_for(self, name: str) -> UserSessionRole:
+        """Where a `run_as: user` job runs now; `NoUserSession` says why it cannot run anywhere."""
+        if self._unavailable is not None:
+            raise NoUserSession(self._unavailable)
+        session = pick_for_user_jobs(await self._current_sessions(max_age_s=SESSIONS_MAX_AGE_S))
+        if session is None:
+            raise NoUserSession(
+                "no user is logged in: no active login session was found (loginctl, utmp) "
+                "and agent.toml names no helper_user"
+            )
+        link = self._links.get(session.id)
+        if link is None:
+            if self._spawner is not None:
+                await self._spawner.ensure(session)
+            link = await self._wait_for_helper(session.id)
+        if link is None:
+            raise NoUserSession(
+                f"no user-session helper connected for {session.user}'s session {session.id} "
+                f"within {self._helper_wait_s:g} s (see Logs/Agent/helper-{session.user}.log)"
+            )
+        return UserSessionRole(name, link)
+
+    async def _wait_for_helper(self, session_id: str) -> HelperLink | None:
+        async with self._connected:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(
+                    self._connected.wait_for(lambda: session_id in self._links), self._helper_wait_s
+                )
+            return self._links.get(session_id)
+
+    async def _current_sessions(self, max_age_s: float) -> list[Session]:
+        if time.monotonic() - self._sessions_at > max_age_s:
+            self._sessions = await login_sessions(self._helper_user)
+            self._sessions_at = time.monotonic()
+        return self._sessions
+
+    async def _scan(self) -> None:
+        """Start helpers for sessions that have none; stop those whose session ended."""
+        while True:
+            try:
+                sessions = await self._current_sessions(max_age_s=0)
+                if self._spawner is not None:
+                    for session in sessions:
+                        if session.active and session.id not in self._links:
+                            await self._spawner.ensure(session)
+                    await self._spawner.retire({s.id for s in sessions})
+            except Exception:
+                log.exception("scanning login sessions failed")
+            await asyncio.sleep(self._scan_s)
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            self._tasks.add(task)
+        try:
+            link = await self._admit(reader, writer)
+            if link is None:
+                return
+            try:
+                await link.serve()
+            finally:
+                if self._links.get(link.session.id) is link:
+                    del self._links[link.session.id]
+                log.info("helper disconnected", extra=kv(session=link.session.id, user=link.session.user))
+        finally:
+            if task is not None:
+                self._tasks.discard(task)
+
+    async def _admit(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> HelperLink | None:
+        try:
+            peer = local_ipc.writer_credentials(writer)
+            hello = await asyncio.wait_for(local_ipc.read_frame(reader), HELLO_TIMEOUT_S)
+            if hello is None or hello.get("t") != "hello":
+                raise _Refused("expected a hello frame")
+            session = await self._claim(hello.get("session"), peer.uid)
+            link = HelperLink(session, peer.pid, reader, writer)
+            async with self._connected:
+                if session.id in self._links:  # another helper won the race while we looked
+                    raise _Refused(f"a helper is already connected for session {session.id}")
+                self._links[session.id] = link
+                self._connected.notify_all()
+        except (_Refused, ProtocolError, TimeoutError, OSError, ConnectionError) as exc:
+            reason = str(exc) or "no hello in time"
+            log.warning("helper refused", extra=kv(reason=reason))
+            with contextlib.suppress(OSError, ConnectionError, ProtocolError):
+                await local_ipc.send_frame(writer, {"t": "refused", "reason": reason})
+            await local_ipc.close_quietly(writer)
+            return None
+        try:
+            await local_ipc.send_frame(writer, {"t": "welcome"})
+        except (OSError, ConnectionError):
+            del self._links[session.id]
+            return None
+        log.info("helper connected", extra=kv(session=session.id, user=session.user, pid=peer.pid))
+        return link
+
+    async def _claim(self, session_id: object, uid: int) -> Session:
+        if not isinstance(session_id, str) or not session_id or len(session_id) > MAX_SESSION_CHARS:
+            raise _Refused("the hello names no session")
+        if session_id in self._links:
+            raise _Refused(f"a helper is already connected for session {session_id}")
+        sessions = await self._current_sessions(max_age_s=SESSIONS_MAX_AGE_S)
+        session = next((s for s in sessions if s.id == session_id), None)
+        if session is None:  # a session that began a moment ago: look again before refusing
+            sessions = await self._current_sessions(max_age_s=0)
+            session = next((s for s in sessions if s.id == session_id), None)
+        if session is None:
+            raise _Refused(f"session {session_id} is not a current login session on this machine")
+        if session.uid != uid:
+            raise _Refused(f"session {session_id} belongs to uid {session.uid}; the helper runs as uid {uid}")
+        return session
