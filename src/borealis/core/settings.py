@@ -76,6 +76,10 @@ class AgentSettings:
     roles_scan_s: float = 30.0  # drop-ins are also re-checked before every job; this keeps roles_health fresh
     outbox_max_messages: int = 10000
     outbox_max_bytes: int = 16 * 1024 * 1024
+    helper_user: str = ""  # run_as: user jobs go to this user when no one is logged in
+    helper_spawn: bool = True  # start a helper in each login session (False: only autostarted ones)
+    helper_socket: str = ""  # where helpers connect; default: derived from the home (docs/agent.md)
+    sessions_scan_s: float = 10.0
     log: LogPolicy = field(default_factory=LogPolicy)
 
 
