@@ -29,6 +29,7 @@ from borealis.agent.heartbeat import HeartbeatSource
 from borealis.agent.helper_hub import HelperHub
 from borealis.agent.helper_spawn import HelperProcesses
 from borealis.agent.identity import Identity, load_identity
+from borealis.agent.inventory.service import InventoryService, build_inventory
 from borealis.agent.job_runner import JobRunner
 from borealis.agent.local_ipc import helper_address
 from borealis.agent.outbox import Outbox, outbox_path
@@ -62,9 +63,11 @@ class Worker:
         beat_fd: int | None = STDOUT_FD,
         rng: random.Random | None = None,
         jobs: JobRunner | None = None,
+        inventory: InventoryService | None = None,
     ) -> None:
         self._settings = settings
         self._jobs = jobs
+        self._inventory = inventory  # started after the jobs (it needs their open outbox), stopped before
         self._identity = identity
         self._connection = connection
         self._status = status
@@ -104,9 +107,13 @@ class Worker:
             if self._jobs is not None:
                 await self._jobs.start()
                 helpers.append(asyncio.create_task(self._publish_job_counts(self._jobs), name="counts"))
+                if self._inventory is not None:
+                    await self._inventory.start()
             await self._connect_until_stopped()
         finally:
             if self._jobs is not None:
+                if self._inventory is not None:
+                    await self._inventory.stop()
                 await self._jobs.stop()
                 self._status.set(**self._jobs.counts())
             for task in helpers:
@@ -210,26 +217,41 @@ def build_worker(
         WorkerStatus(pid=os.getpid(), agent_id=identity.agent_id, server_url=identity.server_url),
     )
     server_key = pinned_server_key(home, identity)
-    jobs = build_job_runner(home, settings, identity.agent_id, server_key)
+    inventory = build_inventory(home, settings)
+    jobs = build_job_runner(home, settings, identity.agent_id, server_key, inventory)
     heartbeats = HeartbeatSource(ProcessMeter(), roles_health=jobs.health)
     connection = Connection(identity, key, server_key, host_facts(), heartbeats, status, session=jobs)
     return Worker(
-        settings, identity, connection, status, startup_delay=startup_delay, beat_fd=beat_fd, jobs=jobs
+        settings,
+        identity,
+        connection,
+        status,
+        startup_delay=startup_delay,
+        beat_fd=beat_fd,
+        jobs=jobs,
+        inventory=inventory,
     )
 
 
 def build_job_runner(
-    home: Home, settings: AgentSettings, agent_id: str, server_key: Ed25519PublicKey
+    home: Home,
+    settings: AgentSettings,
+    agent_id: str,
+    server_key: Ed25519PublicKey,
+    inventory: InventoryService | None = None,
 ) -> JobRunner:
     """The job side of the worker: outbox, roles (built-in, entry points, drop-ins) and the runner."""
     outbox = Outbox(outbox_path(home.agent), settings.outbox_max_messages, settings.outbox_max_bytes)
-    ctx = RoleContext(agent_id=agent_id, home_root=home.root, tmp_dir=home.agent / "tmp")
+    uplink = Uplink(outbox)
+    if inventory is not None:
+        inventory.attach(outbox, uplink)
+    ctx = RoleContext(agent_id=agent_id, home_root=home.root, tmp_dir=home.agent / "tmp", inventory=inventory)
     return JobRunner(
         agent_id,
         server_key,
         RoleRegistry(ctx, home.agent_roles),
         outbox,
-        Uplink(outbox),
+        uplink,
         ctx,
         allowed_roles=settings.allowed_roles,
         max_jobs=settings.max_jobs,

@@ -80,6 +80,12 @@ class AgentSettings:
     helper_spawn: bool = True  # start a helper in each login session (False: only autostarted ones)
     helper_socket: str = ""  # where helpers connect; default: derived from the home (docs/agent.md)
     sessions_scan_s: float = 10.0
+    inventory_enabled: bool = True  # the schedule; the inventory and updates roles work either way
+    inventory_first_after_s: float = 120.0  # the first full collection, 50–100 % of this after start
+    inventory_every_s: dict[str, float] = field(default_factory=dict)  # per section; 0: not scheduled
+    inventory_budget_s: dict[str, float] = field(default_factory=dict)  # per section time budgets
+    inventory_resend_after_s: float = 24 * 3600.0  # an unchanged section is sent again after this
+    apt_options: list[str] = field(default_factory=list)  # extra apt-get arguments, e.g. ["-o", "Dir::…"]
     log: LogPolicy = field(default_factory=LogPolicy)
 
 

@@ -9,12 +9,15 @@ return what it has before cancelling the `execute` task itself.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from borealis.protocol.jobs import JobState
+
+if TYPE_CHECKING:
+    from borealis.agent.inventory.service import InventoryService
 
 
 class RunContext(StrEnum):
@@ -58,16 +61,18 @@ class JobResult:
 class RoleContext:
     """What the agent hands a role: its home's folders and, per job, where streamed output goes and
     `process_started(pid)`, to call for each process-group leader the job starts: if the worker dies,
-    the next one ends that group."""
+    the next one ends that group. `inventory` is the agent's inventory service (the `inventory` and
+    `updates` roles collect and send through it), when the agent runs one."""
 
     agent_id: str
     home_root: Path
     tmp_dir: Path
     output: OutputSink = field(default=lambda stream, chunk: None)
     process_started: ProcessSink = field(default=lambda pid: None)
+    inventory: InventoryService | None = None
 
     def for_job(self, output: OutputSink, process_started: ProcessSink) -> RoleContext:
-        return RoleContext(self.agent_id, self.home_root, self.tmp_dir, output, process_started)
+        return replace(self, output=output, process_started=process_started)
 
 
 class RoleError(Exception):

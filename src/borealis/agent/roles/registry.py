@@ -29,7 +29,12 @@ from typing import Any
 from borealis.agent.roles.contract import Role, RoleContext
 from borealis.core.logs import kv
 
-BUILTIN = {"script": "borealis.agent.roles.script", "health": "borealis.agent.roles.health"}
+BUILTIN = {
+    "script": "borealis.agent.roles.script",
+    "health": "borealis.agent.roles.health",
+    "inventory": "borealis.agent.roles.inventory",
+    "updates": "borealis.agent.roles.updates",
+}
 ENTRY_POINT_GROUP = "borealis.roles"
 DROPIN_PREFIX, DROPIN_SUFFIX = "role_", ".py"
 DROPIN_MODULE = "borealis_dropin_roles"
