@@ -147,7 +147,7 @@ async def test_unknown_roles_and_run_as_user_fail_promptly(tmp_path: Path) -> No
         started = time.monotonic()
         user = await agent.run(agent.job(params=script("id -un"), run_as="user"), timeout=5)
         assert user["status"] == "failed"
-        assert user["error"] == "no user session helper is available (run_as: user is not built yet)"
+        assert "no user is logged in" in user["error"]  # this machine has no login session
         assert time.monotonic() - started < 5
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib
 import logging
 import os
 import pwd
@@ -40,6 +41,9 @@ RECONNECT_BASE_S = 1.0
 RECONNECT_CAP_S = 30.0
 MAX_HELPER_JOBS = 16
 EXIT_REFUSED = 3
+# Imported lazily by the standard library once the loop runs; after `become` the agent's interpreter
+# and its library may be out of the user's reach, so they are loaded while still root.
+PRELOAD = ("concurrent.futures.thread", "asyncio.subprocess", "asyncio.unix_events", "encodings.idna")
 
 log = logging.getLogger("borealis.helper")
 
@@ -226,6 +230,9 @@ def run_helper(
     if not hasattr(socket, "AF_UNIX"):
         raise ConfigError("the user-session helper needs Unix sockets; the Windows helper is not built yet")
     if user:
+        for module in PRELOAD:
+            with contextlib.suppress(ImportError):
+                importlib.import_module(module)
         become(user)
     setup_logging(None)
     tmp_dir = Path(tempfile.mkdtemp(prefix="borealis-helper-"))
@@ -270,6 +277,9 @@ def main(argv: list[str]) -> int:
     except BorealisError as exc:
         sys.stderr.write(f"borealis: error: {exc.detail}\n")
         return exc.exit_code
+    except Exception as exc:  # one line for the log, not a trace the user's account may not even resolve
+        sys.stderr.write(f"borealis: error: the helper failed: {type(exc).__name__}: {exc}\n")
+        return 1
 
 
 if __name__ == "__main__":
