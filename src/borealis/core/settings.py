@@ -36,6 +36,9 @@ class ServerSettings:
     max_script_bytes: int = 256 * 1024
     job_sweep_s: float = 1.0  # how often queued rows past their job's expiry become `expired`
     job_sent_grace_s: float = 30.0  # a `sent` row expires this long after its job, so an accept can land
+    inventory_history_days: float = 180.0  # inventory changes older than this are pruned
+    inventory_history_per_agent: int = 10_000  # and beyond this many per agent, the oldest go
+    inventory_prune_s: float = 3600.0  # how often housekeeping prunes them
     log: LogPolicy = field(default_factory=LogPolicy)
 
     @property

@@ -23,6 +23,7 @@ from borealis.server.api import (
     enroll,
     enrollments,
     health,
+    inventory,
     jobs,
     scripts,
     tokens,
@@ -33,6 +34,7 @@ from borealis.server.db import migrate
 from borealis.server.db.database import Database
 from borealis.server.gateway import AgentGateway
 from borealis.server.housekeeping import Housekeeping
+from borealis.server.inventory.service import InventoryService
 from borealis.server.jobs.service import JobService
 from borealis.server.keys import server_key
 from borealis.server.limits import BodyLimit
@@ -49,6 +51,7 @@ def build_state(settings: ServerSettings) -> ServerState:
     key = server_key(settings.home)
     presence = Presence(settings.heartbeat_s, settings.overdue_after_s)
     bus = open_bus(settings.bus_url)
+    jobs_service = JobService(settings, db, key, presence, bus)
     return ServerState(
         settings=settings,
         db=db,
@@ -56,7 +59,8 @@ def build_state(settings: ServerSettings) -> ServerState:
         presence=presence,
         bus=bus,
         agent_keys=AgentKeys(db),
-        jobs=JobService(settings, db, key, presence, bus),
+        jobs=jobs_service,
+        inventory=InventoryService(settings, db, jobs_service),
     )
 
 
@@ -82,6 +86,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if sync is not None:
         await sync.start()
     await state.jobs.start()
+    state.inventory.start()
     housekeeping = Housekeeping(state)
     housekeeping.start()
     state.ready = True
@@ -91,6 +96,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         state.ready = False
         await housekeeping.stop()
+        await state.inventory.stop()
         await state.jobs.stop()
         for agent_id in list(state.presence.live):
             close = state.presence.live[agent_id].close
@@ -114,7 +120,19 @@ def create_app(settings: ServerSettings) -> FastAPI:
     )
     app.state.borealis = build_state(settings)
     problems.install(app)
-    for module in (health, auth, users, tokens, audit_log, enrollments, enroll, agents, jobs, scripts):
+    for module in (
+        health,
+        auth,
+        users,
+        tokens,
+        audit_log,
+        enrollments,
+        enroll,
+        agents,
+        jobs,
+        scripts,
+        inventory,
+    ):
         app.include_router(module.router)
     app.router.routes.append(WebSocketRoute(AGENT_WS_PATH, AgentGateway))
     app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)

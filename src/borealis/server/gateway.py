@@ -164,6 +164,8 @@ class AgentGateway(WebSocketEndpoint):
                     jobs.roles.note(roles)
             elif kind in JOB_MESSAGES:
                 await jobs.on_frame(agent_id, frame, websocket.send_text)
+            elif kind == MessageType.INVENTORY:  # before a refresh's job.result: frames keep their order
+                await state.inventory.on_frame(agent_id, frame, websocket.send_text)
             else:
                 log.debug("ignored message", extra=kv(agent_id=agent_id, t=str(kind)[:32]))
 

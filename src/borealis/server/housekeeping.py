@@ -1,4 +1,5 @@
-"""The server's background loops: the presence sweeper, the batched `last_seen` writer, job expiry.
+"""The server's background loops: the presence sweeper, the batched `last_seen` writer, job expiry,
+inventory history retention.
 
 Each loop logs and survives its own errors; `stop()` cancels them and writes what is pending.
 """
@@ -50,6 +51,11 @@ async def flush_last_seen(state: ServerState) -> int:
     return len(batch)
 
 
+async def prune_inventory(state: ServerState) -> int:
+    """Inventory changes past their retention (age, then count per agent) are deleted."""
+    return await state.inventory.prune()
+
+
 async def expire_jobs(state: ServerState) -> int:
     """Job rows that waited past their job's expiry become `expired`."""
     return await state.jobs.expire_due()
@@ -66,6 +72,7 @@ class Housekeeping:
             asyncio.create_task(self._every(settings.sweep_every_s, sweep_once, "sweep")),
             asyncio.create_task(self._every(settings.last_seen_flush_s, flush_last_seen, "last_seen")),
             asyncio.create_task(self._every(settings.job_sweep_s, expire_jobs, "job_expiry")),
+            asyncio.create_task(self._every(settings.inventory_prune_s, prune_inventory, "inventory_prune")),
         ]
 
     async def _every(self, period_s: float, work: Callable[[ServerState], Awaitable[int]], name: str) -> None:

@@ -12,6 +12,7 @@ from borealis.server.agent_keys import AgentKeys
 from borealis.server.auth.throttle import LoginThrottle
 from borealis.server.bus import Bus
 from borealis.server.db.database import Database
+from borealis.server.inventory.service import InventoryService
 from borealis.server.jobs.service import JobService
 from borealis.server.metrics import Metrics
 from borealis.server.presence import Presence
@@ -26,6 +27,7 @@ class ServerState:
     bus: Bus
     agent_keys: AgentKeys
     jobs: JobService
+    inventory: InventoryService
     metrics: Metrics = field(default_factory=Metrics)
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     ready: bool = False

@@ -19,6 +19,7 @@ class Scope(StrEnum):
     METRICS_READ = "metrics:read"
     JOBS_READ = "jobs:read"
     JOBS_RUN = "jobs:run"
+    INVENTORY_READ = "inventory:read"
     SCRIPTS_READ = "scripts:read"
     SCRIPTS_WRITE = "scripts:write"
     WORKFLOWS_WRITE = "workflows:write"
@@ -42,6 +43,7 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             Scope.TOKENS_WRITE,
             Scope.JOBS_READ,
             Scope.JOBS_RUN,
+            Scope.INVENTORY_READ,
             Scope.SCRIPTS_READ,
             Scope.SCRIPTS_WRITE,
             Scope.WORKFLOWS_WRITE,
@@ -49,7 +51,14 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
         }
     ),
     Role.VIEWER: frozenset(
-        {Scope.AGENTS_READ, Scope.ENROLLMENTS_READ, Scope.JOBS_READ, Scope.SCRIPTS_READ, Scope.METRICS_READ}
+        {
+            Scope.AGENTS_READ,
+            Scope.ENROLLMENTS_READ,
+            Scope.JOBS_READ,
+            Scope.INVENTORY_READ,
+            Scope.SCRIPTS_READ,
+            Scope.METRICS_READ,
+        }
     ),
 }
 

@@ -205,3 +205,58 @@ class ScriptVersion(Base):
     created_at: Mapped[datetime]
 
     __table_args__ = (UniqueConstraint("script_id", "version", name="uq_script_versions_version"),)
+
+
+class InventorySection(Base):
+    """The latest snapshot of one inventory section of one agent (DESIGN §10)."""
+
+    __tablename__ = "inventory_sections"
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
+    section: Mapped[str] = mapped_column(String(16), primary_key=True)
+    hash: Mapped[str] = mapped_column(String(64))
+    data: Mapped[Any | None] = mapped_column(JSON)
+    error: Mapped[str | None] = mapped_column(Text)
+    collected_at: Mapped[datetime]
+    received_at: Mapped[datetime]
+    duration_ms: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class InventoryChange(Base):
+    """One change between two snapshots: a package added, an update gone, a disk filling…"""
+
+    __tablename__ = "inventory_changes"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    at: Mapped[datetime]
+    section: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[str] = mapped_column(String(16))
+    subject: Mapped[str] = mapped_column(String(255))
+    before: Mapped[str | None] = mapped_column(String(255))
+    after: Mapped[str | None] = mapped_column(String(255))
+
+    __table_args__ = (
+        Index("ix_inventory_changes_agent", "agent_id", "id"),
+        Index("ix_inventory_changes_at", "at"),
+    )
+
+
+class InventoryItem(Base):
+    """A denormalised row per item of the sections the fleet is searched by (software, updates,
+    disks, processes), rewritten with its section; the snapshot stays the whole truth."""
+
+    __tablename__ = "inventory_items"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"))
+    section: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(255))
+    version: Mapped[str] = mapped_column(String(128), default="")
+    arch: Mapped[str] = mapped_column(String(32), default="")
+    source: Mapped[str] = mapped_column(String(16), default="")
+    flag: Mapped[bool] = mapped_column(Boolean, default=False)
+    number: Mapped[float | None] = mapped_column(Float)
+    detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    __table_args__ = (
+        Index("ix_inventory_items_section_name", "section", "name"),
+        Index("ix_inventory_items_agent_section", "agent_id", "section"),
+    )
