@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import logging
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -106,6 +107,7 @@ class JobRunner:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._scanner: asyncio.Task[None] | None = None
         self._user_sessions = user_sessions
+        self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {}
 
     # --- life cycle ---
 
@@ -186,8 +188,23 @@ class JobRunner:
                 self._end(running, JobState.CANCELLED)
         elif kind == MessageType.ACK and isinstance(message.get("msg_id"), str):
             self._spawn(self._uplink.acked(message["msg_id"]))
+        elif isinstance(kind, str) and kind in self._handlers:
+            self._spawn(self._handlers[kind](message))
         else:
             log.debug("ignored message", extra=kv(t=kind))
+
+    def on(self, kind: str, handler: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
+        """Hand frames of type `kind` to `handler` (run as a task) — for parts of the agent other than
+        jobs that also take frames from the server (server-distributed roles, updates)."""
+        self._handlers[kind] = handler
+
+    @property
+    def uplink(self) -> Uplink:
+        return self._uplink
+
+    @property
+    def registry(self) -> RoleRegistry:
+        return self._registry
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
