@@ -86,9 +86,12 @@ def parse_dnf_check_update(
 ) -> list[dict[str, Any]]:
     """`dnf -q check-update` rows `name.arch version repo`; stops at the obsoleting section."""
     items = []
-    for line in text.splitlines():
+    lines = text.splitlines()
+    for index, line in enumerate(lines):
         if line.startswith("Obsoleting"):
             break
+        if len(line.split()) == 1 and index + 1 < len(lines) and lines[index + 1][:1].isspace():
+            line = f"{line} {lines[index + 1].strip()}"  # a long name pushes the rest onto the next line
         match = _DNF_LINE.match(line)
         if match is None:
             continue
