@@ -37,12 +37,14 @@ from borealis.agent.reconnect import ReconnectPolicy, RetryKind, SessionOutcome
 from borealis.agent.resources import ProcessMeter
 from borealis.agent.roles.contract import RoleContext
 from borealis.agent.roles.registry import RoleRegistry
+from borealis.agent.server_roles import ServerRoles
 from borealis.agent.status_file import ConnectionState, StatusPublisher, WorkerStatus, status_path
 from borealis.agent.uplink import Uplink
 from borealis.core.errors import BorealisError
 from borealis.core.home import Home
 from borealis.core.logs import kv, setup_logging
 from borealis.core.settings import AgentSettings, load_agent_settings
+from borealis.protocol import roles as roles_protocol
 
 BEAT_LINE = b"beat\n"
 COUNTS_EVERY_S = 10.0  # status.json job counts; an idle worker should wake up well under once a second
@@ -246,10 +248,11 @@ def build_job_runner(
     if inventory is not None:
         inventory.attach(outbox, uplink)
     ctx = RoleContext(agent_id=agent_id, home_root=home.root, tmp_dir=home.agent / "tmp", inventory=inventory)
-    return JobRunner(
+    registry = RoleRegistry(ctx, home.agent_roles, server_dir=home.agent_roles / "Server")
+    runner = JobRunner(
         agent_id,
         server_key,
-        RoleRegistry(ctx, home.agent_roles),
+        registry,
         outbox,
         uplink,
         ctx,
@@ -258,6 +261,10 @@ def build_job_runner(
         roles_scan_s=settings.roles_scan_s,
         user_sessions=build_helper_hub(home, settings),
     )
+    server_roles = ServerRoles(home.agent_roles / "Server", server_key, registry, uplink.send_output)
+    runner.on(roles_protocol.INSTALL, server_roles.on_install)
+    runner.on(roles_protocol.REMOVE, server_roles.on_remove)
+    return runner
 
 
 def build_helper_hub(home: Home, settings: AgentSettings) -> HelperHub | None:

@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import importlib
 import importlib.util
+import json
 import logging
 import os
 import re
@@ -38,6 +39,17 @@ BUILTIN = {
 ENTRY_POINT_GROUP = "borealis.roles"
 DROPIN_PREFIX, DROPIN_SUFFIX = "role_", ".py"
 DROPIN_MODULE = "borealis_dropin_roles"
+FILE_SOURCES = frozenset({"dropin", "server"})
+
+
+def server_role_version(path: Path) -> str | None:
+    """The version the server gave a role it sent, kept beside its file as `role_<name>.json`."""
+    try:
+        recorded = json.loads(path.with_suffix(".json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    version = recorded.get("version") if isinstance(recorded, dict) else None
+    return str(version) if isinstance(version, int) else None
 MAX_ERROR_CHARS = 500
 PURPOSE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
@@ -62,7 +74,7 @@ class Slot:
 @dataclass
 class _Entry:
     name: str
-    source: str  # builtin | entry_point | dropin
+    source: str  # builtin | entry_point | dropin | server
     load: Callable[[], Any] | None = None
     path: Path | None = None
     stamp: tuple[int, int] | None = None
@@ -133,9 +145,17 @@ def _import_dropin(purpose: str, path: Path, generation: int) -> Role:
 
 
 class RoleRegistry:
-    def __init__(self, ctx: RoleContext, roles_dir: Path, *, entry_points: bool = True) -> None:
+    def __init__(
+        self,
+        ctx: RoleContext,
+        roles_dir: Path,
+        *,
+        entry_points: bool = True,
+        server_dir: Path | None = None,
+    ) -> None:
         self._ctx = ctx
         self._dir = roles_dir
+        self._server_dir = server_dir
         self._use_entry_points = entry_points
         self._entries: dict[str, _Entry] = {
             name: _Entry(name, "builtin", load=_builtin_loader(module)) for name, module in BUILTIN.items()
@@ -163,23 +183,32 @@ class RoleRegistry:
     async def refresh(self) -> None:
         """Load new and changed drop-in files; forget deleted ones."""
         async with self._lock:
-            files = await asyncio.to_thread(_dropin_files, self._dir)
-            for purpose, (path, stamp) in files.items():
+            files = await asyncio.to_thread(self._role_files)
+            for purpose, (path, stamp, source) in files.items():
                 entry = self._entries.get(purpose)
-                if entry is not None and entry.source != "dropin":
+                if entry is not None and entry.source not in FILE_SOURCES:
                     if not entry.extra.get("shadow_warned"):
                         log.warning("drop-in role ignored: the name is taken", extra=kv(role=purpose))
                         entry.extra["shadow_warned"] = True
                     continue
-                if entry is not None and entry.stamp == stamp:
+                if entry is not None and entry.stamp == stamp and entry.path == path:
                     continue
                 if entry is None:
-                    entry = self._entries[purpose] = _Entry(purpose, "dropin", path=path)
+                    entry = self._entries[purpose] = _Entry(purpose, source, path=path)
+                entry.source = source
                 await self._load_dropin(entry, path, stamp)
-            for name in [n for n, e in self._entries.items() if e.source == "dropin" and n not in files]:
+            for name in [n for n, e in self._entries.items() if e.source in FILE_SOURCES and n not in files]:
                 entry = self._entries.pop(name)
                 log.info("drop-in role removed", extra=kv(role=name))
                 self._retire(entry.slot)
+
+    def _role_files(self) -> dict[str, tuple[Path, tuple[int, int], str]]:
+        """Drop-ins, then roles the server sent (a local drop-in of the same name wins)."""
+        found = {name: (path, stamp, "dropin") for name, (path, stamp) in _dropin_files(self._dir).items()}
+        if self._server_dir is not None:
+            for name, (path, stamp) in _dropin_files(self._server_dir).items():
+                found.setdefault(name, (path, stamp, "server"))
+        return found
 
     async def _load_dropin(self, entry: _Entry, path: Path, stamp: tuple[int, int]) -> None:
         entry.stamp, entry.path = stamp, path
@@ -191,7 +220,9 @@ class RoleRegistry:
         entry.generation += 1
         try:
             role = await asyncio.to_thread(_import_dropin, entry.name, path, entry.generation)
-            slot = await self._started(role, "dropin")
+            slot = await self._started(role, entry.source)
+            if entry.source == "server":
+                slot.version = await asyncio.to_thread(server_role_version, path)
         except Exception as exc:  # a broken file is reported, never fatal
             entry.error = _short(exc)
             log.error("drop-in role failed to load", extra=kv(role=entry.name, path=path, error=entry.error))
