@@ -25,6 +25,7 @@ from borealis.server.api import (
     health,
     inventory,
     jobs,
+    roles,
     scripts,
     tokens,
     users,
@@ -40,6 +41,7 @@ from borealis.server.keys import server_key
 from borealis.server.limits import BodyLimit
 from borealis.server.presence import Presence
 from borealis.server.presence_sync import PresenceSync
+from borealis.server.role_modules.service import RoleModules
 from borealis.server.state import ServerState
 
 log = logging.getLogger("borealis.server")
@@ -61,6 +63,7 @@ def build_state(settings: ServerSettings) -> ServerState:
         agent_keys=AgentKeys(db),
         jobs=jobs_service,
         inventory=InventoryService(settings, db, jobs_service),
+        role_modules=RoleModules(db, key, presence, bus, jobs_service.roles),
     )
 
 
@@ -86,6 +89,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     if sync is not None:
         await sync.start()
     await state.jobs.start()
+    await state.role_modules.start()
     state.inventory.start()
     housekeeping = Housekeeping(state)
     housekeeping.start()
@@ -97,6 +101,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.ready = False
         await housekeeping.stop()
         await state.inventory.stop()
+        await state.role_modules.stop()
         await state.jobs.stop()
         for agent_id in list(state.presence.live):
             close = state.presence.live[agent_id].close
@@ -132,6 +137,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         jobs,
         scripts,
         inventory,
+        roles,
     ):
         app.include_router(module.router)
     app.router.routes.append(WebSocketRoute(AGENT_WS_PATH, AgentGateway))

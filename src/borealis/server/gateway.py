@@ -32,6 +32,7 @@ from borealis.protocol.messages import (
     hello_payload,
     require,
 )
+from borealis.protocol.roles import STATUS as ROLE_STATUS
 from borealis.server.jobs.service import JOB_MESSAGES
 from borealis.server.state import ServerState, state_of
 
@@ -82,6 +83,7 @@ class AgentGateway(WebSocketEndpoint):
             )
             state.presence.welcomed(agent_id, closer, websocket.send_text)
             state.jobs.agent_connected(agent_id)  # what waited for this agent goes out now
+            state.role_modules.agent_connected(agent_id)
             close_code = await self._serve(websocket, state, agent_id)
         except WebSocketDisconnect as gone:
             close_code = gone.code
@@ -166,6 +168,8 @@ class AgentGateway(WebSocketEndpoint):
                 await jobs.on_frame(agent_id, frame, websocket.send_text)
             elif kind == MessageType.INVENTORY:  # before a refresh's job.result: frames keep their order
                 await state.inventory.on_frame(agent_id, frame, websocket.send_text)
+            elif kind == ROLE_STATUS:
+                state.role_modules.on_status(agent_id, frame)
             else:
                 log.debug("ignored message", extra=kv(agent_id=agent_id, t=str(kind)[:32]))
 

@@ -16,6 +16,7 @@ from borealis.server.inventory.service import InventoryService
 from borealis.server.jobs.service import JobService
 from borealis.server.metrics import Metrics
 from borealis.server.presence import Presence
+from borealis.server.role_modules.service import RoleModules
 
 
 @dataclass
@@ -28,6 +29,7 @@ class ServerState:
     agent_keys: AgentKeys
     jobs: JobService
     inventory: InventoryService
+    role_modules: RoleModules
     metrics: Metrics = field(default_factory=Metrics)
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     ready: bool = False

@@ -260,3 +260,24 @@ class InventoryItem(Base):
         Index("ix_inventory_items_section_name", "section", "name"),
         Index("ix_inventory_items_agent_section", "agent_id", "section"),
     )
+
+
+class RoleModule(Base):
+    """One uploaded version of a role module the server distributes to agents (issue 5)."""
+
+    __tablename__ = "role_modules"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(40))
+    version: Mapped[int] = mapped_column(Integer)
+    body: Mapped[str] = mapped_column(Text)
+    sha256: Mapped[str] = mapped_column(String(64))
+    signature: Mapped[str] = mapped_column(String(128))
+    target: Mapped[dict[str, Any]]
+    description: Mapped[str] = mapped_column(String(1024), default="")
+    created_by: Mapped[str] = mapped_column(String(160))
+    created_at: Mapped[datetime]
+    withdrawn_at: Mapped[datetime | None]
+    withdraw_signature: Mapped[str | None] = mapped_column(String(128))
+
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_role_modules_version"),)
+
