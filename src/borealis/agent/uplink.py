@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -79,6 +80,9 @@ class Uplink:
             for message in backlog:
                 await send(codec.dumps(message))
                 sent_at[str(message["msg_id"])] = loop.time()
+            # On a clock of its own, not after a quiet spell: a connection that always has something
+            # to send would otherwise never re-send, nor forget the acknowledged ids in `sent_at`.
+            next_check = loop.time() + self._resend_after_s
             while True:
                 while self._queue:
                     msg_id, text = self._queue.popleft()
@@ -90,10 +94,11 @@ class Uplink:
                         sent_at[msg_id] = loop.time()
                     await send(text)
                 self._wake.clear()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), self._resend_after_s)
-                except TimeoutError:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), max(0.0, next_check - loop.time()))
+                if loop.time() >= next_check:
                     await self._resend_overdue(send, sent_at, loop.time())
+                    next_check = loop.time() + self._resend_after_s
         finally:
             self._connected = False
             self._queue.clear()
