@@ -8,7 +8,6 @@ of waited for; `lock_message` finds a package manager's own "locked" complaint i
 from __future__ import annotations
 
 import errno
-import fcntl
 import os
 import re
 from collections.abc import Sequence
@@ -87,6 +86,8 @@ def install_command(
 
 def dpkg_lock_held(path: Path = DPKG_FRONTEND_LOCK) -> bool:
     """Blocking. True when another process holds dpkg's front-end lock right now."""
+    import fcntl  # POSIX only; imported here so the updates role still loads elsewhere
+
     try:
         fd = os.open(path, os.O_RDWR)
     except OSError:

@@ -18,10 +18,7 @@ held by another program, fails at once with an error that says so.
 from __future__ import annotations
 
 import asyncio
-import codecs
-import contextlib
 import logging
-import os
 from typing import Any
 
 from borealis.agent.inventory.machine import reboot_required
@@ -35,22 +32,19 @@ from borealis.agent.inventory.patching import (
     lock_message,
 )
 from borealis.agent.inventory.updates import UpdatesUnavailable, update_manager
-from borealis.agent.process_group import end_group, group_alive
 from borealis.agent.roles.contract import (
     JobRequest,
     JobResult,
-    OutputStream,
     RoleContext,
     RoleError,
     RunContext,
 )
-from borealis.agent.roles.script import READ_BYTES, Tail, split_chunks
+from borealis.agent.roles.script import ScriptRole
 from borealis.core.logs import kv
 from borealis.protocol.jobs import JobState
 
 ACTIONS = ("list", "install")
 AFTER_INSTALL = ("software", "updates")
-DRAIN_AFTER_EXIT_S = 1.0
 
 log = logging.getLogger("borealis.agent.updates")
 
@@ -91,19 +85,16 @@ class UpdatesRole:
 
     def __init__(self) -> None:
         self._busy: str | None = None  # the job id of the install running now
-        self._running: dict[str, asyncio.subprocess.Process] = {}
+        self._runner = ScriptRole()
 
     async def start(self, ctx: RoleContext) -> None:
-        return None
+        await self._runner.start(ctx)
 
     async def stop(self) -> None:
-        for job_id in list(self._running):
-            await self.cancel(job_id)
+        await self._runner.stop()
 
     async def cancel(self, job_id: str) -> None:
-        process = self._running.get(job_id)
-        if process is not None:
-            await end_group(process)
+        await self._runner.cancel(job_id)
 
     async def execute(self, request: JobRequest, ctx: RoleContext) -> JobResult:
         action, which, packages = _params(request.params)
@@ -124,12 +115,12 @@ class UpdatesRole:
             raise RoleError(f"another package-manager operation is running on this agent (job {self._busy})")
         self._busy = request.job_id
         try:
-            return await self._install(request.job_id, manager, which, packages, ctx)
+            return await self._install(request, manager, which, packages, ctx)
         finally:
             self._busy = None
 
     async def _install(
-        self, job_id: str, manager: str, which: str, packages: list[str], ctx: RoleContext
+        self, request: JobRequest, manager: str, which: str, packages: list[str], ctx: RoleContext
     ) -> JobResult:
         assert ctx.inventory is not None
         if manager == "apt" and await asyncio.to_thread(dpkg_lock_held):
@@ -148,16 +139,17 @@ class UpdatesRole:
                 data={"manager": manager, "command": [], "reboot_required": False, "installed": []},
             )  # fmt: skip
         before = _versions(await ctx.inventory.collect("software"))
-        code, tails = await self._run(job_id, command, ctx)
+        ran = await self._run(request, command, ctx)
+        code = ran.exit_code
         after = _versions(await ctx.inventory.collect("software"))
         rebooting = await asyncio.to_thread(reboot_required)
         try:
             await ctx.inventory.refresh(AFTER_INSTALL, force=True)
         except Exception:  # the install happened; a full outbox must not turn it into a failure
-            log.exception("cannot send the inventory after an install", extra=kv(job_id=job_id))
+            log.exception("cannot send the inventory after an install", extra=kv(job_id=request.job_id))
         error = None
         if code != 0:
-            held = lock_message(tails[OutputStream.STDERR].text() + tails[OutputStream.STDOUT].text())
+            held = lock_message(ran.stderr_tail + ran.stdout_tail)
             error = (
                 f"the package manager is busy: {held}"
                 if held
@@ -166,8 +158,8 @@ class UpdatesRole:
         return JobResult(
             status=JobState.SUCCEEDED if code == 0 else JobState.FAILED,
             exit_code=code,
-            stdout_tail=tails[OutputStream.STDOUT].text(),
-            stderr_tail=tails[OutputStream.STDERR].text(),
+            stdout_tail=ran.stdout_tail,
+            stderr_tail=ran.stderr_tail,
             data={
                 "manager": manager,
                 "command": command.argv,
@@ -177,55 +169,13 @@ class UpdatesRole:
             error=error,
         )
 
-    async def _run(
-        self, job_id: str, command: InstallCommand, ctx: RoleContext
-    ) -> tuple[int, dict[OutputStream, Tail]]:
-        try:
-            process = await asyncio.create_subprocess_exec(
-                *command.argv,
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.PIPE,
-                env={**os.environ, **command.env},
-                start_new_session=True,
-            )
-        except OSError as exc:
-            raise RoleError(f"cannot start {command.argv[0]}: {exc.strerror or exc}") from exc
-        self._running[job_id] = process
-        ctx.process_started(process.pid)
-        tails = {OutputStream.STDOUT: Tail(), OutputStream.STDERR: Tail()}
-        assert process.stdout is not None and process.stderr is not None
-        readers = [
-            asyncio.create_task(
-                _stream(process.stdout, OutputStream.STDOUT, tails[OutputStream.STDOUT], ctx)
-            ),
-            asyncio.create_task(
-                _stream(process.stderr, OutputStream.STDERR, tails[OutputStream.STDERR], ctx)
-            ),
-        ]
-        try:
-            code = await process.wait()
-            await asyncio.wait(readers, timeout=DRAIN_AFTER_EXIT_S)
-        finally:
-            if process.returncode is None or group_alive(process.pid):
-                await asyncio.shield(end_group(process))
-            for reader in readers:
-                reader.cancel()
-            await asyncio.gather(*readers, return_exceptions=True)
-            self._running.pop(job_id, None)
-        return code, tails
-
-
-async def _stream(reader: asyncio.StreamReader, stream: OutputStream, tail: Tail, ctx: RoleContext) -> None:
-    decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
-    while True:
-        data = await reader.read(READ_BYTES)
-        tail.add(data)
-        for piece in split_chunks(decoder.decode(data, final=not data)):
-            with contextlib.suppress(Exception):  # output is best effort
-                ctx.output(stream, piece)
-        if not data:
-            return
+    async def _run(self, job: JobRequest, command: InstallCommand, ctx: RoleContext) -> JobResult:
+        """Run the package manager as the `script` role runs a program: its own process group, stdin
+        closed, output streamed and its tails kept, the group ended on cancel. `exec` replaces the shell,
+        so the exit code is the package manager's own."""
+        params = {"language": "sh", "script": 'exec "$@"\n', "args": command.argv, "env": command.env}
+        request = JobRequest(job.job_id, "script", params, RunContext.SYSTEM, job.timeout_s)
+        return await self._runner.execute(request, ctx)
 
 
 def create_role() -> UpdatesRole:
