@@ -44,19 +44,19 @@ def test_apt_simulation_lists_upgrades_with_origins_and_the_security_flag() -> N
             "name": "libc6",
             "arch": "i386",
             "current_version": "2.36-9+deb12u4",
-            "candidate_version": "2.36-9+deb12u9",
+            "version": "2.36-9+deb12u9",
             "origin": "Debian:12.8/stable",
             "security": False,
-            "manager": "apt",
+            "source": "apt",
         },
         {
             "name": "libssl3",
             "arch": "amd64",
             "current_version": "3.0.11-1~deb12u2",
-            "candidate_version": "3.0.15-1~deb12u1",
+            "version": "3.0.15-1~deb12u1",
             "origin": "Debian:12.8/stable, Debian-Security:12/stable-security",
             "security": True,
-            "manager": "apt",
+            "source": "apt",
         },
     ]  # a new package pulled in (no current version) and removals are not updates
 
@@ -66,7 +66,7 @@ def test_dnf_rows_with_current_versions_and_security_advisories() -> None:
     assert security == {"openssl-libs"}
     installed = {("bash", "x86_64"): "5.2.21-1.fc40", ("openssl-libs", "x86_64"): "1:3.2.1-2.fc40"}
     items = parse_dnf_check_update(DNF, installed, security)
-    assert [(i["name"], i["current_version"], i["candidate_version"], i["security"]) for i in items] == [
+    assert [(i["name"], i["current_version"], i["version"], i["security"]) for i in items] == [
         ("a-very-long-package-name-that-wraps", None, "1.0-1.fc40", False),
         ("bash", "5.2.21-1.fc40", "5.2.26-1.fc40", False),
         ("openssl-libs", "1:3.2.1-2.fc40", "1:3.2.2-3.fc40", True),
@@ -75,7 +75,7 @@ def test_dnf_rows_with_current_versions_and_security_advisories() -> None:
 
 def test_zypper_table_rows() -> None:
     items = parse_zypper_updates(ZYPPER)
-    assert [(i["name"], i["current_version"], i["candidate_version"], i["security"]) for i in items] == [
+    assert [(i["name"], i["current_version"], i["version"], i["security"]) for i in items] == [
         ("openssl", "3.0.1-1", "3.0.2-1", True),
         ("vim", "9.0.1-1.1", "9.1.0-1.1", False),
     ]

@@ -97,7 +97,7 @@ async def test_the_listing_agrees_with_apt_list_upgradable(tmp_path: Path) -> No
     assert result["status"] == "succeeded", result["error"]
     updates = result["data"]["updates"]
     assert result["data"]["manager"] == "apt"
-    listed = {(u["name"], u["candidate_version"], u["current_version"]) for u in updates}
+    listed = {(u["name"], u["version"], u["current_version"]) for u in updates}
     assert listed == apt_upgradable()
     assert [(u["name"], u["arch"]) for u in updates] == sorted((u["name"], u["arch"]) for u in updates)
     for update in updates:
@@ -116,10 +116,10 @@ async def test_a_pending_update_from_a_local_repository_is_listed_and_installed(
                 "name": PROBE,
                 "arch": "all",
                 "current_version": "1.0",
-                "candidate_version": "1.1",
+                "version": "1.1",
                 "origin": "localhost",
                 "security": False,
-                "manager": "apt",
+                "source": "apt",
             }
         ]
         assert {(PROBE, "1.1", "1.0")} == apt_upgradable(*local_repo.options)

@@ -1,6 +1,6 @@
 """The `updates` section: pending OS package updates from apt, dnf or zypper.
 
-Items: `{name, arch, current_version, candidate_version, origin, security, manager}`, sorted by name
+Items: `{name, arch, version (the candidate), current_version, origin, security, source}`, sorted by name
 and arch. apt's listing is a simulated `dist-upgrade` (what `apt list --upgradable` shows, with the
 origins of the candidate); `security` is true when one of those origins is a security archive. The
 package lists are not refreshed here (`apt-get update` is the distribution's timer's job).
@@ -47,10 +47,10 @@ def _item(name: str, arch: str | None, current: str | None, candidate: str, orig
         "name": name,
         "arch": arch,
         "current_version": current,
-        "candidate_version": candidate,
+        "version": candidate,
         "origin": origin or None,
         "security": security,
-        "manager": manager,
+        "source": manager,
     }
 
 
