@@ -7,6 +7,7 @@ loads what only the worker or enrollment needs.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import click
 
@@ -17,7 +18,7 @@ from borealis.core.home import Home
 
 @click.group()
 def agent() -> None:
-    """The agent on a managed device: enroll it, run it, see its status."""
+    """The agent on a managed device: enroll, install, run it, see its status."""
 
 
 @agent.command()
@@ -75,6 +76,69 @@ def status(home: str, as_json: bool) -> None:
         raise ConfigError(f"not enrolled: no agent identity in {agent_home.root}")
     report = agent_status.gather(agent_home)
     click.echo(json.dumps(report.to_json()) if as_json else agent_status.render(report))
+
+
+root_option = click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Write the service files under this folder instead of the system, and run no service manager.",
+)
+
+
+def _say(line: str) -> None:
+    click.echo(line)
+
+
+@agent.command()
+@home_option
+@click.option(
+    "--server", "server_url", default=None, help="Server URL; overrides the one in the install code."
+)
+@click.option("--code", default=None, help="Enroll first with this install code (BRL1-…).")
+@root_option
+def install(home: str, server_url: str | None, code: str | None, root: Path | None) -> None:
+    """Install the agent as a service: its own environment, the service, the session helper."""
+    from borealis.agent.installer import install as install_agent
+
+    install_agent(Home.resolve(home), root=_absolute(root), server_url=server_url, code=code, say=_say)
+
+
+@agent.command()
+@home_option
+@root_option
+def repair(home: str, root: Path | None) -> None:
+    """Re-create whatever of the install is missing or drifted; the identity is kept."""
+    from borealis.agent.installer import repair as repair_agent
+
+    repair_agent(Home.resolve(home), root=_absolute(root), say=_say)
+
+
+@agent.command()
+@home_option
+@root_option
+@click.option(
+    "--keep-identity", is_flag=True, help="Keep identity/ and agent.toml, so a reinstall is the same agent."
+)
+def remove(home: str, root: Path | None, keep_identity: bool) -> None:
+    """Stop and unregister the service, then delete everything the install made."""
+    from borealis.agent.installer import remove as remove_agent
+
+    remove_agent(Home.resolve(home), root=_absolute(root), keep_identity=keep_identity, say=_say)
+
+
+@agent.command()
+@home_option
+@click.option("--no-startup-delay", is_flag=True, help="Connect at once instead of after a random delay.")
+def launch(home: str, no_startup_delay: bool) -> int:
+    """Run the installed agent in the foreground (for debugging)."""
+    from borealis.agent.installer import launch as launch_agent
+
+    return launch_agent(Home.resolve(home), startup_delay=not no_startup_delay)
+
+
+def _absolute(root: Path | None) -> Path | None:
+    return root.expanduser().resolve() if root is not None else None
 
 
 @click.command()
