@@ -29,8 +29,10 @@ class AgentReport:
     enrolled_at: str
     running: bool = False
     supervisor_pid: int | None = None
+    supervisor_started_at: str | None = None
     worker_running: bool = False
     worker_pid: int | None = None
+    worker_started_at: str | None = None
     worker_rss_bytes: int | None = None
     state: str = ConnectionState.STOPPED.value
     connected: bool = False
@@ -69,8 +71,14 @@ def gather(home: Home) -> AgentReport:
         enrolled_at=identity.enrolled_at,
         running=supervisor_alive,
         supervisor_pid=record.pid if record is not None and supervisor_alive else None,
+        supervisor_started_at=record.started_at if record is not None and supervisor_alive else None,
         worker_running=worker_alive,
         worker_pid=worker_pid if worker_alive else None,
+        worker_started_at=(
+            record.worker_started_at
+            if record is not None and worker_alive and record.worker_pid == worker_pid
+            else None
+        ),
         worker_rss_bytes=rss_of(worker_pid) if worker_alive and worker_pid else None,
         state=state,
         connected=connected,
@@ -107,8 +115,8 @@ def render(report: AgentReport, now: datetime | None = None) -> str:
         ("agent", report.agent_id),
         ("server", report.server_url),
         ("enrolled", report.enrolled_at),
-        ("supervisor", f"running (pid {report.supervisor_pid})" if report.running else "not running"),
-        ("worker", _worker_line(report)),
+        ("supervisor", _supervisor_line(report, now)),
+        ("worker", _worker_line(report, now)),
         ("connection", _connection_line(report, now)),
         ("jobs", _jobs_line(report)),
         ("restarts", str(report.restarts)),
@@ -119,11 +127,22 @@ def render(report: AgentReport, now: datetime | None = None) -> str:
     return "\n".join(f"{label:<{width}}  {value}".rstrip() for label, value in lines)
 
 
-def _worker_line(report: AgentReport) -> str:
+def _supervisor_line(report: AgentReport, now: datetime) -> str:
+    if not report.running:
+        return "not running"
+    return f"running (pid {report.supervisor_pid}{_uptime(report.supervisor_started_at, now)})"
+
+
+def _worker_line(report: AgentReport, now: datetime) -> str:
     if not report.worker_running:
         return "not running"
     rss = f", RSS {report.worker_rss_bytes / MIB:.1f} MiB" if report.worker_rss_bytes else ""
-    return f"running (pid {report.worker_pid}{rss})"
+    return f"running (pid {report.worker_pid}{_uptime(report.worker_started_at, now)}{rss})"
+
+
+def _uptime(started_at: str | None, now: datetime) -> str:
+    started = parse_utc(started_at)
+    return f", up {_age(now - started)}" if started is not None else ""
 
 
 def _jobs_line(report: AgentReport) -> str:
