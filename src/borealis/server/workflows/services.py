@@ -1,0 +1,139 @@
+"""What nodes get from the server (`ctx.services`): jobs on agents, guarded HTTP, per-node state,
+and starting other workflows. One object per server process; nodes never touch the database or the
+jobs machinery themselves."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from sqlalchemy import select
+
+from borealis.core.clock import utcnow
+from borealis.core.errors import BorealisError
+from borealis.protocol.jobs import RunAs
+from borealis.server.db.database import Database
+from borealis.server.jobs import store as job_store
+from borealis.server.jobs.service import JobService
+from borealis.server.jobs.spec import JobSpec
+from borealis.server.jobs.views import result_view
+from borealis.server.workflows.models import WorkflowNodeState
+from borealis.server.workflows.nodes.base import NodeError
+from borealis.server.workflows.ssrf import Guard
+
+JOB_POLL_S = 0.2
+MAX_RESPONSE_BYTES = 4 * 1024 * 1024
+
+StartRun = Callable[[str, list[dict[str, Any]], dict[str, Any], str], Awaitable[str]]
+WaitRun = Callable[[str, float], Awaitable[dict[str, Any]]]
+
+
+@dataclass
+class NodeServices:
+    db: Database
+    jobs: JobService
+    guard: Guard
+    smtp: dict[str, Any]
+    start_run: StartRun | None = None
+    wait_run: WaitRun | None = None
+
+    async def run_job(
+        self,
+        role: str,
+        params: dict[str, Any],
+        target: dict[str, Any],
+        actor: str,
+        *,
+        run_as: str = "system",
+        timeout_s: float = 300.0,
+        wait_s: float = 600.0,
+    ) -> tuple[str, list[dict[str, Any]]]:
+        """Submit a job and wait until every agent's row is final; (job id, one result per agent)."""
+        spec = JobSpec(
+            role=role,
+            params=params,
+            run_as=RunAs(run_as),
+            timeout_s=timeout_s,
+            expires_in_s=max(wait_s, 60.0),
+        )
+        try:
+            job = await self.jobs.submit(spec, target, actor, None)
+        except BorealisError as exc:
+            raise NodeError(f"the job was refused: {exc.detail}", retryable=False) from None
+        job_id = str(job["id"])
+        deadline = time.monotonic() + wait_s
+        while True:
+            async with self.db.session() as session:
+                rows = await job_store.results(session, job_id)
+            if all(job_store.is_final(row.status) for row in rows):
+                return job_id, [result_view(row) for row in rows]
+            if time.monotonic() > deadline:
+                await self.jobs.cancel(job_id, actor, None)
+                raise NodeError(
+                    f"job {job_id} did not finish within {wait_s:g} s (cancelled)", retryable=False
+                )
+            await asyncio.sleep(JOB_POLL_S)
+
+    async def http(
+        self,
+        method: str,
+        url: str,
+        *,
+        headers: dict[str, str] | None = None,
+        params: dict[str, str] | None = None,
+        content: bytes | None = None,
+        timeout_s: float = 30.0,
+    ) -> httpx.Response:
+        """One request past the SSRF guard; redirects are not followed (each hop would need the guard)."""
+        await self.guard.check(url)
+        try:
+            async with (
+                httpx.AsyncClient(timeout=timeout_s, follow_redirects=False) as client,
+                client.stream(method, url, headers=headers, params=params, content=content) as response,
+            ):
+                body = bytearray()
+                async for chunk in response.aiter_bytes():
+                    body += chunk
+                    if len(body) > MAX_RESPONSE_BYTES:
+                        raise NodeError(
+                            f"the response is larger than {MAX_RESPONSE_BYTES} bytes", retryable=False
+                        )
+                return httpx.Response(
+                    response.status_code,
+                    headers=response.headers,
+                    content=bytes(body),
+                    request=response.request,
+                )
+        except httpx.TimeoutException:
+            raise NodeError(f"{method} {url} timed out after {timeout_s:g} s") from None
+        except httpx.HTTPError as exc:
+            raise NodeError(f"{method} {url} failed: {exc}") from None
+
+    async def load_state(self, workflow_id: str, node_id: str) -> dict[str, Any]:
+        async with self.db.session() as session:
+            row = await session.get(WorkflowNodeState, (workflow_id, node_id))
+            return dict(row.data) if row is not None else {}
+
+    async def save_state(self, workflow_id: str, node_id: str, data: dict[str, Any]) -> None:
+        async with self.db.transaction() as session:
+            row = await session.get(WorkflowNodeState, (workflow_id, node_id))
+            if row is None:
+                session.add(
+                    WorkflowNodeState(
+                        workflow_id=workflow_id, node_id=node_id, data=data, updated_at=utcnow()
+                    )
+                )
+            else:
+                row.data, row.updated_at = data, utcnow()
+
+
+async def node_states(db: Database, workflow_id: str) -> dict[str, dict[str, Any]]:
+    async with db.session() as session:
+        rows = await session.scalars(
+            select(WorkflowNodeState).where(WorkflowNodeState.workflow_id == workflow_id)
+        )
+        return {row.node_id: dict(row.data) for row in rows}
