@@ -35,6 +35,8 @@ from borealis.agent.supervisor_state import (
     supervisor_path,
     write_record,
 )
+from borealis.agent.update_state import SWITCH_EXIT_CODE
+from borealis.agent.update_switch import VersionSwitch
 from borealis.core.backoff import Backoff
 from borealis.core.home import Home
 from borealis.core.logs import kv, setup_logging
@@ -57,9 +59,12 @@ class Supervisor:
         *,
         agent_id: str = "",
         rng: random.Random | None = None,
+        versions: VersionSwitch | None = None,
     ) -> None:
         self._settings = settings
         self._command = list(command)
+        self._versions = versions  # self-update: the worker's interpreter, switches and rollbacks
+        self._restart_now = False
         self._record_path = record_path
         self._fields = {"agent_id": agent_id} if agent_id else {}
         self._backoff = Backoff(
@@ -97,7 +102,8 @@ class Supervisor:
                 self._save()
                 if time.monotonic() - self._spawned_at >= self._settings.stable_after_s:
                     self._backoff.reset()
-                delay = self._backoff.next_delay()
+                delay = 0.0 if self._restart_now else self._backoff.next_delay()
+                self._restart_now = False
                 log.warning(
                     "restarting the worker",
                     extra=kv(
@@ -135,9 +141,8 @@ class Supervisor:
     def _spawn(self) -> None:
         # Its own process group: a Ctrl-C on the terminal reaches the supervisor only, which then
         # sends the worker exactly one SIGTERM (two signals would make the worker skip its clean close).
-        worker = subprocess.Popen(
-            self._command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, process_group=0
-        )
+        command = self._versions.command(self._command) if self._versions else self._command
+        worker = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, process_group=0)
         assert worker.stdout is not None
         os.set_blocking(worker.stdout.fileno(), False)
         self._selector.register(worker.stdout, selectors.EVENT_READ, "worker")
@@ -147,7 +152,7 @@ class Supervisor:
         self._record.worker_pid = worker.pid
         self._record.worker_started_at = utc_now()
         self._save()
-        log.info("worker started", extra=kv(**self._fields, worker_pid=worker.pid))
+        log.info("worker started", extra=kv(**self._fields, worker_pid=worker.pid, python=command[0]))
 
     def _watch(self) -> Restart | None:
         """Wait until the worker must be restarted (its Restart) or a stop was requested (None)."""
@@ -160,7 +165,10 @@ class Supervisor:
             code = worker.poll()
             if code is not None:
                 self._reap()
-                return _exit_restart(code, worker.pid)
+                return self._after_exit(code, worker.pid)
+            if self._versions is not None and (failure := self._versions.check(worker.pid)):
+                self._kill_worker()
+                return self._roll_back(failure, worker.pid)
             now = time.monotonic()
             silent_s = now - self._last_beat
             if silent_s > self._settings.hang_timeout_s:
@@ -183,6 +191,27 @@ class Supervisor:
                     )
                     self._stop_worker()
                     return Restart(utc_now(), RestartReason.MEMORY, detail, worker.pid)
+
+    def _after_exit(self, code: int, pid: int) -> Restart:
+        """An exit asking for a switch to a new version, one that ends a trial, or a plain one."""
+        restart = _exit_restart(code, pid)
+        if self._versions is None:
+            return restart
+        if code == SWITCH_EXIT_CODE:
+            version = self._versions.switch()
+            if version is not None:
+                self._restart_now = True
+                return Restart(utc_now(), RestartReason.UPDATE, f"switching to agent version {version}", pid)
+        if self._versions.in_trial:
+            return self._roll_back(f"the new worker ended before it connected ({restart.detail})", pid)
+        return restart
+
+    def _roll_back(self, reason: str, pid: int) -> Restart:
+        failed = self._versions.rollback(reason) if self._versions is not None else None
+        self._restart_now = True
+        return Restart(
+            utc_now(), RestartReason.UPDATE, f"rolled back from agent version {failed}: {reason}", pid
+        )
 
     def _stop_worker(self) -> None:
         """SIGTERM, then SIGKILL after `stop_timeout_s` (or at once on a second signal)."""
@@ -328,5 +357,6 @@ def run_supervisor(home: Home, *, startup_delay: bool = True) -> int:
         worker_command(home, startup_delay=startup_delay),
         supervisor_path(home),
         agent_id=identity.agent_id,
+        versions=VersionSwitch(home, settings.update_confirm_s),
     )
     return supervisor.run()

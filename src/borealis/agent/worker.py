@@ -39,6 +39,8 @@ from borealis.agent.roles.contract import RoleContext
 from borealis.agent.roles.registry import RoleRegistry
 from borealis.agent.server_roles import ServerRoles
 from borealis.agent.status_file import ConnectionState, StatusPublisher, WorkerStatus, status_path
+from borealis.agent.update_state import SWITCH_EXIT_CODE
+from borealis.agent.updater import Updater
 from borealis.agent.uplink import Uplink
 from borealis.core.errors import BorealisError
 from borealis.core.home import Home
@@ -66,9 +68,12 @@ class Worker:
         rng: random.Random | None = None,
         jobs: JobRunner | None = None,
         inventory: InventoryService | None = None,
+        updater: Updater | None = None,
     ) -> None:
         self._settings = settings
         self._jobs = jobs
+        self._updater = updater  # started after the jobs (it reports through their outbox), stopped before
+        self._exit_code = 0
         self._inventory = inventory  # started after the jobs (it needs their open outbox), stopped before
         self._identity = identity
         self._connection = connection
@@ -93,6 +98,11 @@ class Worker:
             return
         self._stop.set()
 
+    def request_switch(self) -> None:
+        """Stop cleanly and exit with SWITCH_EXIT_CODE: the supervisor starts the new agent version."""
+        self._exit_code = SWITCH_EXIT_CODE
+        self.request_stop()
+
     async def run(self) -> int:
         self._main = asyncio.current_task()
         loop = asyncio.get_running_loop()
@@ -111,8 +121,12 @@ class Worker:
                 helpers.append(asyncio.create_task(self._publish_job_counts(self._jobs), name="counts"))
                 if self._inventory is not None:
                     await self._inventory.start()
+                if self._updater is not None:
+                    await self._updater.start(self.request_switch)
             await self._connect_until_stopped()
         finally:
+            if self._updater is not None:
+                await self._updater.stop()
             if self._jobs is not None:
                 if self._inventory is not None:
                     await self._inventory.stop()
@@ -125,8 +139,8 @@ class Worker:
                 loop.remove_signal_handler(signum)
             self._status.set(state=ConnectionState.STOPPED, connected_since=None)
             self._status.write_now()
-            log.info("worker stopped", extra=kv(**self._fields))
-        return 0
+            log.info("worker stopped", extra=kv(**self._fields, exit_code=self._exit_code))
+        return self._exit_code
 
     async def _connect_until_stopped(self) -> None:
         if self._startup_delay and self._settings.startup_delay_s > 0:
@@ -220,7 +234,8 @@ def build_worker(
     )
     server_key = pinned_server_key(home, identity)
     inventory = build_inventory(home, settings)
-    jobs = build_job_runner(home, settings, identity.agent_id, server_key, inventory)
+    updater = Updater(home, server_key)
+    jobs = build_job_runner(home, settings, identity.agent_id, server_key, inventory, updater)
     heartbeats = HeartbeatSource(ProcessMeter(), roles_health=jobs.health)
     connection = Connection(identity, key, server_key, host_facts(), heartbeats, status, session=jobs)
     return Worker(
@@ -232,6 +247,7 @@ def build_worker(
         beat_fd=beat_fd,
         jobs=jobs,
         inventory=inventory,
+        updater=updater,
     )
 
 
@@ -241,6 +257,7 @@ def build_job_runner(
     agent_id: str,
     server_key: Ed25519PublicKey,
     inventory: InventoryService | None = None,
+    updater: Updater | None = None,
 ) -> JobRunner:
     """The job side of the worker: outbox, roles (built-in, entry points, drop-ins) and the runner."""
     outbox = Outbox(outbox_path(home.agent), settings.outbox_max_messages, settings.outbox_max_bytes)
@@ -264,6 +281,8 @@ def build_job_runner(
     server_roles = ServerRoles(home.agent_roles / "Server", server_key, registry, uplink.send_output)
     runner.on(roles_protocol.INSTALL, server_roles.on_install)
     runner.on(roles_protocol.REMOVE, server_roles.on_remove)
+    if updater is not None:
+        updater.attach(outbox, uplink, runner)
     return runner
 
 

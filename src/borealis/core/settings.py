@@ -89,6 +89,7 @@ class AgentSettings:
     inventory_budget_s: dict[str, float] = field(default_factory=dict)  # per section time budgets
     inventory_resend_after_s: float = 24 * 3600.0  # an unchanged section is sent again after this
     apt_options: list[str] = field(default_factory=list)  # extra apt-get arguments, e.g. ["-o", "Dir::…"]
+    update_confirm_s: float = 120.0  # a new agent version must connect within this, or it is rolled back
     log: LogPolicy = field(default_factory=LogPolicy)
 
 

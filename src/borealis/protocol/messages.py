@@ -27,6 +27,10 @@ class MessageType(StrEnum):
     JOB_CANCEL = "job.cancel"
     ACK = "ack"
     INVENTORY = "inventory"
+    UPDATE_OFFER = "update.offer"
+    UPDATE_CHUNK = "update.chunk"
+    UPDATE_FETCH = "update.fetch"
+    UPDATE_STATUS = "update.status"
 
 
 class CloseCode(IntEnum):

@@ -14,9 +14,11 @@ from borealis import __version__
 from borealis.core.home import ensure_dir
 from borealis.core.settings import ServerSettings
 from borealis.protocol.messages import AGENT_WS_PATH, CloseCode
+from borealis.protocol.updates import MAX_WHEEL_BYTES
 from borealis.server import problems
 from borealis.server.agent_keys import AgentKeys
 from borealis.server.api import (
+    agent_versions,
     agents,
     audit_log,
     auth,
@@ -43,6 +45,7 @@ from borealis.server.presence import Presence
 from borealis.server.presence_sync import PresenceSync
 from borealis.server.role_modules.service import RoleModules
 from borealis.server.state import ServerState
+from borealis.server.updates.service import AgentUpdates
 
 log = logging.getLogger("borealis.server")
 
@@ -54,16 +57,18 @@ def build_state(settings: ServerSettings) -> ServerState:
     presence = Presence(settings.heartbeat_s, settings.overdue_after_s)
     bus = open_bus(settings.bus_url)
     jobs_service = JobService(settings, db, key, presence, bus)
+    agent_keys = AgentKeys(db)
     return ServerState(
         settings=settings,
         db=db,
         key=key,
         presence=presence,
         bus=bus,
-        agent_keys=AgentKeys(db),
+        agent_keys=agent_keys,
         jobs=jobs_service,
         inventory=InventoryService(settings, db, jobs_service),
         role_modules=RoleModules(db, key, presence, bus, jobs_service.roles),
+        updates=AgentUpdates.build(settings, db, key, jobs_service.delivery, agent_keys),
     )
 
 
@@ -90,6 +95,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await sync.start()
     await state.jobs.start()
     await state.role_modules.start()
+    await state.updates.start()
     state.inventory.start()
     housekeeping = Housekeeping(state)
     housekeeping.start()
@@ -102,6 +108,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await housekeeping.stop()
         await state.inventory.stop()
         await state.role_modules.stop()
+        await state.updates.stop()
         await state.jobs.stop()
         for agent_id in list(state.presence.live):
             close = state.presence.live[agent_id].close
@@ -138,8 +145,11 @@ def create_app(settings: ServerSettings) -> FastAPI:
         scripts,
         inventory,
         roles,
+        agent_versions,
     ):
         app.include_router(module.router)
     app.router.routes.append(WebSocketRoute(AGENT_WS_PATH, AgentGateway))
-    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(
+        BodyLimit, max_bytes=settings.max_request_bytes, larger={agent_versions.UPLOAD_PATH: MAX_WHEEL_BYTES}
+    )
     return app

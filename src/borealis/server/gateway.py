@@ -35,6 +35,7 @@ from borealis.protocol.messages import (
 from borealis.protocol.roles import STATUS as ROLE_STATUS
 from borealis.server.jobs.service import JOB_MESSAGES
 from borealis.server.state import ServerState, state_of
+from borealis.server.updates.rollouts import UPDATE_MESSAGES
 
 log = logging.getLogger("borealis.server.gateway")
 HELLO_TIMEOUT_S = 10.0
@@ -84,6 +85,7 @@ class AgentGateway(WebSocketEndpoint):
             state.presence.welcomed(agent_id, closer, websocket.send_text)
             state.jobs.agent_connected(agent_id)  # what waited for this agent goes out now
             state.role_modules.agent_connected(agent_id)
+            state.updates.rollouts.agent_connected(agent_id)  # its new version may end an update
             close_code = await self._serve(websocket, state, agent_id)
         except WebSocketDisconnect as gone:
             close_code = gone.code
@@ -170,6 +172,8 @@ class AgentGateway(WebSocketEndpoint):
                 await state.inventory.on_frame(agent_id, frame, websocket.send_text)
             elif kind == ROLE_STATUS:
                 state.role_modules.on_status(agent_id, frame)
+            elif kind in UPDATE_MESSAGES:
+                await state.updates.rollouts.on_frame(agent_id, frame, websocket.send_text)
             else:
                 log.debug("ignored message", extra=kv(agent_id=agent_id, t=str(kind)[:32]))
 

@@ -14,17 +14,19 @@ class BodyLimit:
     went away, so it stops reading; whatever it tries to answer after that is dropped.
     """
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = larger or {}  # exact paths that take bigger bodies (agent wheels), with their limit
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope.get("path", ""), self.max_bytes)
         declared = dict(scope.get("headers", [])).get(b"content-length")
-        if declared is not None and (not declared.isdigit() or int(declared) > self.max_bytes):
-            await self._refuse(send)
+        if declared is not None and (not declared.isdigit() or int(declared) > limit):
+            await self._refuse(send, limit)
             return
         seen = 0
         started = refused = False
@@ -36,10 +38,10 @@ class BodyLimit:
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
-                if seen > self.max_bytes:
+                if seen > limit:
                     refused = True
                     if not started:
-                        await self._refuse(send)
+                        await self._refuse(send, limit)
                     return {"type": "http.disconnect"}
             return message
 
@@ -53,13 +55,13 @@ class BodyLimit:
 
         await self.app(scope, counting_receive, tracking_send)
 
-    async def _refuse(self, send: Send) -> None:
+    async def _refuse(self, send: Send, limit: int) -> None:
         body = dumps_bytes(
             {
                 "type": "https://borealis.dev/problems/payload-too-large",
                 "title": "Payload too large",
                 "status": 413,
-                "detail": f"request body is over the limit of {self.max_bytes} bytes",
+                "detail": f"request body is over the limit of {limit} bytes",
             }
         )
         await send(

@@ -10,6 +10,7 @@ from borealis.core.errors import InvalidInput
 class Scope(StrEnum):
     AGENTS_READ = "agents:read"
     AGENTS_WRITE = "agents:write"
+    AGENTS_UPDATE = "agents:update"  # upload agent versions and roll them out: admins only by default
     ENROLLMENTS_READ = "enrollments:read"
     ENROLLMENTS_WRITE = "enrollments:write"
     USERS_READ = "users:read"

@@ -281,3 +281,46 @@ class RoleModule(Base):
 
     __table_args__ = (UniqueConstraint("name", "version", name="uq_role_modules_version"),)
 
+
+class AgentVersion(Base):
+    """An agent wheel the server can offer (issue 5 part 3); the file is in `<home>/Server/blobs`."""
+
+    __tablename__ = "agent_versions"
+    version: Mapped[str] = mapped_column(String(64), primary_key=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(Integer)
+    signature: Mapped[str] = mapped_column(String(128))
+    uploaded_by: Mapped[str] = mapped_column(String(160))
+    uploaded_at: Mapped[datetime]
+
+
+class AgentRollout(Base):
+    """The rollout of one version: its target as asked and how many agents may update at once."""
+
+    __tablename__ = "agent_rollouts"
+    version: Mapped[str] = mapped_column(
+        ForeignKey("agent_versions.version", ondelete="CASCADE"), primary_key=True
+    )
+    target: Mapped[dict[str, Any]]
+    batch_size: Mapped[int] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(160))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+
+class AgentUpdate(Base):
+    """One agent's progress in a rollout (`protocol.updates.UpdateState`)."""
+
+    __tablename__ = "agent_updates"
+    version: Mapped[str] = mapped_column(
+        ForeignKey("agent_rollouts.version", ondelete="CASCADE"), primary_key=True
+    )
+    agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    from_version: Mapped[str] = mapped_column(String(64), default="")
+    offered_at: Mapped[datetime | None]
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_agent_updates_state", "state"),)
