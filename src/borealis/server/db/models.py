@@ -214,7 +214,7 @@ class InventorySection(Base):
     agent_id: Mapped[str] = mapped_column(ForeignKey("agents.id", ondelete="CASCADE"), primary_key=True)
     section: Mapped[str] = mapped_column(String(16), primary_key=True)
     hash: Mapped[str] = mapped_column(String(64))
-    data: Mapped[Any | None] = mapped_column(JSON)
+    data: Mapped[str | None] = mapped_column(Text)  # JSON text, written and read with orjson (fast)
     error: Mapped[str | None] = mapped_column(Text)
     collected_at: Mapped[datetime]
     received_at: Mapped[datetime]
@@ -242,7 +242,8 @@ class InventoryChange(Base):
 
 class InventoryItem(Base):
     """A denormalised row per item of the sections the fleet is searched by (software, updates,
-    disks, processes), rewritten with its section; the snapshot stays the whole truth."""
+    disks; processes: one row per name), rewritten with its section; the snapshot stays the whole
+    truth."""
 
     __tablename__ = "inventory_items"
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)

@@ -5,7 +5,8 @@
                                                             or withdrawn; changed = a new candidate
     disks      filling                                      a volume crossed 80/90/95 % or rose by
                                                             10 points or more
-    system     changed                                      os, kernel, hostname, architecture…
+    system     changed                                      os, kernel, hostname, model, serial,
+                                                            a reboot becoming required
 
 The first snapshot of a section is a baseline, not a change: it yields nothing.
 """
@@ -22,17 +23,14 @@ FILL_THRESHOLDS = (80.0, 90.0, 95.0)
 FILL_JUMP_POINTS = 10.0
 SYSTEM_FIELDS = (
     "hostname",
-    "os",
     "os_name",
     "os_version",
-    "os_release",
     "kernel",
-    "kernel_version",
     "arch",
-    "architecture",
     "manufacturer",
     "model",
     "serial",
+    "reboot_required",
 )
 MAX_CHANGES = 5000  # per section and upload: a reinstall of everything is recorded, not unbounded
 

@@ -12,11 +12,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
 from sqlalchemy import case, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from borealis.core.clock import iso
 from borealis.server.db.models import Agent, InventoryItem, InventorySection
+from borealis.server.inventory.items import process_view, text
 from borealis.server.inventory.versions import compare
 
 SCAN_ROWS = 20_000  # rows read per page of a version-range search at most
@@ -30,7 +32,7 @@ def section_view(row: InventorySection) -> dict[str, Any]:
         "received_at": iso(row.received_at),
         "duration_ms": row.duration_ms,
         "error": row.error,
-        "data": row.data,
+        "data": None if row.data is None else orjson.loads(row.data),
     }
 
 
@@ -164,12 +166,27 @@ async def disks(
 async def processes(
     session: AsyncSession, name: str, limit: int, cursor: int | None
 ) -> tuple[list[dict[str, Any]], str | None]:
+    """Processes named `name` on the agents whose last process list has one, paged by agent (the
+    items of a page come from those agents' snapshots)."""
     query = _items_query("processes").where(InventoryItem.name == name).limit(limit)
     if cursor is not None:
         query = query.where(InventoryItem.id > cursor)
     rows = (await session.execute(query)).all()
+    agents = {item.agent_id: hostname for item, hostname in rows}
+    snapshots = await session.execute(
+        select(InventorySection.agent_id, InventorySection.data).where(
+            InventorySection.section == "processes", InventorySection.agent_id.in_(list(agents))
+        )
+    )
+    found: dict[str, list[dict[str, Any]]] = {}
+    for agent_id, data in snapshots:
+        listed = orjson.loads(data) if data else []
+        found[agent_id] = [
+            process_view(p) for p in listed if isinstance(p, dict) and text(p.get("name"), 255) == name
+        ]
     items = [
-        {"agent_id": item.agent_id, "hostname": hostname, "name": item.name, **(item.detail or {})}
+        {"agent_id": item.agent_id, "hostname": hostname, **process}
         for item, hostname in rows
+        for process in found.get(item.agent_id, [])
     ]
     return items, _page([item for item, _ in rows], limit)

@@ -1,5 +1,5 @@
 """Inventory: the latest snapshot per agent and section, the history of changes, and a denormalised
-row per searchable item (software, updates, disks, processes).
+row per searchable item (software, updates, disks; one per process name).
 
 Revision ID: 0004
 Revises: 0003
@@ -29,7 +29,7 @@ def upgrade() -> None:
         _agent_id(),
         sa.Column("section", sa.String(16), nullable=False),
         sa.Column("hash", sa.String(64), nullable=False),
-        sa.Column("data", sa.JSON(), nullable=True),
+        sa.Column("data", sa.Text(), nullable=True),
         sa.Column("error", sa.Text(), nullable=True),
         sa.Column("collected_at", UTCDateTime(), nullable=False),
         sa.Column("received_at", UTCDateTime(), nullable=False),
