@@ -234,6 +234,16 @@ def test_remove_leaves_nothing_of_ours_and_a_second_remove_is_a_no_op(tmp_path: 
 
 
 @pytest.mark.slow
+def test_remove_without_the_manifest_still_finds_the_unit_that_runs_this_home(tmp_path: Path) -> None:
+    done = install(tmp_path)
+    (done.home.agent / "install.json").unlink()
+    result = done.run("remove")
+    assert result.returncode == 0, result.stderr
+    assert not (done.root / UNIT).exists() and not (done.root / AUTOSTART).exists()
+    assert not (done.root / WANTS).is_symlink() and not done.home.root.exists()
+
+
+@pytest.mark.slow
 def test_remove_keep_identity_lets_a_reinstall_be_the_same_agent(tmp_path: Path) -> None:
     done = install(tmp_path)
     agent_id = json.loads((done.home.agent_identity / "identity.json").read_text())["agent_id"]
@@ -277,11 +287,17 @@ def test_repair_and_launch_need_an_install(tmp_path: Path) -> None:
 
 def test_remove_of_a_home_never_installed_touches_nothing(tmp_path: Path) -> None:
     home, _, _ = enrolled_home(tmp_path / "home", "http://127.0.0.1:9", keys.generate())
-    before = files_under(home.root)
-    result = agent("remove", home, "--root", str(tmp_path / "root"))
+    root = tmp_path / "root"
+    (root / WANTS).parent.mkdir(parents=True)
+    (root / UNIT).write_text(
+        "[Service]\nExecStart=/opt/x/venv/bin/python -m borealis agent run --home /opt/x\n"
+    )
+    (root / WANTS).symlink_to("/" + UNIT)  # another home's install: not ours to remove
+    before = files_under(home.root, root)
+    result = agent("remove", home, "--root", str(root))
     assert result.returncode == 0
     assert result.stdout.strip() == f"nothing to remove: no agent is installed in {home.root}"
-    assert files_under(home.root) == before
+    assert files_under(home.root, root) == before
 
 
 def test_a_unit_of_another_home_is_not_overwritten(tmp_path: Path) -> None:

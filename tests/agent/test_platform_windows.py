@@ -116,9 +116,13 @@ SEARCH_OUTPUT = json.dumps(
 
 
 def test_the_service_is_created_with_sc_exe_as_local_system_and_restarted_on_failure() -> None:
-    commands = [c.argv for c in WindowsPlatform().activate_commands(SPEC)]
-    create = commands[0]
-    assert create[:3] == ("sc.exe", "create", "BorealisAgent")
+    planned = WindowsPlatform().activate_commands(SPEC)
+    commands = [c.argv for c in planned]
+    create, config = commands[0], commands[1]
+    assert create[:3] == ("sc.exe", "create", "BorealisAgent") and not planned[0].check  # may exist (repair)
+    assert (
+        config[:3] == ("sc.exe", "config", "BorealisAgent") and config[3:] == create[3:] and planned[1].check
+    )
     bin_path = create[create.index("binPath=") + 1]
     assert bin_path == f'"{PYTHON}" -m borealis agent run --home "{HOME}"'  # spaces quoted once, not twice
     assert create[create.index("start=") + 1] == "delayed-auto"

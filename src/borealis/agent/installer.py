@@ -83,8 +83,8 @@ def install(home: Home, *, root: Path | None, server_url: str | None, code: str 
         _run_all(platform.activate_commands(spec))
         say(f"enabled and started {platform.service}")
     elif root is None:
-        say(f"{platform.name} is not running here: {platform.service} starts with it at the next boot; "
-            f"`borealis agent launch --home {home.root}` runs the agent now")  # fmt: skip
+        say(f"{platform.name} is not running here: {platform.service} starts with it at the next boot")
+        say(f"`borealis agent launch --home {home.root}` runs the agent now")
     say(f"installed borealis {__version__} in {home.root}")
 
 
@@ -288,7 +288,10 @@ def _repair_service_files(
 
 
 def _fix_permissions(home: Home) -> list[str]:
-    """Private parts of the home: folders 0700, files 0600 (the identity, settings, outbox, logs)."""
+    """Private parts of the home: folders 0700, files 0600 (the identity, settings, outbox, logs).
+    POSIX modes only; on Windows the home's ACLs are the administrator's (not built)."""
+    if os.name != "posix":
+        return []
     agent = home.agent
     wanted: list[tuple[Path, int]] = [(home.agent_identity, 0o700), (home.agent_toml, 0o600)]
     if home.agent_identity.is_dir():
@@ -306,17 +309,18 @@ def _fix_permissions(home: Home) -> list[str]:
 
 
 def _our_paths(home: Home, platform: ServicePlatform, manifest: Manifest | None) -> list[Path]:
-    """Service files and links to delete: the manifest's, and any at the platform's places that
-    name this home (so a lost manifest does not strand a unit)."""
+    """Service files and links to delete: the manifest's, and (should it be lost) a unit at the
+    platform's place that runs this home, with its links."""
     spec = _spec(home, platform)
     paths = [Path(p) for p in (manifest.files + manifest.links if manifest else [])]
+    named = []
     for service_file in platform.files(spec):
         with contextlib.suppress(OSError):
             if _names_home(service_file.path.read_text(encoding="utf-8", errors="replace"), home.root):
-                paths.append(service_file.path)
-    paths += [link.path for link in platform.links(spec) if link.path.is_symlink()]
-    unique = dict.fromkeys(p for p in paths if p.exists() or p.is_symlink())
-    return list(unique)
+                named.append(service_file.path)
+    if named:
+        paths += named + [link.path for link in platform.links(spec)]
+    return list(dict.fromkeys(p for p in paths if p.exists() or p.is_symlink()))
 
 
 def _remove_home_files(home: Home, keep_identity: bool, say: Say) -> None:

@@ -102,16 +102,18 @@ class WindowsPlatform(ServicePlatform):
 
 
 def service_create_commands(spec: ServiceSpec) -> list[Command]:
-    """Register the supervisor with the SCM: automatic start, LocalSystem, restarted on failure."""
+    """Register the supervisor with the SCM: automatic start, LocalSystem, restarted on failure.
+
+    `create` may find the service there already (a repair); `config` then makes its definition right.
+    """
     actions = "/".join(f"restart/{ms}" for ms in RESTART_DELAYS_MS)
+    definition = (
+        *("binPath=", subprocess.list2cmdline(spec.agent_command())),
+        *("start=", "delayed-auto", "obj=", "LocalSystem", "DisplayName=", "Borealis agent"),
+    )
     return [
-        Command(
-            (
-                *("sc.exe", "create", WINDOWS_SERVICE),
-                *("binPath=", subprocess.list2cmdline(spec.agent_command())),
-                *("start=", "delayed-auto", "obj=", "LocalSystem", "DisplayName=", "Borealis agent"),
-            )
-        ),
+        Command(("sc.exe", "create", WINDOWS_SERVICE, *definition), check=False),
+        Command(("sc.exe", "config", WINDOWS_SERVICE, *definition)),
         Command(
             ("sc.exe", "description", WINDOWS_SERVICE, f"Borealis agent ({SERVICE_NAME}), home {spec.home}")
         ),
