@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -109,6 +110,17 @@ def test_install_writes_the_unit_systemd_would_run(installed: Installed) -> None
     assert os.readlink(wants) == "/" + UNIT  # what `systemctl enable` makes
     assert f"wrote {installed.root / UNIT}" in installed.output.splitlines()
     assert installed.output.splitlines()[-1] == f"installed borealis 0.1.0 in {home}"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(shutil.which("systemd-analyze") is None, reason="systemd-analyze is not installed")
+def test_systemd_itself_accepts_the_unit(installed: Installed) -> None:
+    """systemd's own parser: an unknown key or a bad value is a warning naming the unit; a missing
+    interpreter is an error. It only reads the file (no systemd needs to run)."""
+    done = subprocess.run(
+        ["systemd-analyze", "verify", str(installed.root / UNIT)], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0 and "borealis-agent" not in done.stderr, done.stderr
 
 
 @pytest.mark.slow
