@@ -16,6 +16,7 @@ from pathlib import Path
 import psutil
 import pytest
 
+from borealis.agent import install_venv
 from borealis.agent.platform.base import ServiceSpec
 from borealis.agent.platform.linux import desktop_exec_line, exec_line, service_unit
 from borealis.core.home import Home
@@ -321,6 +322,13 @@ def test_a_unit_of_another_home_is_not_overwritten(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert result.stderr.startswith(f"borealis: error: {unit} belongs to another Borealis install")
     assert "--home /opt/other" in unit.read_text() and not (home.agent / "venv").exists()
+
+
+def test_the_environment_gets_what_borealis_needs_and_not_its_dev_tools() -> None:
+    names = {d.metadata["Name"].lower().replace("_", "-") for d in install_venv.required_distributions()}
+    assert {"websockets", "cryptography", "httpx", "click", "psutil", "fastapi"} <= names
+    assert {"uvloop", "greenlet"} <= names  # through the extras uvicorn[standard], sqlalchemy[asyncio]
+    assert not {"pytest", "mypy", "ruff", "borealis"} & names  # dev extra; borealis is copied apart
 
 
 # --- the unit's command lines --------------------------------------------------------------------
