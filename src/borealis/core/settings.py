@@ -39,6 +39,10 @@ class ServerSettings:
     inventory_history_days: float = 180.0  # inventory changes older than this are pruned
     inventory_history_per_agent: int = 10_000  # and beyond this many per agent, the oldest go
     inventory_prune_s: float = 3600.0  # how often housekeeping prunes them
+    workflow_http_allow: list[str] = field(default_factory=list)  # networks HTTP nodes may reach
+    workflow_run_days: float = 30.0  # final workflow runs older than this are pruned
+    workflow_runs_per_workflow: int = 1000  # and beyond this many per workflow
+    smtp: dict[str, Any] = field(default_factory=dict)  # host, port, from, starttls, username, password
     log: LogPolicy = field(default_factory=LogPolicy)
 
     @property

@@ -25,12 +25,15 @@ from borealis.server.api import (
     enroll,
     enrollments,
     health,
+    hooks,
     inventory,
     jobs,
     roles,
+    runs,
     scripts,
     tokens,
     users,
+    workflows,
 )
 from borealis.server.bus import open_bus
 from borealis.server.db import migrate
@@ -44,6 +47,7 @@ from borealis.server.limits import BodyLimit
 from borealis.server.presence import Presence
 from borealis.server.presence_sync import PresenceSync
 from borealis.server.role_modules.service import RoleModules
+from borealis.server.workflows.service import WorkflowService
 from borealis.server.state import ServerState
 from borealis.server.updates.service import AgentUpdates
 
@@ -68,6 +72,7 @@ def build_state(settings: ServerSettings) -> ServerState:
         jobs=jobs_service,
         inventory=InventoryService(settings, db, jobs_service),
         role_modules=RoleModules(db, key, presence, bus, jobs_service.roles),
+        workflows=WorkflowService(settings, db, jobs_service, bus),
         updates=AgentUpdates.build(settings, db, key, jobs_service.delivery, agent_keys),
     )
 
@@ -95,6 +100,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await sync.start()
     await state.jobs.start()
     await state.role_modules.start()
+    await state.workflows.start()
     await state.updates.start()
     state.inventory.start()
     housekeeping = Housekeeping(state)
@@ -107,6 +113,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         state.ready = False
         await housekeeping.stop()
         await state.inventory.stop()
+        await state.workflows.stop()
         await state.role_modules.stop()
         await state.updates.stop()
         await state.jobs.stop()
@@ -146,6 +153,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
         inventory,
         roles,
         agent_versions,
+        workflows,
+        runs,
+        hooks,
     ):
         app.include_router(module.router)
     app.router.routes.append(WebSocketRoute(AGENT_WS_PATH, AgentGateway))

@@ -17,6 +17,7 @@ from borealis.server.jobs.service import JobService
 from borealis.server.metrics import Metrics
 from borealis.server.presence import Presence
 from borealis.server.role_modules.service import RoleModules
+from borealis.server.workflows.service import WorkflowService
 from borealis.server.updates.service import AgentUpdates
 
 
@@ -31,6 +32,7 @@ class ServerState:
     jobs: JobService
     inventory: InventoryService
     role_modules: RoleModules
+    workflows: WorkflowService
     updates: AgentUpdates
     metrics: Metrics = field(default_factory=Metrics)
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)

@@ -29,6 +29,8 @@ InventoryRead = Annotated[Principal, Depends(RequireScope(Scope.INVENTORY_READ))
 ScriptsRead = Annotated[Principal, Depends(RequireScope(Scope.SCRIPTS_READ))]
 ScriptsWrite = Annotated[Principal, Depends(RequireScope(Scope.SCRIPTS_WRITE))]
 MetricsRead = Annotated[Principal, Depends(RequireScope(Scope.METRICS_READ))]
+WorkflowsRead = Annotated[Principal, Depends(RequireScope(Scope.WORKFLOWS_READ))]
+WorkflowsWrite = Annotated[Principal, Depends(RequireScope(Scope.WORKFLOWS_WRITE))]
 
 
 def client_ip(request: Request) -> str | None:

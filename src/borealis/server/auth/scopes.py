@@ -23,6 +23,7 @@ class Scope(StrEnum):
     INVENTORY_READ = "inventory:read"
     SCRIPTS_READ = "scripts:read"
     SCRIPTS_WRITE = "scripts:write"
+    WORKFLOWS_READ = "workflows:read"
     WORKFLOWS_WRITE = "workflows:write"
     ADMIN = "admin"
 
@@ -47,6 +48,7 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             Scope.INVENTORY_READ,
             Scope.SCRIPTS_READ,
             Scope.SCRIPTS_WRITE,
+            Scope.WORKFLOWS_READ,
             Scope.WORKFLOWS_WRITE,
             Scope.METRICS_READ,
         }
@@ -58,6 +60,7 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             Scope.JOBS_READ,
             Scope.INVENTORY_READ,
             Scope.SCRIPTS_READ,
+            Scope.WORKFLOWS_READ,
             Scope.METRICS_READ,
         }
     ),

@@ -37,6 +37,7 @@ from borealis.server.updates.frames import chunk_frame, offer_frame, parse_fetch
 
 log = logging.getLogger("borealis.server.updates")
 TICK_S = 1.0
+IDLE_TICK_S = 5.0  # no unfinished rollout: look less often (a rollout started here nudges at once)
 UPDATE_TIMEOUT_S = 1800.0  # no word from an agent in flight for this long: timed_out
 UPDATE_MESSAGES = frozenset({MessageType.UPDATE_FETCH, MessageType.UPDATE_STATUS})
 
@@ -60,6 +61,7 @@ class Rollouts:
         self.timeout_s = timeout_s
         self.watched: set[str] = set()  # agents with unfinished rows, as of the last round
         self.bad_frames = 0
+        self.busy = False  # an unfinished rollout was seen in the last round
         self._wake = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
@@ -123,7 +125,7 @@ class Rollouts:
         failing = False
         while True:
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.tick_s)
+                await asyncio.wait_for(self._wake.wait(), self.tick_s if self.busy else IDLE_TICK_S)
             self._wake.clear()
             try:
                 await self.advance()
@@ -138,18 +140,19 @@ class Rollouts:
     async def advance(self) -> None:
         """One round: time out stale rows, then fill every rollout's free slots with offers."""
         now = utcnow()
-        async with self.db.transaction() as session:
-            stale = await store.time_out(
-                session,
-                now - timedelta(seconds=self.timeout_s),
-                now,
-                f"no word from the agent for {self.timeout_s:g} s",
-            )
-        for version, agent_id in stale:
-            log.warning("agent update timed out", extra=kv(agent_id=agent_id, version=version))
-        async with self.db.session() as session:
+        async with self.db.session() as session:  # read first: an idle server writes nothing
             rollouts = await store.unfinished_rollouts(session)
-            self.watched = await store.watched_agents(session)
+            self.watched = await store.watched_agents(session) if rollouts else set()
+            stale = await store.stale(session, now - timedelta(seconds=self.timeout_s)) if rollouts else []
+        self.busy = bool(rollouts)
+        if stale:
+            async with self.db.transaction() as session:
+                reason = f"no word from the agent for {self.timeout_s:g} s"
+                for version, agent_id in stale:
+                    if await store.move(
+                        session, version, agent_id, UpdateState.TIMED_OUT, store.IN_FLIGHT, now, reason
+                    ):
+                        log.warning("agent update timed out", extra=kv(agent_id=agent_id, version=version))
         for rollout in rollouts:
             await self._offer_batch(rollout)
 

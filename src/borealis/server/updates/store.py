@@ -148,17 +148,12 @@ def leaving_for(report: UpdateState) -> list[str]:
     return [s.value for s, r in PROGRESS.items() if r < rank]
 
 
-async def time_out(
-    session: AsyncSession, before: datetime, now: datetime, reason: str
-) -> list[tuple[str, str]]:
-    """Rows in flight whose last change is older than `before` become `timed_out`."""
+async def stale(session: AsyncSession, before: datetime) -> list[tuple[str, str]]:
+    """(version, agent id) of the rows in flight whose last change is older than `before`."""
     query = select(AgentUpdate.version, AgentUpdate.agent_id).where(
         AgentUpdate.state.in_(IN_FLIGHT), AgentUpdate.updated_at < before
     )
-    stale = [(version, agent_id) for version, agent_id in await session.execute(query)]
-    for version, agent_id in stale:
-        await move(session, version, agent_id, UpdateState.TIMED_OUT, IN_FLIGHT, now, reason)
-    return stale
+    return [(version, agent_id) for version, agent_id in await session.execute(query)]
 
 
 async def rollout_rows(
