@@ -319,8 +319,10 @@ class Fleet:
 
 class Api:
     def __init__(self, base: str, token: str) -> None:
+        # Enough connections for one event stream per job in flight (B3) besides the probes.
+        limits = httpx.Limits(max_connections=1000, max_keepalive_connections=100)
         self.client = httpx.AsyncClient(
-            base_url=base, headers={"authorization": f"Bearer {token}"}, timeout=60
+            base_url=base, headers={"authorization": f"Bearer {token}"}, timeout=60, limits=limits
         )
 
     async def close(self) -> None:
@@ -391,12 +393,17 @@ class Generators:
         processes: int | None = None,
         connect_concurrency: int = 64,
         job_times: bool = False,
+        first: int = 0,
+        source_base: int = 2,
+        first_connect_within: float = 0.0,
     ) -> None:
+        """`n` agents from the fleet's identity `first` on; each process on 127.0.0.(source_base + i).
+        With `first_connect_within`, each agent's first connect comes at a random time in [0, S)."""
         processes = processes or math.ceil(n / PER_GENERATOR)
         if math.ceil(n / processes) > PER_GENERATOR:
             raise ValueError(f"{n} agents need at least {math.ceil(n / PER_GENERATOR)} generator processes")
         base, extra = divmod(n, processes)
-        offset = 0
+        offset = first
         for i in range(processes):
             count = base + (1 if i < extra else 0)
             args = [
@@ -411,7 +418,7 @@ class Generators:
                 "--url",
                 server.ws_url,
                 "--source",
-                f"127.0.0.{2 + i}",
+                f"127.0.0.{source_base + i}",
                 "--heartbeat-s",
                 str(heartbeat_s),
                 "--duration",
@@ -427,6 +434,8 @@ class Generators:
                 args.append("--welcome-times")
             if job_times:
                 args.append("--job-times")
+            if first_connect_within > 0:
+                args += ["--first-connect-within", str(first_connect_within)]
             process = await asyncio.create_subprocess_exec(
                 PY, *args, stdout=asyncio.subprocess.PIPE, stdin=asyncio.subprocess.DEVNULL, limit=64 * MiB
             )

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import math
 import shutil
 import signal
@@ -28,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import orjson
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -445,41 +445,56 @@ async def cmd_b7(args: argparse.Namespace) -> None:
 NOOP_JOB = {"role": "script", "params": {"language": "sh", "script": "true"}}
 
 
-async def _job_done(
-    api: Api,
-    job_id: str,
-    n: int,
-    timeout: float,
-    gate: asyncio.Semaphore | None = None,
-    every: float = 0.01,
-    progress: dict[str, float] | None = None,
-) -> tuple[float | None, dict[str, Any]]:
-    """Poll GET /api/v1/jobs/{id} until `n` rows are final; (monotonic time seen, counts).
+FINAL_STATES = frozenset({"succeeded", "failed", "timed_out", "cancelled", "expired", "interrupted"})
 
-    It asks for the `cancelled` rows only (none, normally), so each poll lists no results and stays
-    cheap for the server while `counts` still covers every row.
-    """
-    deadline = time.monotonic() + timeout
-    counts: dict[str, Any] = {}
-    while time.monotonic() < deadline:
-        try:
-            async with gate or contextlib.nullcontext():
-                response = await api.client.get(f"/api/v1/jobs/{job_id}", params={"status": "cancelled"})
-            response.raise_for_status()
-        except httpx.HTTPError:  # a saturated server may answer 500 (pool timeout): count it, go on
-            if progress is not None:
-                progress["poll_errors"] = progress.get("poll_errors", 0) + 1
-            await asyncio.sleep(every)
-            continue
-        counts = response.json()["counts"]
-        final = sum(v for k, v in counts.items() if k not in ("queued", "sent", "running"))
-        if progress is not None and final > progress.get("final", 0):
-            progress["final"] = final
-            progress["at"] = time.monotonic()  # when the last result so far was seen stored
-        if final >= n:
-            return time.monotonic(), counts
-        await asyncio.sleep(every)
-    return None, counts
+
+async def _stored_by_stream(
+    api: Api, job_id: str, n: int, timeout: float, progress: dict[str, float] | None = None
+) -> float | None:
+    """Follow the job's event stream (`GET /api/v1/jobs/{id}/events`) until `n` rows are final; the
+    monotonic time that was seen, or None after `timeout`.
+
+    The server publishes a state event after the commit that stored it, so this is when the last
+    result was stored, without polling (which at 10 ms was itself a visible share of the server's CPU).
+    `progress["at"]` is when the last row so far turned final."""
+    states: dict[str, str] = {}
+    final = 0
+    try:
+        async with asyncio.timeout(timeout):
+            async with api.client.stream("GET", f"/api/v1/jobs/{job_id}/events") as response:
+                response.raise_for_status()
+                name = ""
+                async for line in response.aiter_lines():
+                    if line.startswith("event: "):
+                        name = line[len("event: ") :]
+                        continue
+                    if not line.startswith("data: "):
+                        continue
+                    data = orjson.loads(line[len("data: ") :])
+                    if name == "snapshot":
+                        states = {row["agent_id"]: row["status"] for row in data["results"]}
+                    elif name == "state":
+                        for agent_id in data["agent_ids"]:
+                            states[agent_id] = data["status"]
+                    elif name == "end":
+                        return time.monotonic()
+                    else:
+                        continue
+                    now_final = sum(1 for status in states.values() if status in FINAL_STATES)
+                    if progress is not None and now_final > final:
+                        progress["at"] = time.monotonic()
+                    final = now_final
+                    if final >= n:
+                        return time.monotonic()
+    except TimeoutError:
+        return None
+    return None
+
+
+async def _counts(api: Api, job_id: str) -> dict[str, int]:
+    response = await api.client.get(f"/api/v1/jobs/{job_id}", params={"status": "cancelled"})
+    response.raise_for_status()
+    return {k: v for k, v in response.json()["counts"].items() if v}
 
 
 async def _jobs_fleet(args: argparse.Namespace, n: int) -> tuple[Fleet, Server, Generators, Api]:
@@ -487,6 +502,8 @@ async def _jobs_fleet(args: argparse.Namespace, n: int) -> tuple[Fleet, Server, 
     fleet.ensure(n)
     token = fleet.jobs_token
     server = fleet.server(heartbeat_s=30.0)
+    if args.profile:
+        server.python_args = ["-m", "cProfile", "-o", str(args.profile)]
     server.start()
     gens = Generators()
     await gens.start(fleet, server, n, 30.0, duration=args.connect_timeout + 600, job_times=True)
@@ -528,8 +545,9 @@ async def cmd_b4(args: argparse.Namespace) -> None:
             response.raise_for_status()
             job_id = response.json()["id"]
             progress: dict[str, float] = {}
-            stored_at, counts = await _job_done(api, job_id, n, args.timeout, progress=progress)
+            stored_at = await _stored_by_stream(api, job_id, n, args.timeout, progress)
             after = sample(proc)
+            counts = await _counts(api, job_id)
             await asyncio.sleep(1.0)  # any duplicate frame would arrive by now
             dones = await gens.stop()
         finally:
@@ -549,7 +567,7 @@ async def cmd_b4(args: argparse.Namespace) -> None:
             "received_s": summary(recv, 4),
             "all_results_stored_s": round(all_stored, 4) if all_stored is not None else None,
             "last_result_stored_s": round(progress["at"] - posted, 4) if "at" in progress else None,
-            "poll_errors": int(progress.get("poll_errors", 0)),
+            "stored_seen_by": "event stream",
             "frames_received": len(arrivals),
             "agents_received": len(agents_seen),
             "duplicates": len(arrivals) - len(agents_seen),
@@ -574,8 +592,6 @@ async def _b3_once(args: argparse.Namespace, run: int) -> None:
     fleet, server, gens, api = await _jobs_fleet(args, n)
     submitted: dict[str, tuple[str, float, float]] = {}  # job_id → (agent, wall answered, mono answered)
     stored_ms: list[float] = []
-    # At most two polls in flight: the polling must not become the load it measures.
-    poll_gate = asyncio.Semaphore(2)
     api_ms: list[float] = []
     errors: dict[str, int] = {}
     try:
@@ -587,9 +603,9 @@ async def _b3_once(args: argparse.Namespace, run: int) -> None:
         started = time.monotonic()
         pollers: list[asyncio.Task[None]] = []
 
-        async def poll(job_id: str, answered: float) -> None:
-            done_at, counts = await _job_done(api, job_id, 1, 30.0, poll_gate, args.poll_every)
-            if done_at is None or counts.get("succeeded") != 1:
+        async def watch(job_id: str, answered: float) -> None:
+            done_at = await _stored_by_stream(api, job_id, 1, 30.0)
+            if done_at is None:
                 errors["not_stored"] = errors.get("not_stored", 0) + 1
             else:
                 stored_ms.append((done_at - answered) * 1000)
@@ -605,7 +621,7 @@ async def _b3_once(args: argparse.Namespace, run: int) -> None:
             api_ms.append((answered - posted) * 1000)
             job_id = response.json()["id"]
             submitted[job_id] = (agent, wall, answered)
-            pollers.append(asyncio.create_task(poll(job_id, answered)))
+            pollers.append(asyncio.create_task(watch(job_id, answered)))
 
         submits = []
         for i in range(args.jobs):
@@ -614,7 +630,9 @@ async def _b3_once(args: argparse.Namespace, run: int) -> None:
         await asyncio.gather(*submits)
         await asyncio.gather(*pollers)
         after = sample(proc)
-        await asyncio.sleep(1.0)
+        for job_id in submitted:  # after the measurement: every row stored as succeeded?
+            if (await _counts(api, job_id)).get("succeeded") != 1:
+                errors["not_succeeded"] = errors.get("not_succeeded", 0) + 1
         dones = await gens.stop()
     finally:
         for generator in gens.items:
@@ -662,6 +680,165 @@ async def _b3_once(args: argparse.Namespace, run: int) -> None:
 async def cmd_b3(args: argparse.Namespace) -> None:
     for run in range(1, args.runs + 1):
         await _b3_once(args, run)
+
+
+# --------------------------------------------------------------------------- B5 (offline targets)
+
+
+async def _rows_by_status(api: Api, job_id: str) -> dict[str, str]:
+    response = await api.client.get(f"/api/v1/jobs/{job_id}")
+    response.raise_for_status()
+    return {row["agent_id"]: row["status"] for row in response.json()["results"]}
+
+
+async def _b5_once(args: argparse.Namespace, run: int) -> None:
+    """A fan-out to N agents of which `--offline-pct` are not connected when it is submitted; those
+    connect at random times over `--spread` seconds (each a first connect, as after an outage), some
+    after the job's expiry (`--expires`)."""
+    n = args.agents
+    offline_n = max(1, round(n * args.offline_pct / 100))
+    online_n = n - offline_n
+    record = _common("b5", args, run) | {
+        "agents": n,
+        "offline": offline_n,
+        "spread_s": args.spread,
+        "expires_in_s": args.expires,
+    }
+    fleet = Fleet(args.state, args.port)
+    fleet.ensure(n)
+    server = fleet.server(heartbeat_s=30.0)
+    server.start()
+    api = Api(server.url, fleet.jobs_token)
+    online = Generators()
+    offline = Generators()
+    duration = args.connect_timeout + args.spread + args.expires + 120
+    try:
+        await online.start(fleet, server, online_n, 30.0, duration=duration, job_times=True)
+        ramp = await online.wait_connected(online_n, args.connect_timeout)
+        if ramp is None:
+            raise RuntimeError(f"only {online.total('connected')}/{online_n} connected")
+        log(f"b5: {online_n} connected in {ramp:.1f} s; {offline_n} offline")
+        await asyncio.sleep(args.settle)
+        ids = fleet.agent_ids(0, n)
+        offline_ids = set(ids[online_n:])
+        proc = server.proc
+        before = sample(proc)
+        posted_wall = time.time()
+        response = await api.client.post(
+            "/api/v1/jobs", json=NOOP_JOB | {"target": {"agents": ids}, "expires_in_s": args.expires}
+        )
+        response.raise_for_status()
+        job = response.json()
+        expires_wall = posted_wall + args.expires
+        await offline.start(
+            fleet,
+            server,
+            offline_n,
+            30.0,
+            duration=args.spread + args.expires + 120,
+            job_times=True,
+            welcome_times=True,
+            first=online_n,
+            source_base=2 + len(online.items),
+            first_connect_within=args.spread,
+        )
+        # Every offline agent has connected after `spread`; the expiry sweep ends the rest.
+        waited = max(args.spread, args.expires) + 5
+        log(f"b5: job {job['id']} posted; waiting {waited:.0f} s for the offline agents")
+        await asyncio.sleep(waited)
+        stored_at = await _stored_by_stream(api, job["id"], n, 60.0)
+        after = sample(proc)
+        rows = await _rows_by_status(api, job["id"])
+        await asyncio.sleep(1.0)  # a duplicate frame would arrive by now
+        online_dones = await online.stop()
+        offline_dones = await offline.stop()
+    finally:
+        for generator in online.items + offline.items:
+            if generator.process.returncode is None:
+                generator.process.kill()
+        await api.close()
+        server.stop()
+    frames: dict[str, list[float]] = {}
+    for done in online_dones + offline_dones:
+        for job_id, agent_id, wall in done.get("job_times") or []:
+            if job_id == job["id"]:
+                frames.setdefault(agent_id, []).append(wall)
+    welcomed: dict[str, float] = {}
+    for done in offline_dones:
+        welcomed.update(done.get("welcome_at") or {})
+    margin = (
+        0.5  # connects this close to the expiry may go either way (the server's check runs after welcome)
+    )
+    latency: list[float] = []
+    in_time = late = borderline = never_connected = 0
+    wrong: dict[str, int] = {}
+
+    def fault(kind: str) -> None:
+        wrong[kind] = wrong.get(kind, 0) + 1
+
+    for agent_id in offline_ids:
+        got = frames.get(agent_id, [])
+        status = rows.get(agent_id)
+        at = welcomed.get(agent_id)
+        if at is None:
+            never_connected += 1
+            if status != "expired":
+                fault("never_connected_not_expired")
+            continue
+        if abs(at - expires_wall) < margin:
+            borderline += 1
+            if not (len(got) == 1 and status == "succeeded") and not (not got and status == "expired"):
+                fault("borderline_inconsistent")
+            continue
+        if at < expires_wall:
+            in_time += 1
+            if len(got) != 1:
+                fault(f"in_time_received_{len(got)}")
+            if status != "succeeded":
+                fault(f"in_time_{status}")
+            if got:
+                latency.append(min(got) - at)
+        else:
+            late += 1
+            if got:
+                fault("late_received")
+            if status != "expired":
+                fault(f"late_{status}")
+    for agent_id in ids[:online_n]:
+        got = frames.get(agent_id, [])
+        if len(got) != 1 or rows.get(agent_id) != "succeeded":
+            fault("online_not_exactly_once")
+    latency.sort()
+    counts: dict[str, int] = {}
+    for status in rows.values():
+        counts[status] = counts.get(status, 0) + 1
+    online_recv = sorted(min(frames[a]) - posted_wall for a in ids[:online_n] if a in frames)
+    record |= {
+        "online": online_n,
+        "online_all_received_s": round(online_recv[-1], 4) if len(online_recv) == online_n else None,
+        "offline_connected_before_expiry": in_time,
+        "offline_connected_after_expiry": late,
+        "offline_borderline": borderline,
+        "offline_never_connected": never_connected,
+        "reconnect_to_received_ms": summary([x * 1000 for x in latency], 2),
+        "all_final_s_after_post": round(stored_at - (before.wall), 1) if stored_at is not None else None,
+        "counts": counts,
+        "faults": wrong,
+        "server_cpu_s": round(after.cpu_s - before.cpu_s, 2),
+        "generators_disconnects": sum(int(d.get("disconnects", 0)) for d in online_dones + offline_dones),
+    }
+    worst = latency[-1] if latency else None
+    record["targets"] = {
+        "offline_received_within_2s": worst is not None and worst <= 2.0 and len(latency) == in_time,
+        "exactly_once": not wrong,
+        "expired_say_expired": not any(k.startswith(("late", "never")) for k in wrong),
+    }
+    emit(record)
+
+
+async def cmd_b5(args: argparse.Namespace) -> None:
+    for run in range(1, args.runs + 1):
+        await _b5_once(args, run)
 
 
 # --------------------------------------------------------------------------- CLI
@@ -716,15 +893,25 @@ def main() -> None:
     b4.add_argument("--connect-timeout", type=float, default=300.0)
     b4.add_argument("--timeout", type=float, default=120.0, help="give up waiting for results after this")
     b4.add_argument("--runs", type=int, default=1)
+    b4.add_argument("--profile", type=Path, default=None, help="run the server under cProfile, stats to FILE")
 
     b3 = sub.add_parser("b3", help="dispatch latency: single-agent no-op jobs at a steady rate")
     b3.add_argument("--agents", type=int, required=True)
     b3.add_argument("--jobs", type=int, default=200)
     b3.add_argument("--rate", type=float, default=50.0, help="jobs submitted per second")
     b3.add_argument("--settle", type=float, default=3.0)
-    b3.add_argument("--poll-every", type=float, default=0.005, help="GET /api/v1/jobs/{id} interval per job")
     b3.add_argument("--connect-timeout", type=float, default=300.0)
     b3.add_argument("--runs", type=int, default=1)
+    b3.add_argument("--profile", type=Path, default=None, help="run the server under cProfile, stats to FILE")
+
+    b5 = sub.add_parser("b5", help="fan-out with a share of the targets offline, connecting over minutes")
+    b5.add_argument("--agents", type=int, required=True)
+    b5.add_argument("--offline-pct", type=float, default=5.0)
+    b5.add_argument("--spread", type=float, default=120.0, help="offline agents connect within this many s")
+    b5.add_argument("--expires", type=float, default=60.0, help="the job's expires_in_s")
+    b5.add_argument("--settle", type=float, default=3.0)
+    b5.add_argument("--connect-timeout", type=float, default=300.0)
+    b5.add_argument("--runs", type=int, default=1)
 
     args = parser.parse_args()
     if args.scenario == "enroll":
@@ -738,6 +925,8 @@ def main() -> None:
         asyncio.run(cmd_b4(args))
     elif args.scenario == "b3":
         asyncio.run(cmd_b3(args))
+    elif args.scenario == "b5":
+        asyncio.run(cmd_b5(args))
     else:
         asyncio.run(cmd_b7(args))
 

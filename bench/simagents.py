@@ -235,6 +235,7 @@ class SimAgent:
         gate: asyncio.Semaphore,
         stopping: asyncio.Event,
         rng: random.Random,
+        first_connect_within: float = 0.0,
     ) -> None:
         self.agent_id = agent_id
         self.key = key
@@ -246,6 +247,7 @@ class SimAgent:
         self.gate = gate
         self.stopping = stopping
         self.rng = rng
+        self.first_connect_within = first_connect_within  # an agent that was offline: comes back later
         self.seq = 0
         self.started = time.monotonic()
         self.ws: ClientConnection | None = None
@@ -253,6 +255,10 @@ class SimAgent:
     async def run(self) -> None:
         backoff = Backoff(base=1.0, cap=BACKOFF_CAP_S, rng=self.rng)
         first = True
+        if self.first_connect_within > 0:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(self.rng.uniform(0, self.first_connect_within)):
+                    await self.stopping.wait()
         while not self.stopping.is_set():
             welcomed_at: float | None = None
             try:
@@ -456,6 +462,7 @@ async def run_agents(args: argparse.Namespace) -> None:
             gate,
             stopping,
             random.Random(rng.random()),
+            args.first_connect_within,
         )
         for ident in chosen
     ]
@@ -526,6 +533,12 @@ def main(argv: list[str] | None = None) -> None:
     run.add_argument("--seed", type=int, default=None)
     run.add_argument("--welcome-times", action="store_true", help="report each agent's last welcome time")
     run.add_argument("--job-times", action="store_true", help="report each job frame's arrival time")
+    run.add_argument(
+        "--first-connect-within",
+        type=float,
+        default=0.0,
+        help="each agent first connects at a random time in [0, S)",
+    )
     args = parser.parse_args(argv)
     if args.count is not None and args.count < 0:
         parser.error("--count must be positive")

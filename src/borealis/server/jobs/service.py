@@ -1,8 +1,10 @@
 """The job service: submit and cancel (from the API), dispatch in rolling batches, deliver what waits
 for an agent when it connects, receive what agents report, and expire what waited too long.
 
-Every state change is a guarded row update (see `store`); every change that happened is published as
-an event for live listeners. Fan-out loops yield to the event loop every `YIELD_EVERY` sends.
+Every state change is a guarded row update (see `store` and `reports`); every change that happened is
+published as an event for live listeners. What agents report is stored in batches by one writer
+(`report_writer`) and acked after its commit. Fan-out loops yield to the event loop every
+`YIELD_EVERY` sends.
 """
 
 from __future__ import annotations
@@ -33,6 +35,8 @@ from borealis.server.jobs.delivery import SEND_ERRORS, Delivery
 from borealis.server.jobs.events import JobEvents
 from borealis.server.jobs.frames import ack_frame, cancel_frame, job_frame
 from borealis.server.jobs.inbound import is_replay_refusal, parse_accepted, parse_output, parse_result
+from borealis.server.jobs.report_writer import ReportWriter
+from borealis.server.jobs.reports import Change, Report
 from borealis.server.jobs.roles import KnownRoles
 from borealis.server.jobs.spec import JobSpec, resolve_params
 from borealis.server.jobs.targets import resolve_target
@@ -55,14 +59,17 @@ class JobService:
         self.roles = KnownRoles()
         self.events = JobEvents(bus)
         self.delivery = Delivery(presence, bus)
+        self.reports = ReportWriter(db, self._stored)
         self.tasks: set[asyncio.Task[None]] = set()
         self.bad_frames = 0
 
     async def start(self) -> None:
         await self.delivery.start()
         await self.events.start()
+        self.reports.start()
 
     async def stop(self) -> None:
+        await self.reports.stop()
         for task in list(self.tasks):
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
@@ -241,12 +248,9 @@ class JobService:
                 )
             elif kind == MessageType.JOB_ACCEPTED:
                 accepted = parse_accepted(frame)
-                async with self.db.transaction() as session:
-                    changed = await store.accept(session, accepted.job_id, agent_id, accepted.started_at)
-                if accepted.msg_id is not None:
-                    await reply(ack_frame(accepted.msg_id))
-                if changed:
-                    await self._states(accepted.job_id, [agent_id], JobState.RUNNING.value)
+                await self.reports.put(
+                    Report(agent_id, accepted.job_id, accepted.msg_id, reply, started_at=accepted.started_at)
+                )
             elif kind == MessageType.JOB_RESULT:
                 result = parse_result(frame, self.settings.max_output_bytes)
                 if is_replay_refusal(result.finish):
@@ -255,15 +259,10 @@ class JobService:
                     await reply(ack_frame(str(result.msg_id)))
                     log.info("agent already had the job", extra=kv(agent_id=agent_id, job_id=result.job_id))
                     return
-                async with self.db.transaction() as session:
-                    changed = await store.finish(session, result.job_id, agent_id, result.finish)
-                await reply(
-                    ack_frame(str(result.msg_id))
-                )  # stored (or already final): the agent may forget it
-                if changed:
-                    status = result.finish.status.value
-                    await self._states(result.job_id, [agent_id], status, exit_code=result.finish.exit_code)
-                    await self._after_final(result.job_id, status)
+                # Stored by the report writer, which acks it after the commit.
+                await self.reports.put(
+                    Report(agent_id, result.job_id, result.msg_id, reply, finish=result.finish)
+                )
         except ProtocolError as bad:
             self.bad_frames += 1
             log.warning(
@@ -271,19 +270,37 @@ class JobService:
             )
         except SEND_ERRORS:
             pass  # the socket closed under the ack: the agent re-sends from its outbox, stored once
-        except Exception:  # the database, say: no ack, so the agent re-sends it later
+        except Exception:  # a listener's bus, say: nothing was acked, so the agent re-sends it later
             log.exception("job frame failed", extra=kv(agent_id=agent_id, t=str(kind)[:32]))
 
-    async def _after_final(self, job_id: str, status: str) -> None:
+    async def _stored(self, changes: list[Change]) -> None:
+        """After each commit of the report writer: publish the changes, then act on final results."""
+        running: defaultdict[str, list[str]] = defaultdict(list)
+        final: defaultdict[tuple[str, str, int | None], list[str]] = defaultdict(list)
+        for change in changes:
+            if change.status == JobState.RUNNING.value:
+                running[change.job_id].append(change.agent_id)
+            else:
+                final[(change.job_id, change.status, change.exit_code)].append(change.agent_id)
+        # Every `running` first: a row's accept and result may be in one batch, never the reverse.
+        for job_id, agents in running.items():
+            await self._states(job_id, agents, JobState.RUNNING.value)
+        for (job_id, status, exit_code), agents in final.items():
+            await self._states(job_id, agents, status, exit_code=exit_code)
+        failed = {job_id for job_id, status, _ in final if status in store.FAILURES}
+        ended = {job_id for job_id, _, _ in final}
+        if ended:
+            async with self.db.session() as session:
+                options = await store.options(session, sorted(ended))
+            for job_id, (batch_size, stop_on_failure) in options.items():
+                stop = stop_on_failure and job_id in failed
+                if batch_size or stop:
+                    self.spawn(self._after_final(job_id, batched=bool(batch_size), stop=stop), "after final")
+
+    async def _after_final(self, job_id: str, batched: bool, stop: bool) -> None:
         """Stop on failure, and the next batch once this one is all final."""
-        # A read first: most jobs have neither option, and a write transaction per result would
-        # serialize a fan-out's results on SQLite for nothing.
-        async with self.db.session() as session:
-            job = await session.get(Job, job_id)
-        if job is None:
-            return
         stopped: list[str] = []
-        if job.stop_on_failure and status in store.FAILURES:
+        if stop:
             async with self.db.transaction() as session:
                 stopped = await store.end_rows(
                     session,
@@ -293,9 +310,9 @@ class JobService:
                     utcnow(),
                     "not run: another agent failed and the job stops on failure",
                 )
-        await self._states(job_id, stopped, JobState.CANCELLED.value)
-        if job.batch_size and not stopped:
-            self.spawn(self.dispatch(job_id), "next batch")
+            await self._states(job_id, stopped, JobState.CANCELLED.value)
+        if batched and not stopped:
+            await self.dispatch(job_id)
 
     async def expire_due(self) -> int:
         """Housekeeping: rows that waited past their job's expiry become `expired`."""

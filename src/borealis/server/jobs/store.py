@@ -1,5 +1,6 @@
 """Job rows and their guarded state changes. Every change names the states it may leave, so a row
 that is final never changes again, and the same (job, agent) is always one row (a unique constraint).
+What agents report (accepted, result) is applied in batches by `reports`, under the same rules.
 
     queued → sent → running → succeeded | failed | timed_out | cancelled | expired | interrupted
 """
@@ -132,37 +133,6 @@ async def pending_for(
     return queued, resend
 
 
-async def accept(session: AsyncSession, job_id: str, agent_id: str, started_at: datetime) -> bool:
-    result = await session.execute(
-        update(JobResult)
-        .where(JobResult.job_id == job_id, JobResult.agent_id == agent_id, JobResult.status.in_(UNSTARTED))
-        .values(status=JobState.RUNNING.value, started_at=started_at)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
-async def finish(session: AsyncSession, job_id: str, agent_id: str, done: Finish) -> bool:
-    """Store a final result unless the row is final already (results arrive at least once)."""
-    values: dict[str, Any] = {
-        "status": done.status.value,
-        "exit_code": done.exit_code,
-        "stdout": done.stdout,
-        "stderr": done.stderr,
-        "flags": done.flags,
-        "data": done.data,
-        "error": done.error,
-        "finished_at": done.finished_at,
-    }
-    if done.started_at is not None:
-        values["started_at"] = done.started_at
-    result = await session.execute(
-        update(JobResult)
-        .where(JobResult.job_id == job_id, JobResult.agent_id == agent_id, JobResult.status.in_(UNFINISHED))
-        .values(**values)
-    )
-    return bool(result.rowcount)  # type: ignore[attr-defined]
-
-
 async def end_rows(
     session: AsyncSession, job_id: str, states: tuple[str, ...], status: JobState, now: datetime, error: str
 ) -> list[str]:
@@ -229,6 +199,14 @@ async def counts(session: AsyncSession, job_ids: list[str]) -> dict[str, Counter
         for job_id, status, count in rows:
             found[job_id][status] = int(count)
     return found
+
+
+async def options(session: AsyncSession, job_ids: list[str]) -> dict[str, tuple[int, bool]]:
+    """job id → (batch size, stop on failure): what a final result may set in motion."""
+    rows = await session.execute(
+        select(Job.id, Job.batch_size, Job.stop_on_failure).where(Job.id.in_(job_ids))
+    )
+    return {job_id: (int(batch_size), bool(stop)) for job_id, batch_size, stop in rows}
 
 
 async def batch_done(session: AsyncSession, job_id: str, batch: int) -> bool:
