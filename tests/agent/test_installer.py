@@ -193,6 +193,17 @@ def test_repair_of_an_intact_install_says_there_is_nothing_to_do(installed: Inst
 def test_repair_restores_deleted_and_drifted_pieces_and_keeps_the_identity(tmp_path: Path) -> None:
     done = install(tmp_path)
     home, root = done.home, done.root
+    websockets = next((home.agent / "venv" / "lib").glob("python3.*/site-packages/websockets"))
+    shutil.rmtree(websockets)  # the worker cannot start, but the CLI still runs from this environment
+    own = subprocess.run(
+        [str(done.python), "-m", "borealis", "agent", "repair", "--home", str(home.root)],
+        capture_output=True,
+        text=True,
+    )
+    assert own.returncode == 2 and own.stderr.startswith(
+        f"borealis: error: this Borealis runs from {home.agent / 'venv'}, the environment to rebuild"
+    )
+    assert done.python.exists()  # refused before anything was deleted
     identity = {p.name: p.read_bytes() for p in home.agent_identity.iterdir()}
     unit_text, autostart_text = (root / UNIT).read_text(), (root / AUTOSTART).read_text()
     (root / UNIT).unlink()

@@ -222,6 +222,11 @@ def _enroll(home: Home, code: str, server_url: str | None, say: Say) -> None:
 
 def _build_venv(home: Home, platform: ServicePlatform, say: Say, reason: str) -> None:
     target = venv_path(home)
+    if Path(sys.prefix).resolve() == target.resolve():
+        raise ConfigError(
+            f"this Borealis runs from {target}, the environment to rebuild; "
+            "run the command with another one (e.g. `./Borealis.sh agent …` in a clone)"
+        )
     shutil.rmtree(target, ignore_errors=True)
     try:
         install_venv.build(target, platform.venv_python(target))
