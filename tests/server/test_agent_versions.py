@@ -135,14 +135,18 @@ async def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
     return found
 
 
-async def rows(api: httpx.AsyncClient, version: str) -> dict[str, dict[str, Any]]:
-    response = await api.get(f"/api/v1/agent-versions/{version}/rollout")
+async def rows(
+    api: httpx.AsyncClient, version: str, headers: dict[str, str] | None = None
+) -> dict[str, dict[str, Any]]:
+    response = await api.get(f"/api/v1/agent-versions/{version}/rollout", headers=headers)
     assert response.status_code == 200, response.text
     return {row["agent_id"]: row for row in response.json()["agents"]}
 
 
-async def states(api: httpx.AsyncClient, version: str) -> dict[str, str]:
-    return {agent_id: row["state"] for agent_id, row in (await rows(api, version)).items()}
+async def states(
+    api: httpx.AsyncClient, version: str, headers: dict[str, str] | None = None
+) -> dict[str, str]:
+    return {agent_id: row["state"] for agent_id, row in (await rows(api, version, headers)).items()}
 
 
 async def connect(url: str, agent: EnrolledAgent, version: str = "0.1.0") -> Session:
@@ -224,3 +228,48 @@ async def test_a_rollout_offers_at_most_batch_size_agents_at_once_and_moves_on_a
 
 async def _count(api: httpx.AsyncClient, state: str, wanted: int) -> bool:
     return list((await states(api, "0.9.1")).values()).count(state) == wanted
+
+
+async def test_rollout_rules_already_there_missed_arrival_timeout_and_retry(app: App, tmp_path: Path) -> None:
+    """Driven round by round (`advance`) on offline agents, with rows moved as agents would move them."""
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from borealis.core.clock import utcnow
+    from borealis.server.db.models import Agent, AgentUpdate
+
+    state = app.app.state.borealis  # type: ignore[attr-defined]
+    a, b, c = [(await enrolled_agent(app.client, app.auth(), hostname=f"h{i}")).agent_id for i in range(3)]
+    wheel = build_agent_wheel(tmp_path, "0.9.1")
+    assert (await upload(app.client, wheel, wheel.name, **app.auth())).status_code == 201
+    async with state.db.transaction() as session:
+        await session.execute(update(Agent).where(Agent.id == c).values(version="0.9.1"))
+
+    body = {"target": {"agents": [a, b, c]}, "batch_size": 5}
+    started = await app.client.post("/api/v1/agent-versions/0.9.1/rollout", json=body, headers=app.auth())
+    assert started.status_code == 202, started.text
+    await state.updates.rollouts.advance()
+    assert await states(app.client, "0.9.1", app.auth()) == {a: "pending", b: "pending", c: "connected"}
+
+    long_ago = utcnow() - timedelta(hours=2)
+    async with state.db.transaction() as session:
+        of_version = update(AgentUpdate).where(AgentUpdate.version == "0.9.1")
+        await session.execute(
+            of_version.where(AgentUpdate.agent_id == a).values(state="offered", updated_at=long_ago)
+        )
+        await session.execute(of_version.where(AgentUpdate.agent_id == b).values(state="switching"))
+        await session.execute(update(Agent).where(Agent.id == b).values(version="0.9.1"))
+    await state.updates.rollouts.advance()
+    found = await rows(app.client, "0.9.1", app.auth())
+    assert {k: v["state"] for k, v in found.items()} == {a: "timed_out", b: "connected", c: "connected"}
+    assert found[a]["reason"] == "no word from the agent for 1800 s"
+    assert found[c]["reason"] == "the agent already runs this version"
+
+    again = await app.client.post("/api/v1/agent-versions/0.9.1/rollout", json=body, headers=app.auth())
+    assert again.json()["counts"]["pending"] == 1 and not again.json()["done"]
+    assert (await states(app.client, "0.9.1", app.auth()))[a] == "pending"
+    audit = await app.client.get(
+        "/api/v1/audit", params={"action": "agent_version.rollout"}, headers=app.auth()
+    )
+    assert [e["detail"]["retried"] for e in audit.json()["items"]] == [1, 0]

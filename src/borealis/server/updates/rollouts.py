@@ -138,15 +138,22 @@ class Rollouts:
                 failing = True
 
     async def advance(self) -> None:
-        """One round: time out stale rows, then fill every rollout's free slots with offers."""
+        """One round: confirm arrivals that were missed, time out stale rows, then fill every
+        rollout's free slots with offers."""
         now = utcnow()
         async with self.db.session() as session:  # read first: an idle server writes nothing
             rollouts = await store.unfinished_rollouts(session)
             self.watched = await store.watched_agents(session) if rollouts else set()
             stale = await store.stale(session, now - timedelta(seconds=self.timeout_s)) if rollouts else []
+            arrived = await store.arrived(session) if rollouts else []
         self.busy = bool(rollouts)
-        if stale:
+        if stale or arrived:
             async with self.db.transaction() as session:
+                for version, agent_id in arrived:
+                    if await store.move(
+                        session, version, agent_id, UpdateState.CONNECTED, store.IN_FLIGHT, now
+                    ):
+                        log.info("agent updated", extra=kv(agent_id=agent_id, version=version))
                 reason = f"no word from the agent for {self.timeout_s:g} s"
                 for version, agent_id in stale:
                     if await store.move(

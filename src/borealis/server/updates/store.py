@@ -107,6 +107,17 @@ async def watched_agents(session: AsyncSession) -> set[str]:
     return set((await session.scalars(query)).all())
 
 
+async def arrived(session: AsyncSession) -> list[tuple[str, str]]:
+    """(version, agent id) of rows in flight whose agent already reported that version in a hello:
+    their connect was missed (another server process, or a reconnect faster than a round)."""
+    query = (
+        select(AgentUpdate.version, AgentUpdate.agent_id)
+        .join(Agent, Agent.id == AgentUpdate.agent_id)
+        .where(AgentUpdate.state.in_(IN_FLIGHT), Agent.version == AgentUpdate.version)
+    )
+    return [(version, agent_id) for version, agent_id in await session.execute(query)]
+
+
 async def in_flight_for(session: AsyncSession, agent_id: str) -> list[AgentUpdate]:
     query = select(AgentUpdate).where(AgentUpdate.agent_id == agent_id, AgentUpdate.state.in_(IN_FLIGHT))
     return list((await session.scalars(query)).all())
