@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +19,7 @@ import pytest
 
 from borealis.agent import install_venv
 from borealis.agent.platform.base import ServiceSpec
-from borealis.agent.platform.linux import desktop_exec_line, exec_line, service_unit
+from borealis.agent.platform.linux import desktop_exec_line, exec_line, service_unit, unreachable_by_users
 from borealis.core.home import Home
 from borealis.core.settings import update_toml
 from borealis.protocol import keys
@@ -129,6 +130,41 @@ def test_install_registers_the_helper_for_graphical_logins(installed: Installed)
     entry = parse_ini((installed.root / AUTOSTART).read_text())["Desktop Entry"]
     assert entry["Type"] == ["Application"] and entry["NoDisplay"] == ["true"]
     assert entry["Exec"] == [f"{installed.python} -m borealis helper --home {installed.home.root}"]
+
+
+@pytest.mark.slow
+def test_install_says_when_users_could_not_run_the_autostart_helper(installed: Installed) -> None:
+    closed = next(
+        p for p in reversed(installed.python.parents) if not p.stat().st_mode & 0o001
+    )  # pytest: 0700
+    notes = [line for line in installed.output.splitlines() if line.startswith("note: ")]
+    assert notes == [
+        f"note: other users cannot reach {closed}, so the autostart helper cannot run {installed.python}; "
+        "the agent starts helpers in sessions itself (helper_spawn)"
+    ]
+
+
+def test_a_program_out_of_other_users_reach_is_found() -> None:
+    sh = Path(shutil.which("sh") or "/bin/sh")
+    assert unreachable_by_users(sh) is None
+    open_dir = Path(tempfile.mkdtemp(prefix="borealis-reach-"))  # in /tmp, so every folder above is open
+    try:
+        open_dir.chmod(0o755)
+        folder = open_dir / "private"
+        folder.mkdir(mode=0o700)
+        program = folder / "tool"
+        program.write_text("#!/bin/sh\n")
+        program.chmod(0o755)
+        link = open_dir / "link"
+        link.symlink_to(program)
+        assert unreachable_by_users(link) == folder  # the link itself is fine; where it points is not
+        folder.chmod(0o755)
+        assert unreachable_by_users(link) is None
+        program.chmod(0o750)
+        assert unreachable_by_users(link) == program
+        assert unreachable_by_users(open_dir / "missing") == open_dir / "missing"
+    finally:
+        shutil.rmtree(open_dir)
 
 
 @pytest.mark.slow

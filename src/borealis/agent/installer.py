@@ -79,6 +79,9 @@ def install(home: Home, *, root: Path | None, server_url: str | None, code: str 
     )
     manifest.folders = _write_service_files(platform, spec, say)
     write_manifest(home, manifest)
+    warning = platform.helper_warning(spec)
+    if warning:
+        say(warning)
     if platform.live:
         _run_all(platform.activate_commands(spec))
         say(f"enabled and started {platform.service}")

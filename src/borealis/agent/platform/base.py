@@ -93,6 +93,10 @@ class ServicePlatform(ABC):
         """Links that enable the service without its manager running (written under the root too)."""
         return []
 
+    def helper_warning(self, spec: ServiceSpec) -> str:
+        """Why a helper started by the session itself could not run; empty when it can."""
+        return ""
+
     @abstractmethod
     def activate_commands(self, spec: ServiceSpec) -> list[Command]:
         """Register (where files do not), enable and start the service."""

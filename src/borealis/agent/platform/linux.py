@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import stat
 from pathlib import Path
 
 from borealis.agent.platform.base import (
@@ -56,6 +57,15 @@ class SystemdPlatform(ServicePlatform):
         wants = self.under_root(f"{UNIT_DIR}/{WANTED_BY}.wants/{self.service}")
         return [ServiceLink(wants, f"{UNIT_DIR}/{self.service}")]
 
+    def helper_warning(self, spec: ServiceSpec) -> str:
+        blocked = unreachable_by_users(spec.python)
+        if blocked is None:
+            return ""
+        return (
+            f"note: other users cannot reach {blocked}, so the autostart helper cannot run "
+            f"{spec.python}; the agent starts helpers in sessions itself (helper_spawn)"
+        )
+
     def activate_commands(self, spec: ServiceSpec) -> list[Command]:
         return [
             Command(("systemctl", "daemon-reload")),
@@ -78,6 +88,22 @@ class SystemdPlatform(ServicePlatform):
 
     def stop_hint(self) -> str:
         return f"systemctl stop {self.service}"
+
+
+def unreachable_by_users(program: Path) -> Path | None:
+    """The first folder (or the file) on the way to `program`, and to what its symlink points at,
+    that a user other than its owner cannot pass or run; None when every user can run it."""
+    real = program.resolve()
+    checks = [(folder, stat.S_IXOTH) for folder in [*reversed(program.parents), *reversed(real.parents)]]
+    checks.append((real, stat.S_IXOTH | stat.S_IROTH))
+    for path, needed in checks:
+        try:
+            mode = path.stat().st_mode
+        except OSError:
+            return path
+        if mode & needed != needed:
+            return path
+    return None
 
 
 def service_unit(spec: ServiceSpec) -> str:
