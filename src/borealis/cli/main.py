@@ -21,6 +21,7 @@ class LazyGroup(click.Group):
         "admin": "borealis.cli.admin_cmd:admin",
         "agent": "borealis.cli.agent_cmd:agent",
         "helper": "borealis.cli.agent_cmd:helper",
+        "workflow": "borealis.cli.workflow_cmd:workflow",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
