@@ -56,6 +56,16 @@ def roll_out(server: ServerProcess, version: str, agent: AgentProcess) -> None:
     assert response.status_code == 202, response.text
 
 
+def worker_from(agent: AgentProcess, version: str) -> int | None:
+    """The worker's pid when it runs from the environment of `version`."""
+    pid = agent.worker_pid()
+    try:
+        command = psutil.Process(pid).cmdline() if pid else []
+    except psutil.Error:
+        return None
+    return pid if command and command[0] == str(interpreter(version_dir(agent.home, version))) else None
+
+
 def row_when(server: ServerProcess, version: str, state: str, timeout: float = 60) -> dict[str, Any]:
     def reached() -> dict[str, Any] | None:
         with server.api as api:
@@ -109,3 +119,22 @@ def test_a_version_that_cannot_connect_is_rolled_back_and_the_old_one_reports_it
     state = read_state(agent.home)
     assert state.active is None and state.trial is None
     assert state.rollback is not None and state.rollback.version == "0.9.2" and state.rollback.reported
+
+
+def test_a_version_whose_worker_runs_but_never_connects_is_rolled_back_at_the_deadline(
+    tmp_path: Path, server: ServerProcess, agent: AgentProcess
+) -> None:
+    upload(server, build_agent_wheel(tmp_path, "0.9.3", never_connects=True))
+
+    roll_out(server, "0.9.3", agent)
+    trial_worker = wait_for(lambda: worker_from(agent, "0.9.3"), 30, what="the worker of 0.9.3")
+    row = row_when(server, "0.9.3", "rolled_back", timeout=CONFIRM_S + 40)
+
+    assert row["reason"] == f"the new worker did not connect within {CONFIRM_S:g} s"
+    assert (
+        not psutil.pid_exists(trial_worker) or psutil.Process(trial_worker).status() == psutil.STATUS_ZOMBIE
+    )
+    assert server.agent(agent.agent_id)["version"] == __version__
+    record = read_record(agent.home)
+    assert record is not None
+    assert "rolled back from agent version 0.9.3" in record.last_restarts[-1].detail

@@ -115,7 +115,9 @@ def test_a_switch_to_a_version_that_is_not_installed_is_refused(tmp_path: Path) 
     write_state(home, VersionState(switch_to="3.0"))
     switch = VersionSwitch(home, confirm_s=30)
     assert switch.switch() is None
-    assert read_state(home) == VersionState()
+    state = read_state(home)
+    assert state.active is None and state.switch_to is None and state.trial is None
+    assert state.rollback is not None and state.rollback.version == "3.0", "the worker reports it"
     assert not switch.in_trial
 
 

@@ -2,8 +2,8 @@
 
 Written straight into a zip (METADATA, WHEEL, RECORD with hashes), which takes a fraction of a
 second where `pip wheel` takes several; pip installs it like any other wheel. Variants: a worker that
-exits at once (a "new version" that can never connect), and incompressible padding so the wheel
-needs several chunks to download.
+exits at once, a worker that runs but never connects (two "new versions" that must be rolled back),
+and incompressible padding so the wheel needs several chunks to download.
 """
 
 from __future__ import annotations
@@ -19,6 +19,10 @@ import borealis
 
 SOURCE = Path(borealis.__file__).resolve().parent
 WORKER_MAIN = b'if __name__ == "__main__":\n    sys.exit(main(sys.argv[1:]))\n'
+CONNECTION_RUN = b"    async def run(self, stop: asyncio.Event) -> SessionOutcome:\n"
+NEVER_CONNECT = (
+    b"        await stop.wait()  # test wheel: this version never connects\n        return SessionOutcome()\n"
+)
 
 
 def build_agent_wheel(
@@ -28,6 +32,7 @@ def build_agent_wheel(
     worker_exit_code: int | None = None,
     padding_bytes: int = 0,
     metadata_name: str = "borealis",
+    never_connects: bool = False,
 ) -> Path:
     path = out_dir / f"borealis-{version}-py3-none-any.whl"
     dist_info = f"borealis-{version}.dist-info"
@@ -51,6 +56,9 @@ def build_agent_wheel(
                 data = data.replace(
                     WORKER_MAIN, f'if __name__ == "__main__":\n    sys.exit({worker_exit_code})\n'.encode()
                 )
+            if name == "borealis/agent/connection.py" and never_connects:
+                assert CONNECTION_RUN in data, "Connection.run changed; update the test wheel"
+                data = data.replace(CONNECTION_RUN, CONNECTION_RUN + NEVER_CONNECT)
             add(name, data)
         if padding_bytes:
             add("borealis/_test_padding.bin", os.urandom(padding_bytes))

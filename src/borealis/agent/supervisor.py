@@ -135,6 +135,8 @@ class Supervisor:
             self._spawn()
         except OSError as exc:
             log.error("cannot start the worker", extra=kv(**self._fields, error=exc))
+            if self._versions is not None and self._versions.in_trial:
+                return self._roll_back(f"the new worker cannot start: {exc}", None)
             return Restart(utc_now(), RestartReason.CRASHED, f"cannot start: {exc}")
         return self._watch()
 
@@ -206,7 +208,7 @@ class Supervisor:
             return self._roll_back(f"the new worker ended before it connected ({restart.detail})", pid)
         return restart
 
-    def _roll_back(self, reason: str, pid: int) -> Restart:
+    def _roll_back(self, reason: str, pid: int | None) -> Restart:
         failed = self._versions.rollback(reason) if self._versions is not None else None
         self._restart_now = True
         return Restart(

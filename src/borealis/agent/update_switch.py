@@ -74,6 +74,9 @@ class VersionSwitch:
         state = read_state(self._home)
         target, state.switch_to = state.switch_to, None
         if target is None or target == state.active or not is_complete(self._home, target):
+            if target is not None:  # the worker said `switching`: it must hear that nothing happened
+                reason = "the supervisor found no complete install of this version to switch to"
+                state.rollback = Rollback(version=target, reason=reason, at=utc_now())
             write_state(self._home, state)
             log.error("switch requested without a usable version", extra=kv(version=target))
             return None
