@@ -634,6 +634,7 @@ async def cmd_b9(args: argparse.Namespace) -> None:
         "outbox_max_messages": args.outbox_max,
         "jobs_before_outage": args.jobs,
         "inventory_role_present": inventory,
+        "inventory_schedule": inventory and not args.no_inventory,
     }
     root = Path(tempfile.mkdtemp(prefix="borealis-b9-", dir=args.tmp))
     rig = Rig(
@@ -647,6 +648,7 @@ async def cmd_b9(args: argparse.Namespace) -> None:
             "max_jobs": max(16, args.jobs + 8),
             "outbox_max_messages": args.outbox_max,
             # The inventory service keeps sending during the outage: frames pile up in the outbox.
+            "inventory_enabled": not args.no_inventory,
             "inventory_first_after_s": 2.0,
             "inventory_every_s": B9_INVENTORY_EVERY_S,
             "inventory_resend_after_s": 20.0,
@@ -680,37 +682,19 @@ async def cmd_b9(args: argparse.Namespace) -> None:
         outage_at = time.monotonic()
         await rig.proxy.refuse()
         rig.proxy.cut()
-        # Wait for the jobs to finish into the outbox, then take the baseline.
-        await asyncio.sleep(18.0)
-        for _ in range(30):
-            status = await asyncio.to_thread(rig.status)
-            if status["jobs_running"] == 0:
-                break
-            await asyncio.sleep(1.0)
-        await asyncio.sleep(args.settle)
-        start = _processes(rig)
-        status_start = await asyncio.to_thread(rig.status)
-        inventory_sends0 = rig.agent_log_count(INVENTORY_SENT)
-        outbox_file = rig.agent_home / "Agent" / "outbox.db"
-        log(
-            f"b9: baseline in the outage: worker {start['worker']}; outbox {status_start['outbox_pending']} pending, {status_start['outbox_dropped']} dropped"
-        )
-        phases = {
-            "refuse": args.attempts // 2,
-            "reset": args.attempts - args.attempts // 2 - args.blackhole,
-            "blackhole": args.blackhole,
-        }
-        attempts: dict[str, int] = {}
         samples: list[list[float]] = []
-        pending_max = status_start["outbox_pending"]
+        pending_max = 0
         deadline = time.monotonic() + args.max_seconds
-        for phase, count in phases.items():
-            base = rig.agent_log_count(CONNECTING)
-            accepted0 = rig.proxy.accepted
-            if phase == "refuse":
+        modes = ("refuse", "reset", "blackhole")
+
+        async def phase(mode: str, count: int) -> dict[str, int]:
+            """Fail `count` connection attempts in `mode`; the attempts seen (agent log, proxy)."""
+            nonlocal pending_max
+            base, accepted0 = rig.agent_log_count(CONNECTING), rig.proxy.accepted
+            if mode == "refuse":
                 await rig.proxy.refuse()
             else:
-                rig.proxy.mode = phase
+                rig.proxy.mode = mode
                 await rig.proxy.listen()
             t_phase = time.monotonic()
             while time.monotonic() < deadline:
@@ -721,10 +705,11 @@ async def cmd_b9(args: argparse.Namespace) -> None:
                     w = snapshot(rig.worker_pid() or rig.supervisor_pid)
                     st = await asyncio.to_thread(rig.status)
                     pending_max = max(pending_max, st["outbox_pending"])
+                    at = round(time.monotonic() - outage_at)
                     samples.append(
                         [
-                            round(time.monotonic() - outage_at),
-                            list(phases).index(phase),
+                            at,
+                            modes.index(mode),
                             done,
                             w["rss_mib"],
                             w["fds"],
@@ -733,11 +718,38 @@ async def cmd_b9(args: argparse.Namespace) -> None:
                         ]
                     )
                 await asyncio.sleep(2.0)
-            attempts[phase] = rig.agent_log_count(CONNECTING) - base
-            if phase != "refuse":
-                attempts[phase + "_seen_by_proxy"] = rig.proxy.accepted - accepted0
+            await rig.proxy.refuse()
             rig.proxy.cut()
-            log(f"b9: phase {phase}: {attempts[phase]} attempts")
+            seen = {mode: rig.agent_log_count(CONNECTING) - base}
+            if mode != "refuse":
+                seen[mode + "_seen_by_proxy"] = rig.proxy.accepted - accepted0
+            log(f"b9: {mode}: {seen}")
+            return seen
+
+        # Wait for the jobs to finish into the outbox; meanwhile each failure mode once (warm-up: the
+        # first time through a code path allocates for good), then the baseline.
+        warm_attempts: dict[str, int] = {}
+        for mode, count in (("refuse", 20), ("reset", 20), ("blackhole", 1)):
+            warm_attempts |= await phase(mode, count)
+        for _ in range(30):
+            status = await asyncio.to_thread(rig.status)
+            if status["jobs_running"] == 0:
+                break
+            await asyncio.sleep(1.0)
+        await asyncio.sleep(args.settle)
+        samples.clear()
+        start = _processes(rig)
+        status_start = await asyncio.to_thread(rig.status)
+        pending_max = status_start["outbox_pending"]
+        inventory_sends0 = rig.agent_log_count(INVENTORY_SENT)
+        outbox_file = rig.agent_home / "Agent" / "outbox.db"
+        log(
+            f"b9: baseline in the outage: worker {start['worker']}; outbox {status_start['outbox_pending']} pending, {status_start['outbox_dropped']} dropped"
+        )
+        attempts: dict[str, int] = {}
+        attempts |= await phase("refuse", args.attempts // 2)
+        attempts |= await phase("reset", args.attempts - args.attempts // 2 - args.blackhole)
+        attempts |= await phase("blackhole", args.blackhole)
         await rig.proxy.refuse()
         await asyncio.sleep(args.settle)
         end = _processes(rig)
@@ -748,21 +760,18 @@ async def cmd_b9(args: argparse.Namespace) -> None:
         rig.proxy.mode = "forward"
         await rig.proxy.listen()
         back = await rig.wait_online(120)
-        kept_results = len(expected) - status_end["outbox_dropped"]  # a fresh home: every drop is ours
-        for _ in range(60):  # the dropped results never arrive: wait for the kept ones only
-            rows = await asyncio.to_thread(rig.rows, list(expected))
-            if sum(1 for r in rows.values() if r[0] in FINAL) >= kept_results:
-                break
-            await asyncio.sleep(1.0)
-        for _ in range(30):
+        for _ in range(60):  # the outbox empties (every kept message acknowledged) …
             drained = await asyncio.to_thread(rig.status)
             if drained["outbox_pending"] == 0:
                 break
             await asyncio.sleep(1.0)
+        await asyncio.sleep(2.0)
+        rows = await asyncio.to_thread(rig.rows, list(expected))  # … so the kept results are stored
         stored = check_rows(expected, rows)
         record |= {
             "outage_s": round(outage_s, 1),
             "attempts": attempts,
+            "warmup_attempts_before_baseline": warm_attempts,
             "compare_outage": _compare(start, end),
             "rss_before_outage": {
                 "worker": before["worker"]["rss_mib"],
@@ -780,7 +789,7 @@ async def cmd_b9(args: argparse.Namespace) -> None:
             "back_online_after_s": round(back, 2),
             "jobs": stored,
             "agent_restarts": status_end.get("restarts"),
-            "inventory_every_s": B9_INVENTORY_EVERY_S if inventory else None,
+            "inventory_every_s": B9_INVENTORY_EVERY_S if inventory and not args.no_inventory else None,
             "inventory_sends_in_outage": rig.agent_log_count(INVENTORY_SENT) - inventory_sends0,
             "samples_cols": [
                 "t_s",
@@ -800,8 +809,10 @@ async def cmd_b9(args: argparse.Namespace) -> None:
             "supervisor_rss_growth<=1MiB": record["compare_outage"]["supervisor"]["rss_growth_mib"] <= 1,
             "outbox_bounded": pending_max <= args.outbox_max
             and status_end["outbox_pending"] <= args.outbox_max,
-            "drops_counted": status_end["outbox_dropped"] >= max(0, args.jobs - args.outbox_max)
-            and kept + status_end["outbox_dropped"] >= args.jobs,
+            # Results go last: exactly the ones that did not fit are lost, and each drop is counted.
+            "results_lost_only_beyond_the_bound": stored["not_final"] == max(0, args.jobs - args.outbox_max),
+            "drops_counted": status_end["outbox_dropped"] >= stored["not_final"]
+            and kept == len(expected) - stored["not_final"],
             "fds_threads_back": w["fds_end"] <= w["fds_start"] and w["threads_end"] <= w["threads_start"],
         }
     finally:
@@ -847,6 +858,7 @@ def main() -> None:
     b9.add_argument("--jobs", type=int, default=48, help="jobs that finish during the outage")
     b9.add_argument("--outbox-max", type=int, default=32, help="the agent's outbox_max_messages")
     b9.add_argument("--max-seconds", type=float, default=3600.0)
+    b9.add_argument("--no-inventory", action="store_true", help="inventory_enabled = false (a control run)")
     args = parser.parse_args()
     asyncio.run(cmd_b8(args) if args.scenario == "b8" else cmd_b9(args))
 
