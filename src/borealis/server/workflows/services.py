@@ -5,6 +5,7 @@ jobs machinery themselves."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -66,17 +67,21 @@ class NodeServices:
             raise NodeError(f"the job was refused: {exc.detail}", retryable=False) from None
         job_id = str(job["id"])
         deadline = time.monotonic() + wait_s
-        while True:
-            async with self.db.session() as session:
-                rows = await job_store.results(session, job_id)
-            if all(job_store.is_final(row.status) for row in rows):
-                return job_id, [result_view(row) for row in rows]
-            if time.monotonic() > deadline:
-                await self.jobs.cancel(job_id, actor, None)
-                raise NodeError(
-                    f"job {job_id} did not finish within {wait_s:g} s (cancelled)", retryable=False
-                )
-            await asyncio.sleep(JOB_POLL_S)
+        try:
+            while True:
+                async with self.db.session() as session:
+                    rows = await job_store.results(session, job_id)
+                if all(job_store.is_final(row.status) for row in rows):
+                    return job_id, [result_view(row) for row in rows]
+                if time.monotonic() > deadline:
+                    raise NodeError(
+                        f"job {job_id} did not finish within {wait_s:g} s (cancelled)", retryable=False
+                    )
+                await asyncio.sleep(JOB_POLL_S)
+        except (asyncio.CancelledError, NodeError):  # the run was cancelled or gave up: so is the job
+            with contextlib.suppress(BorealisError):
+                await asyncio.shield(self.jobs.cancel(job_id, actor, None))
+            raise
 
     async def http(
         self,
