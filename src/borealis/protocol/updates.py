@@ -21,7 +21,7 @@ from enum import StrEnum
 CHUNK_BYTES = 256 * 1024  # base64 makes ~342 KiB: well under the 1 MiB frame limit of both ends
 MAX_WHEEL_BYTES = 50 * 1024 * 1024
 MAX_REASON_CHARS = 1000
-VERSION_PATTERN = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+!_]{0,63}")
+VERSION_PATTERN = re.compile(r"[0-9A-Za-z][0-9A-Za-z.+!_]{0,31}")  # 32: what `hello` carries
 SHA256_PATTERN = re.compile(r"[0-9a-f]{64}")
 
 
