@@ -26,7 +26,7 @@ from borealis.server.workflows.models import WorkflowNodeState
 from borealis.server.workflows.nodes.base import NodeError
 from borealis.server.workflows.ssrf import Guard
 
-JOB_POLL_S = 0.2
+JOB_POLL_S = 1.0  # a re-read without events, in case one was dropped
 MAX_RESPONSE_BYTES = 4 * 1024 * 1024
 
 StartRun = Callable[[str, list[dict[str, Any]], dict[str, Any], str], Awaitable[str]]
@@ -66,6 +66,7 @@ class NodeServices:
         except BorealisError as exc:
             raise NodeError(f"the job was refused: {exc.detail}", retryable=False) from None
         job_id = str(job["id"])
+        listener = self.jobs.events.listen(job_id)  # before the next await: no state event is missed
         deadline = time.monotonic() + wait_s
         try:
             while True:
@@ -77,11 +78,13 @@ class NodeServices:
                     raise NodeError(
                         f"job {job_id} did not finish within {wait_s:g} s (cancelled)", retryable=False
                     )
-                await asyncio.sleep(JOB_POLL_S)
+                await _next_final_state(listener.queue, JOB_POLL_S)
         except (asyncio.CancelledError, NodeError):  # the run was cancelled or gave up: so is the job
             with contextlib.suppress(BorealisError):
                 await asyncio.shield(self.jobs.cancel(job_id, actor, None))
             raise
+        finally:
+            self.jobs.events.unlisten(listener)
 
     async def http(
         self,
@@ -134,6 +137,16 @@ class NodeServices:
                 )
             else:
                 row.data, row.updated_at = data, utcnow()
+
+
+async def _next_final_state(queue: asyncio.Queue[dict[str, Any]], timeout_s: float) -> None:
+    """Wait until an event says some row became final (then the rows are read again), or a timeout."""
+    with contextlib.suppress(TimeoutError):
+        async with asyncio.timeout(timeout_s):
+            while True:
+                event = await queue.get()
+                if event.get("type") == "state" and job_store.is_final(str(event.get("status"))):
+                    return
 
 
 async def node_states(db: Database, workflow_id: str) -> dict[str, dict[str, Any]]:
