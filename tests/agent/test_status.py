@@ -135,9 +135,8 @@ def test_cli_status_says_not_enrolled_and_exits_non_zero(tmp_path: Path) -> None
     assert text.returncode != 0 and text.stdout == "" and "not enrolled" in text.stderr
 
 
-def test_cli_helper_is_honest_about_not_existing_yet(tmp_path: Path) -> None:
-    result = borealis("helper", "--home", str(tmp_path))
+def test_cli_helper_without_an_agent_says_so_in_one_line(tmp_path: Path) -> None:
+    result = borealis("helper", "--home", str(tmp_path), "--once")
     assert result.returncode == 2
-    assert result.stderr.strip() == (
-        "borealis: error: the user-session helper is not built yet (see docs/agent.md)"
-    )
+    assert result.stderr.startswith("borealis: error: cannot reach the agent at @borealis-helper-")
+    assert result.stderr.count("\n") == 1

@@ -111,7 +111,12 @@ class Helper:
                     raise
                 except (OSError, ProtocolError) as exc:
                     failures += 1
-                    log.warning("agent connection failed", extra=kv(error=str(exc) or type(exc).__name__))
+                    why = str(exc) or type(exc).__name__
+                    if not self._reconnect and failures == 1:
+                        raise ConfigError(
+                            f"cannot reach the agent at {local_ipc.describe(self._address)}: {why}"
+                        ) from None
+                    log.warning("agent connection failed", extra=kv(error=why))
                 if not self._reconnect:
                     return 0
                 delay = self._rng.uniform(0, min(RECONNECT_CAP_S, RECONNECT_BASE_S * 2 ** min(failures, 8)))
