@@ -36,6 +36,11 @@ class ServerSettings:
     max_script_bytes: int = 256 * 1024
     job_sweep_s: float = 1.0  # how often queued rows past their job's expiry become `expired`
     job_sent_grace_s: float = 30.0  # a `sent` row expires this long after its job, so an accept can land
+    scheduler_tick_s: float = 1.0  # the scheduler looks at its table at least this often
+    max_schedules: int = 10_000
+    schedule_runs_days: float = 90.0  # slot records of schedules older than this are pruned
+    schedule_runs_per_schedule: int = 1000  # and beyond this many per schedule, the oldest go
+    schedule_prune_s: float = 3600.0  # how often the scheduler prunes them
     inventory_history_days: float = 180.0  # inventory changes older than this are pruned
     inventory_history_per_agent: int = 10_000  # and beyond this many per agent, the oldest go
     inventory_prune_s: float = 3600.0  # how often housekeeping prunes them

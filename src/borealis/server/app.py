@@ -30,6 +30,7 @@ from borealis.server.api import (
     jobs,
     roles,
     runs,
+    schedules,
     scripts,
     tokens,
     users,
@@ -47,6 +48,8 @@ from borealis.server.limits import BodyLimit
 from borealis.server.presence import Presence
 from borealis.server.presence_sync import PresenceSync
 from borealis.server.role_modules.service import RoleModules
+from borealis.server.schedules.service import ScheduleService
+from borealis.server.schedules.starter import EngineStarter
 from borealis.server.workflows.service import WorkflowService
 from borealis.server.state import ServerState
 from borealis.server.updates.service import AgentUpdates
@@ -71,6 +74,7 @@ def build_state(settings: ServerSettings) -> ServerState:
         agent_keys=agent_keys,
         jobs=jobs_service,
         inventory=InventoryService(settings, db, jobs_service),
+        schedules=ScheduleService(settings, db, jobs_service),
         role_modules=RoleModules(db, key, presence, bus, jobs_service.roles),
         workflows=WorkflowService(settings, db, jobs_service, bus),
         updates=AgentUpdates.build(settings, db, key, jobs_service.delivery, agent_keys),
@@ -101,16 +105,19 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await state.jobs.start()
     await state.role_modules.start()
     await state.workflows.start()
+    state.schedules.starter = EngineStarter(state.workflows)
     await state.updates.start()
     state.inventory.start()
     housekeeping = Housekeeping(state)
     housekeeping.start()
+    state.schedules.start()
     state.ready = True
     log.info("server ready", extra={"kv": {"url": state.settings.base_url}})
     try:
         yield
     finally:
         state.ready = False
+        await state.schedules.stop()
         await housekeeping.stop()
         await state.inventory.stop()
         await state.workflows.stop()
@@ -152,6 +159,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         scripts,
         inventory,
         roles,
+        schedules,
         agent_versions,
         workflows,
         runs,

@@ -17,6 +17,7 @@ from borealis.server.jobs.service import JobService
 from borealis.server.metrics import Metrics
 from borealis.server.presence import Presence
 from borealis.server.role_modules.service import RoleModules
+from borealis.server.schedules.service import ScheduleService
 from borealis.server.workflows.service import WorkflowService
 from borealis.server.updates.service import AgentUpdates
 
@@ -31,6 +32,7 @@ class ServerState:
     agent_keys: AgentKeys
     jobs: JobService
     inventory: InventoryService
+    schedules: ScheduleService
     role_modules: RoleModules
     workflows: WorkflowService
     updates: AgentUpdates

@@ -25,6 +25,8 @@ class Scope(StrEnum):
     SCRIPTS_WRITE = "scripts:write"
     WORKFLOWS_READ = "workflows:read"
     WORKFLOWS_WRITE = "workflows:write"
+    SCHEDULES_READ = "schedules:read"
+    SCHEDULES_WRITE = "schedules:write"
     ADMIN = "admin"
 
 
@@ -50,6 +52,8 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             Scope.SCRIPTS_WRITE,
             Scope.WORKFLOWS_READ,
             Scope.WORKFLOWS_WRITE,
+            Scope.SCHEDULES_READ,
+            Scope.SCHEDULES_WRITE,
             Scope.METRICS_READ,
         }
     ),
@@ -61,6 +65,7 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             Scope.INVENTORY_READ,
             Scope.SCRIPTS_READ,
             Scope.WORKFLOWS_READ,
+            Scope.SCHEDULES_READ,
             Scope.METRICS_READ,
         }
     ),

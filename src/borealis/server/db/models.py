@@ -325,3 +325,59 @@ class AgentUpdate(Base):
     updated_at: Mapped[datetime]
 
     __table_args__ = (Index("ix_agent_updates_state", "state"),)
+
+
+class Schedule(Base):
+    """A schedule (DESIGN §11): when it fires (`cron` in `timezone`, or every `interval_s`), what it
+    runs (`action`: a job body or a workflow), and its next slot. `next_run_at` is None once it ended."""
+
+    __tablename__ = "schedules"
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    name: Mapped[str] = mapped_column(String(128))
+    cron: Mapped[str | None] = mapped_column(String(128))
+    interval_s: Mapped[int | None] = mapped_column(Integer)
+    timezone: Mapped[str] = mapped_column(String(64))
+    anchor_at: Mapped[datetime]
+    end_at: Mapped[datetime | None]
+    max_runs: Mapped[int | None] = mapped_column(Integer)
+    misfire: Mapped[str] = mapped_column(String(16))
+    grace_s: Mapped[float] = mapped_column(Float)
+    overlap: Mapped[str] = mapped_column(String(16))
+    action: Mapped[dict[str, Any]]
+    enabled: Mapped[bool] = mapped_column(Boolean)
+    next_run_at: Mapped[datetime | None]
+    run_count: Mapped[int] = mapped_column(Integer, default=0)
+    ended_reason: Mapped[str | None] = mapped_column(String(128))
+    last_ref: Mapped[str | None] = mapped_column(String(64))  # the job id or workflow run id last fired
+    last_ref_kind: Mapped[str | None] = mapped_column(String(16))
+    owner: Mapped[str] = mapped_column(String(160))  # the actor its runs are submitted as
+    version: Mapped[int] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(160))
+    created_at: Mapped[datetime]
+    updated_by: Mapped[str] = mapped_column(String(160))
+    updated_at: Mapped[datetime]
+
+    __table_args__ = (Index("ix_schedules_due", "enabled", "next_run_at"),)
+
+
+class ScheduleRun(Base):
+    """One slot of a schedule and what became of it: fired (with its job or workflow run), skipped
+    (and why), failed, or for a moment firing/queued. A row may stand for `slots` consecutive slots."""
+
+    __tablename__ = "schedule_runs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    schedule_id: Mapped[str] = mapped_column(ForeignKey("schedules.id", ondelete="CASCADE"))
+    slot_at: Mapped[datetime]
+    slots: Mapped[int] = mapped_column(Integer, default=1)
+    outcome: Mapped[str] = mapped_column(String(16))
+    recorded_at: Mapped[datetime]
+    fired_at: Mapped[datetime | None]
+    job_id: Mapped[str | None] = mapped_column(String(32))
+    workflow_run_id: Mapped[str | None] = mapped_column(String(64))
+    reason: Mapped[str | None] = mapped_column(String(512))
+
+    __table_args__ = (
+        UniqueConstraint("schedule_id", "slot_at", name="uq_schedule_runs_slot"),
+        Index("ix_schedule_runs_outcome", "outcome"),
+        Index("ix_schedule_runs_recorded", "recorded_at"),
+    )

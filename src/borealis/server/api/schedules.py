@@ -1,0 +1,163 @@
+"""Schedules: create, list, read, replace (naming a stale `version` is a 409), delete, enable, disable,
+the record of their slots, and a preview of the next fire times.
+
+A schedule runs a job (`action: {type: job, job: <the body of POST /api/v1/jobs>}`) or a workflow
+(`action: {type: workflow, workflow_id, input}`); setting a job action also needs `jobs:run`, a
+workflow action `workflows:write`.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import orjson
+from fastapi import APIRouter, Path, Query, Request
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+from borealis.core.errors import Forbidden, InvalidInput, PayloadTooLarge
+from borealis.server.api.common import Limit, SchedulesRead, SchedulesWrite, client_ip
+from borealis.server.api.jobs import NewJob
+from borealis.server.auth.principal import Principal
+from borealis.server.auth.scopes import Scope
+from borealis.server.schedules.cron import MAX_EXPRESSION_CHARS
+from borealis.server.schedules.policy import Misfire, Overlap
+from borealis.server.schedules.service import MAX_PREVIEW, Draft, ScheduleService
+from borealis.server.schedules.timing import MAX_INTERVAL_S, MAX_ZONE_CHARS, MIN_INTERVAL_S
+from borealis.server.state import state_of
+
+router = APIRouter(prefix="/api/v1/schedules", tags=["schedules"])
+MAX_INPUT_BYTES = 64 * 1024
+MAX_GRACE_S = 86400.0
+ScheduleId = Annotated[str, Path(min_length=1, max_length=64)]
+
+
+class JobAction(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["job"]
+    job: NewJob
+
+
+class WorkflowAction(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    type: Literal["workflow"]
+    workflow_id: str = Field(min_length=1, max_length=64)
+    input: dict[str, Any] = Field(default_factory=dict)
+
+
+class ScheduleBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    name: str = Field(min_length=1, max_length=128)
+    cron: str | None = Field(default=None, min_length=1, max_length=MAX_EXPRESSION_CHARS)
+    interval_s: int | None = Field(default=None, ge=MIN_INTERVAL_S, le=MAX_INTERVAL_S)
+    timezone: str = Field(default="UTC", min_length=1, max_length=MAX_ZONE_CHARS)
+    start_at: AwareDatetime | None = None
+    end_at: AwareDatetime | None = None
+    max_runs: int | None = Field(default=None, ge=1, le=2**31 - 1)
+    misfire: Misfire = Misfire.SKIP
+    grace_s: float = Field(default=60.0, ge=0, le=MAX_GRACE_S)
+    overlap: Overlap = Overlap.ALLOW
+    enabled: bool = True
+    action: JobAction | WorkflowAction = Field(discriminator="type")
+
+
+class ScheduleChange(ScheduleBody):
+    version: int = Field(ge=1, le=2**31 - 1, description="the version this change was made from")
+
+
+def _draft(body: ScheduleBody, who: Principal) -> Draft:
+    if body.start_at is not None and body.end_at is not None and body.end_at <= body.start_at:
+        raise InvalidInput("end_at must be after start_at", field="end_at")
+    action: dict[str, Any]
+    if isinstance(body.action, JobAction):
+        if not who.may(Scope.JOBS_RUN):
+            raise Forbidden("a schedule that runs a job needs the jobs:run scope")
+        action = {"type": "job", "job": body.action.job.model_dump(mode="json", exclude_none=True)}
+    else:
+        if not who.may(Scope.WORKFLOWS_WRITE):
+            raise Forbidden("a schedule that runs a workflow needs the workflows:write scope")
+        if len(orjson.dumps(body.action.input)) > MAX_INPUT_BYTES:
+            raise PayloadTooLarge(f"input is over {MAX_INPUT_BYTES} bytes", field="action.input")
+        action = {"type": "workflow", "workflow_id": body.action.workflow_id, "input": body.action.input}
+    return Draft(
+        name=body.name,
+        cron=body.cron,
+        interval_s=body.interval_s,
+        timezone=body.timezone,
+        start_at=body.start_at,
+        end_at=body.end_at,
+        max_runs=body.max_runs,
+        misfire=body.misfire,
+        grace_s=body.grace_s,
+        overlap=body.overlap,
+        action=action,
+        enabled=body.enabled,
+    )
+
+
+def _service(request: Request) -> ScheduleService:
+    return state_of(request).schedules
+
+
+@router.post("", status_code=201)
+async def create_schedule(body: ScheduleBody, request: Request, who: SchedulesWrite) -> dict[str, Any]:
+    return await _service(request).create(_draft(body, who), who.actor, client_ip(request))
+
+
+@router.get("")
+async def list_schedules(
+    request: Request,
+    who: SchedulesRead,
+    limit: Limit = 100,
+    cursor: str | None = Query(default=None, max_length=64),
+) -> dict[str, Any]:
+    return await _service(request).list(limit, cursor)
+
+
+@router.get("/{schedule_id}")
+async def one_schedule(schedule_id: ScheduleId, request: Request, who: SchedulesRead) -> dict[str, Any]:
+    return await _service(request).one(schedule_id)
+
+
+@router.put("/{schedule_id}")
+async def replace_schedule(
+    schedule_id: ScheduleId, body: ScheduleChange, request: Request, who: SchedulesWrite
+) -> dict[str, Any]:
+    draft = _draft(body, who)
+    return await _service(request).replace(schedule_id, body.version, draft, who.actor, client_ip(request))
+
+
+@router.delete("/{schedule_id}", status_code=204)
+async def delete_schedule(schedule_id: ScheduleId, request: Request, who: SchedulesWrite) -> None:
+    await _service(request).delete(schedule_id, who.actor, client_ip(request))
+
+
+@router.post("/{schedule_id}/enable")
+async def enable_schedule(schedule_id: ScheduleId, request: Request, who: SchedulesWrite) -> dict[str, Any]:
+    return await _service(request).set_enabled(schedule_id, True, who.actor, client_ip(request))
+
+
+@router.post("/{schedule_id}/disable")
+async def disable_schedule(schedule_id: ScheduleId, request: Request, who: SchedulesWrite) -> dict[str, Any]:
+    return await _service(request).set_enabled(schedule_id, False, who.actor, client_ip(request))
+
+
+@router.get("/{schedule_id}/runs")
+async def schedule_runs(
+    schedule_id: ScheduleId,
+    request: Request,
+    who: SchedulesRead,
+    limit: Limit = 100,
+    cursor: int | None = Query(default=None, ge=1, le=2**31 - 1),  # ids are 32-bit on PostgreSQL
+) -> dict[str, Any]:
+    return await _service(request).runs(schedule_id, limit, cursor)
+
+
+@router.get("/{schedule_id}/preview")
+async def preview_schedule(
+    schedule_id: ScheduleId,
+    request: Request,
+    who: SchedulesRead,
+    count: int = Query(default=10, ge=1, le=MAX_PREVIEW),
+    after: Annotated[AwareDatetime | None, Query(description="from this instant (default: now)")] = None,
+) -> dict[str, Any]:
+    return await _service(request).preview(schedule_id, count, after)

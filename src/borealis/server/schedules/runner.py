@@ -1,0 +1,280 @@
+"""The scheduler loop: sleep until the earliest slot (at most one tick, so other processes' changes are
+seen), claim what is due, record every slot's fate, fire the claimed ones, release queued ones whose
+previous run ended, and prune the record.
+
+A slot is claimed only once its time has come (`next_run_at <= now`), so nothing fires early. Firing is
+at most once: the claim commits before the job or workflow run is submitted, and a slot left `firing`
+by a server that died is marked `failed`, never fired again.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from borealis.core.clock import monotonic, utcnow
+from borealis.core.errors import BorealisError
+from borealis.core.logs import kv
+from borealis.core.settings import ServerSettings
+from borealis.server.db.database import Database
+from borealis.server.db.models import Schedule
+from borealis.server.jobs.service import JobService
+from borealis.server.schedules import actions, store
+from borealis.server.schedules.policy import Misfire, Outcome, Overlap, plan, scan_due
+from borealis.server.schedules.starter import WorkflowStarter
+from borealis.server.schedules.timing import Timing
+
+log = logging.getLogger("borealis.server.schedules")
+CLAIM_BATCH = 100  # schedules per claim transaction
+QUEUED_BATCH = 100
+FIRING_AT_ONCE = 8  # concurrent submissions
+STALE_FIRING_S = 60.0  # a slot `firing` this long belonged to a server that stopped
+DRAIN_S = 5.0
+
+
+@dataclass(frozen=True)
+class Firing:
+    run_id: int
+    schedule_id: str
+    slot_at: datetime
+    fired_at: datetime
+    action: dict[str, Any]
+    owner: str
+
+
+def timing_of(row: Schedule) -> Timing:
+    return Timing.build(row.cron, row.interval_s, row.timezone, row.anchor_at, row.end_at)
+
+
+class Scheduler:
+    def __init__(self, settings: ServerSettings, db: Database, jobs: JobService) -> None:
+        self.settings = settings
+        self.db = db
+        self.jobs = jobs
+        self.starter: WorkflowStarter | None = None
+        self.wakeup = asyncio.Event()
+        self.task: asyncio.Task[None] | None = None
+        self.firing: set[asyncio.Task[None]] = set()
+        self.slots = asyncio.Semaphore(FIRING_AT_ONCE)
+        self.fired = 0
+
+    def start(self) -> None:
+        self.task = asyncio.create_task(self._loop())
+
+    def wake(self) -> None:
+        """A schedule changed here: look again now rather than at the next tick."""
+        self.wakeup.set()
+
+    async def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            await asyncio.gather(self.task, return_exceptions=True)
+            self.task = None
+        if self.firing:
+            _, late = await asyncio.wait(set(self.firing), timeout=DRAIN_S)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
+
+    async def run_until_idle(self) -> None:
+        """For tests and benchmarks: one pass over due and queued slots, and every firing finished."""
+        await self.run_due()
+        await self.run_queued()
+        while self.firing:
+            await asyncio.gather(*list(self.firing), return_exceptions=True)
+
+    async def _loop(self) -> None:
+        failing = False
+        prune_at = recover_at = monotonic()
+        while True:
+            self.wakeup.clear()
+            delay = self.settings.scheduler_tick_s
+            try:
+                await self.run_due()
+                await self.run_queued()
+                if monotonic() >= recover_at:
+                    recover_at = monotonic() + STALE_FIRING_S / 2
+                    await self.fail_stale()
+                if monotonic() >= prune_at:
+                    prune_at = monotonic() + self.settings.schedule_prune_s
+                    await self.prune()
+                delay = await self._delay()
+                if failing:
+                    log.info("scheduler recovered")
+                failing = False
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                if not failing:  # log a failure once, when the state changes
+                    log.exception("scheduler pass failed")
+                failing = True
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wakeup.wait(), delay)
+
+    async def _delay(self) -> float:
+        async with self.db.session() as session:
+            earliest = await store.next_due(session)
+        tick = self.settings.scheduler_tick_s
+        if earliest is None:
+            return tick
+        return min(tick, max(0.001, (earliest - utcnow()).total_seconds()))
+
+    # -- due slots ----------------------------------------------------------------------------------
+
+    async def run_due(self) -> int:
+        """Claim and decide every due schedule; returns how many were claimed."""
+        claimed = 0
+        while True:
+            count, firings = await self._claim(utcnow())
+            claimed += count
+            for firing in firings:
+                self._spawn(firing)
+            if count < CLAIM_BATCH:
+                return claimed
+
+    async def _claim(self, now: datetime) -> tuple[int, list[Firing]]:
+        firings: list[Firing] = []
+        async with self.db.transaction() as session:
+            if self.db.is_sqlite:
+                await store.take_write_lock(session)
+            rows = await store.lock_due(session, now, CLAIM_BATCH, postgres=not self.db.is_sqlite)
+            for row in rows:
+                assert row.next_run_at is not None
+                timing = timing_of(row)
+                due = scan_due(timing, row.next_run_at, now, row.grace_s)
+                overlap = Overlap(row.overlap)
+                pending: set[str] = set()
+                busy = False
+                if overlap is not Overlap.ALLOW:
+                    pending = await store.pending_outcomes(session, row.id)
+                    busy = bool(pending) or await actions.still_running(
+                        session, row.last_ref_kind, row.last_ref, self.starter
+                    )
+                runs_left = None if row.max_runs is None else max(0, row.max_runs - row.run_count)
+                decided = plan(
+                    due,
+                    now,
+                    Misfire(row.misfire),
+                    row.grace_s,
+                    overlap,
+                    busy,
+                    Outcome.QUEUED.value in pending,
+                    runs_left,
+                )
+                next_run_at = None if decided.max_runs_reached else due.next_slot
+                ended = _ended_reason(row, next_run_at, decided.max_runs_reached)
+                if not await store.advance(session, row, next_run_at, decided.runs, ended):
+                    continue  # changed by an edit meanwhile: decided again on the next pass
+                for run in await store.record(session, row.id, decided.decisions, now):
+                    if run.outcome == Outcome.FIRING.value:
+                        firings.append(Firing(run.id, row.id, run.slot_at, now, row.action, row.owner))
+        return len(rows), firings
+
+    # -- queued slots -------------------------------------------------------------------------------
+
+    async def run_queued(self) -> int:
+        """Fire queued slots whose previous run has ended; returns how many."""
+        released = 0
+        async with self.db.session() as session:
+            waiting = await store.queued(session, QUEUED_BATCH)
+            ready = []
+            for run, row in waiting:
+                if not row.enabled:
+                    ready.append((run.id, run.slot_at, row))
+                    continue
+                if Outcome.FIRING.value in await store.pending_outcomes(session, row.id):
+                    continue
+                if await actions.still_running(session, row.last_ref_kind, row.last_ref, self.starter):
+                    continue
+                ready.append((run.id, run.slot_at, row))
+        for run_id, slot_at, row in ready:
+            now = utcnow()
+            outcome = Outcome.FIRING if row.enabled else Outcome.SKIPPED
+            reason = None if row.enabled else "the schedule was disabled while this slot waited"
+            async with self.db.transaction() as session:
+                taken = await store.take_queued(session, run_id, now, outcome, reason)
+            if taken and row.enabled:
+                self._spawn(Firing(run_id, row.id, slot_at, now, row.action, row.owner))
+                released += 1
+        return released
+
+    # -- firing -------------------------------------------------------------------------------------
+
+    def _spawn(self, firing: Firing) -> None:
+        task = asyncio.create_task(self._fire(firing))
+        self.firing.add(task)
+        task.add_done_callback(self.firing.discard)
+
+    async def _fire(self, firing: Firing) -> None:
+        async with self.slots:
+            trigger = actions.trigger_of(firing.schedule_id, firing.slot_at, firing.fired_at)
+            kind = ref = reason = None
+            try:
+                kind, ref = await actions.fire(firing.action, self.jobs, self.starter, firing.owner, trigger)
+            except BorealisError as refused:
+                reason = refused.detail
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("schedule firing failed", extra=kv(schedule_id=firing.schedule_id))
+                reason = "the server failed to submit it; the error is in its log"
+            try:
+                async with self.db.transaction() as session:
+                    if ref is None:
+                        await store.finish(session, firing.run_id, Outcome.FAILED, reason=reason)
+                    else:
+                        assert kind is not None
+                        await store.finish(
+                            session,
+                            firing.run_id,
+                            Outcome.FIRED,
+                            job_id=ref if kind == actions.JOB else None,
+                            workflow_run_id=ref if kind == actions.WORKFLOW else None,
+                        )
+                        await store.remember_last(session, firing.schedule_id, kind, ref)
+            except Exception:
+                log.exception("recording a fired slot failed", extra=kv(schedule_id=firing.schedule_id))
+                return
+            self.fired += ref is not None
+            log.info(
+                "schedule fired" if ref else "schedule firing failed",
+                extra=kv(
+                    schedule_id=firing.schedule_id,
+                    slot_at=firing.slot_at.isoformat(),
+                    late_ms=round((firing.fired_at - firing.slot_at).total_seconds() * 1000, 1),
+                    ref=ref,
+                    reason=reason,
+                ),
+            )
+
+    # -- retention ----------------------------------------------------------------------------------
+
+    async def fail_stale(self) -> int:
+        async with self.db.transaction() as session:
+            stale = await store.fail_stale(session, utcnow() - timedelta(seconds=STALE_FIRING_S))
+        if stale:
+            log.warning("slots left firing by a stopped server marked failed", extra=kv(slots=stale))
+        return stale
+
+    async def prune(self) -> int:
+        async with self.db.transaction() as session:
+            removed = await store.prune(
+                session,
+                utcnow() - timedelta(days=self.settings.schedule_runs_days),
+                self.settings.schedule_runs_per_schedule,
+            )
+        if removed:
+            log.info("schedule records pruned", extra=kv(removed=removed))
+        return removed
+
+
+def _ended_reason(row: Schedule, next_run_at: datetime | None, max_runs_reached: bool) -> str | None:
+    if max_runs_reached:
+        return f"ended after {row.max_runs} runs"
+    if next_run_at is None:
+        return "ended: its end time has passed" if row.end_at is not None else "ended: no further slot"
+    return None

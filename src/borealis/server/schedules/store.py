@@ -1,0 +1,245 @@
+"""Schedule rows and their slot records: claiming due rows, recording what became of each slot,
+finishing and pruning those records.
+
+Claiming is atomic on both databases. PostgreSQL: due rows are selected `FOR UPDATE SKIP LOCKED`, so
+several server processes share them without waiting on each other. SQLite (one server process): the
+claim transaction takes the write lock first. On both, the row is then advanced by a conditional
+UPDATE (`next_run_at` and `updated_at` as read), and `(schedule_id, slot_at)` is unique in the record,
+so one slot can never be fired twice.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import CursorResult, delete, func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from borealis.core.errors import NotFound
+from borealis.protocol.jobs import JobState
+from borealis.server.db.models import JobResult, Schedule, ScheduleRun
+from borealis.server.schedules.policy import Decision, Outcome
+
+UNFINISHED_JOB = (JobState.QUEUED.value, JobState.SENT.value, JobState.RUNNING.value)
+PENDING = (Outcome.FIRING.value, Outcome.QUEUED.value)
+
+
+async def get(session: AsyncSession, schedule_id: str) -> Schedule:
+    row = await session.get(Schedule, schedule_id)
+    if row is None:
+        raise NotFound(f"no schedule {schedule_id!r}")
+    return row
+
+
+async def page(session: AsyncSession, limit: int, before_id: str | None) -> list[Schedule]:
+    query = select(Schedule).order_by(Schedule.id.desc()).limit(limit)
+    if before_id:
+        query = query.where(Schedule.id < before_id)
+    return list((await session.scalars(query)).all())
+
+
+async def count(session: AsyncSession) -> int:
+    return int(await session.scalar(select(func.count()).select_from(Schedule)) or 0)
+
+
+async def take_write_lock(session: AsyncSession) -> None:
+    """SQLite: hold the write lock from the start, so the rows read below are the latest."""
+    await session.execute(text("UPDATE schedules SET id = id WHERE 1 = 0"))
+
+
+async def lock_due(session: AsyncSession, now: datetime, limit: int, postgres: bool) -> list[Schedule]:
+    query = (
+        select(Schedule)
+        .where(Schedule.enabled.is_(True), Schedule.next_run_at <= now)
+        .order_by(Schedule.next_run_at)
+        .limit(limit)
+    )
+    if postgres:
+        query = query.with_for_update(skip_locked=True)
+    return list((await session.scalars(query)).all())
+
+
+async def next_due(session: AsyncSession) -> datetime | None:
+    """The earliest slot of any enabled schedule."""
+    value: datetime | None = await session.scalar(
+        select(func.min(Schedule.next_run_at)).where(Schedule.enabled.is_(True))
+    )
+    return value
+
+
+async def advance(
+    session: AsyncSession,
+    row: Schedule,
+    next_run_at: datetime | None,
+    runs: int,
+    ended_reason: str | None,
+) -> bool:
+    """Move the row past the slots just decided; False if it changed since it was read."""
+    result = await session.execute(
+        update(Schedule)
+        .where(
+            Schedule.id == row.id,
+            Schedule.next_run_at == row.next_run_at,
+            Schedule.updated_at == row.updated_at,
+        )
+        .values(next_run_at=next_run_at, run_count=Schedule.run_count + runs, ended_reason=ended_reason)
+        .execution_options(synchronize_session=False)
+    )
+    return cast(CursorResult[Any], result).rowcount == 1
+
+
+async def pending_outcomes(session: AsyncSession, schedule_id: str) -> set[str]:
+    """Which of `firing` and `queued` this schedule has a slot in."""
+    rows = await session.scalars(
+        select(ScheduleRun.outcome)
+        .where(ScheduleRun.schedule_id == schedule_id, ScheduleRun.outcome.in_(PENDING))
+        .distinct()
+    )
+    return set(rows)
+
+
+async def job_unfinished(session: AsyncSession, job_id: str) -> bool:
+    found = await session.scalar(
+        select(JobResult.id).where(JobResult.job_id == job_id, JobResult.status.in_(UNFINISHED_JOB)).limit(1)
+    )
+    return found is not None
+
+
+async def record(
+    session: AsyncSession, schedule_id: str, decisions: list[Decision], now: datetime
+) -> list[ScheduleRun]:
+    """Insert one row per decision; returns them (with ids)."""
+    rows = [
+        ScheduleRun(
+            schedule_id=schedule_id,
+            slot_at=decision.slot_at,
+            slots=decision.slots,
+            outcome=decision.outcome.value,
+            recorded_at=now,
+            fired_at=now if decision.outcome is Outcome.FIRING else None,
+            reason=decision.reason[:512] if decision.reason else None,
+        )
+        for decision in decisions
+    ]
+    session.add_all(rows)
+    await session.flush()
+    return rows
+
+
+async def finish(
+    session: AsyncSession,
+    run_id: int,
+    outcome: Outcome,
+    job_id: str | None = None,
+    workflow_run_id: str | None = None,
+    reason: str | None = None,
+) -> None:
+    values: dict[str, Any] = {"outcome": outcome.value, "job_id": job_id, "workflow_run_id": workflow_run_id}
+    if reason is not None:
+        values["reason"] = reason[:512]
+    await session.execute(
+        update(ScheduleRun)
+        .where(ScheduleRun.id == run_id, ScheduleRun.outcome == Outcome.FIRING.value)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def remember_last(session: AsyncSession, schedule_id: str, kind: str, ref: str) -> None:
+    await session.execute(
+        update(Schedule)
+        .where(Schedule.id == schedule_id)
+        .values(last_ref=ref, last_ref_kind=kind)
+        .execution_options(synchronize_session=False)
+    )
+
+
+async def queued(session: AsyncSession, limit: int) -> list[tuple[ScheduleRun, Schedule]]:
+    rows = await session.execute(
+        select(ScheduleRun, Schedule)
+        .join(Schedule, Schedule.id == ScheduleRun.schedule_id)
+        .where(ScheduleRun.outcome == Outcome.QUEUED.value)
+        .order_by(ScheduleRun.id)
+        .limit(limit)
+    )
+    return [(run, schedule) for run, schedule in rows.all()]
+
+
+async def take_queued(
+    session: AsyncSession, run_id: int, now: datetime, outcome: Outcome, reason: str | None = None
+) -> bool:
+    """A queued slot becomes `firing` (or `skipped`) here and only here."""
+    values: dict[str, Any] = {"outcome": outcome.value}
+    if outcome is Outcome.FIRING:
+        values["fired_at"] = now
+    if reason is not None:
+        values["reason"] = reason
+    result = await session.execute(
+        update(ScheduleRun)
+        .where(ScheduleRun.id == run_id, ScheduleRun.outcome == Outcome.QUEUED.value)
+        .values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    return cast(CursorResult[Any], result).rowcount == 1
+
+
+async def fail_stale(session: AsyncSession, before: datetime) -> int:
+    """Slots left `firing` by a server that stopped while submitting them."""
+    result = await session.execute(
+        update(ScheduleRun)
+        .where(ScheduleRun.outcome == Outcome.FIRING.value, ScheduleRun.recorded_at < before)
+        .values(
+            outcome=Outcome.FAILED.value,
+            reason="interrupted: the server stopped while firing this slot (not submitted twice)",
+        )
+        .execution_options(synchronize_session=False)
+    )
+    return cast(CursorResult[Any], result).rowcount
+
+
+async def prune(session: AsyncSession, before: datetime, per_schedule: int) -> int:
+    """Final slot records older than `before`, then beyond the newest `per_schedule` of a schedule."""
+    final = ScheduleRun.outcome.not_in(PENDING)
+    result = await session.execute(
+        delete(ScheduleRun)
+        .where(final, ScheduleRun.recorded_at < before)
+        .execution_options(synchronize_session=False)
+    )
+    removed = cast(CursorResult[Any], result).rowcount
+    crowded = await session.scalars(
+        select(ScheduleRun.schedule_id)
+        .group_by(ScheduleRun.schedule_id)
+        .having(func.count() > per_schedule)
+        .limit(1000)
+    )
+    for schedule_id in list(crowded):
+        cutoff = await session.scalar(
+            select(ScheduleRun.id)
+            .where(ScheduleRun.schedule_id == schedule_id)
+            .order_by(ScheduleRun.id.desc())
+            .offset(per_schedule)
+            .limit(1)
+        )
+        if cutoff is not None:
+            result = await session.execute(
+                delete(ScheduleRun)
+                .where(ScheduleRun.schedule_id == schedule_id, ScheduleRun.id <= cutoff, final)
+                .execution_options(synchronize_session=False)
+            )
+            removed += cast(CursorResult[Any], result).rowcount
+    return removed
+
+
+async def runs(
+    session: AsyncSession, schedule_id: str, limit: int, before_id: int | None
+) -> list[ScheduleRun]:
+    query = (
+        select(ScheduleRun)
+        .where(ScheduleRun.schedule_id == schedule_id)
+        .order_by(ScheduleRun.id.desc())
+        .limit(limit)
+    )
+    if before_id is not None:
+        query = query.where(ScheduleRun.id < before_id)
+    return list((await session.scalars(query)).all())
