@@ -36,6 +36,7 @@ from borealis.server.workflows import store
 from borealis.server.workflows.engine import Execution, NodeRecord, RunSpec
 from borealis.server.workflows.models import Workflow, WorkflowNodeRun, WorkflowRun
 from borealis.server.workflows.nodes.base import Item
+from borealis.server.workflows.poller import Poller
 from borealis.server.workflows.registry import NodeRegistry
 from borealis.server.workflows.services import NodeServices
 from borealis.server.workflows.ssrf import Guard
@@ -83,6 +84,7 @@ class WorkflowService:
         self._blobs = settings.home.blobs / "runs"
         self._runs: dict[str, asyncio.Task[None]] = {}
         self._kick = asyncio.Event()
+        self.poller = Poller(db, self.registry, self.services, self._kick.set)
         self._dispatcher: asyncio.Task[None] | None = None
         self._stopping = False
 
@@ -96,9 +98,11 @@ class WorkflowService:
         await self.events.start()
         await self.bus.subscribe(CANCEL_SUBJECT, self._cancel_here)
         self._dispatcher = asyncio.create_task(self._dispatch_loop(), name="workflow-dispatch")
+        self.poller.start()
 
     async def stop(self) -> None:
         self._stopping = True
+        await self.poller.stop()
         if self._dispatcher is not None:
             self._dispatcher.cancel()
             await asyncio.gather(self._dispatcher, return_exceptions=True)

@@ -1,0 +1,84 @@
+"""`agents.inventory`: collect inventory sections on agents now (the `inventory` role, forced) and emit
+one item per agent with what each collected."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from borealis.protocol.inventory import SECTIONS
+from borealis.server.workflows.nodes.agents_run_script import target_of
+from borealis.server.workflows.nodes.base import MAIN, NodeContext, NodeError, Ports, all_items
+
+
+class CollectInventory:
+    type = "agents.inventory"
+    version = 1
+    category = "agents"
+    title = "Collect inventory"
+    doc = (
+        "Runs the `inventory` role with `{sections, force: true}` on `target` (`{agents: [...]}`, "
+        "`{tags: [...]}` or `{all: true}`), or, without a target, on the agents named by the items' "
+        "`agent_field` (default `agent_id`). Each agent collects the sections (default: all) and sends "
+        "them to the server's inventory store before its result; the node waits for every agent (up to "
+        "`wait_s`) and emits one item per agent: `{agent_id, status, error, sections: {name: {hash, "
+        "error}}, job_id}`. The collected data itself is read from the inventory API "
+        "(`/api/v1/agents/{id}/inventory`) or a later HTTP request node. With `fail_on_error`, any agent "
+        "not `succeeded` fails the node."
+    )
+    inputs = (MAIN,)
+    outputs = (MAIN,)
+    schema: dict[str, Any] = {
+        "type": "object",
+        "additionalProperties": False,
+        "properties": {
+            "target": {"type": "object"},
+            "agent_field": {"type": "string", "maxLength": 64},
+            "sections": {
+                "type": "array",
+                "items": {"type": "string", "enum": list(SECTIONS)},
+                "maxItems": len(SECTIONS),
+            },
+            "timeout_s": {"type": "number", "minimum": 1, "maximum": 3600},
+            "wait_s": {"type": "number", "minimum": 1, "maximum": 86400},
+            "fail_on_error": {"type": "boolean"},
+        },
+    }
+
+    async def run(self, ctx: NodeContext, inputs: Ports) -> Ports:
+        items = all_items(inputs)
+        params = ctx.params_for(items[0] if items else None)
+        sections = list(params.get("sections") or SECTIONS)
+        job_id, results = await ctx.services.run_job(
+            "inventory",
+            {"sections": sections, "force": True},
+            target_of(params, items),
+            ctx.actor,
+            timeout_s=float(params.get("timeout_s", 300)),
+            wait_s=float(params.get("wait_s", 600)),
+        )
+        out = []
+        for row in results:
+            raw = row.get("data")
+            data: dict[str, Any] = raw if isinstance(raw, dict) else {}
+            out.append(
+                {
+                    "json": {
+                        "agent_id": row["agent_id"],
+                        "status": row["status"],
+                        "error": row.get("error"),
+                        "sections": data.get("sections") or {},
+                        "job_id": job_id,
+                    },
+                    "binary_ref": None,
+                }
+            )
+        failed = [str(row["agent_id"]) for row in results if row["status"] != "succeeded"]
+        if failed and params.get("fail_on_error"):
+            raise NodeError(
+                f"inventory was not collected on {len(failed)} agent(s): {', '.join(failed[:10])}",
+                retryable=False,
+            )
+        return {MAIN: out}
+
+
+NODE = CollectInventory()
