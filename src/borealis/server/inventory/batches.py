@@ -14,6 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+from borealis.core.errors import TransientError
 from borealis.core.logs import kv
 from borealis.server.inventory.inbound import Upload
 
@@ -57,10 +58,11 @@ class Batches:
             await asyncio.gather(self.task, return_exceptions=True)
             self.task = None
         while not self.queue.empty():  # never acknowledged: their agents send them again
-            self.queue.get_nowait().done.cancel()
+            _settle(self.queue.get_nowait(), TransientError("the server is stopping"))
 
     async def store(self, agent_id: str, upload: Upload) -> None:
-        """Return once the upload is committed; raise if it could not be."""
+        """Return once the upload is committed; raise if it could not be (`TransientError` when the
+        server stops first)."""
         waiting = Waiting(agent_id, upload)
         await self.queue.put(waiting)  # a full queue holds the agent's socket: backpressure
         await waiting.done
@@ -88,6 +90,8 @@ class Batches:
         try:
             await self.write([(w.agent_id, w.upload) for w in batch])
         except asyncio.CancelledError:
+            for waiting in batch:  # rolled back, never acknowledged: their agents send them again
+                _settle(waiting, TransientError("the server is stopping"))
             raise
         except Exception as failed:
             if len(batch) == 1:

@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from borealis.core.clock import monotonic, utcnow
-from borealis.core.errors import Conflict, ProtocolError
+from borealis.core.errors import Conflict, ProtocolError, TransientError
 from borealis.core.logs import kv
 from borealis.core.settings import ServerSettings
 from borealis.protocol.jobs import RunAs
@@ -77,6 +77,9 @@ class InventoryService:
             return
         try:
             await self.batches.store(agent_id, upload)
+        except TransientError as later:
+            log.info("inventory frame not stored", extra=kv(agent_id=agent_id, reason=later.detail))
+            return
         except Exception:
             log.exception("inventory frame not stored", extra=kv(agent_id=agent_id))
             return
