@@ -6,13 +6,22 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import subprocess
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from borealis.agent.update_state import SWITCH_EXIT_CODE, is_complete, read_state, versions_dir
+from borealis.agent.update_install import base_site_paths
+from borealis.agent.update_state import (
+    SWITCH_EXIT_CODE,
+    interpreter,
+    is_complete,
+    read_state,
+    version_dir,
+    versions_dir,
+)
 from borealis.agent.worker import build_worker
 from borealis.core.home import Home
 from borealis.core.settings import load_agent_settings
@@ -20,6 +29,10 @@ from borealis.protocol import keys
 from borealis.protocol.updates import CHUNK_BYTES, encode_chunk, update_payload
 from tests.agent.fakes import FakeGateway, enrolled_home
 from tests.agent.update_wheels import build_agent_wheel
+
+SHOW_BASE = (
+    "from borealis.agent.update_install import base_site_paths; print('|'.join(base_site_paths()), end='')"
+)
 
 
 def offer(gateway: FakeGateway, version: str, wheel: bytes, *, sign_with: Any = None) -> dict[str, Any]:
@@ -120,6 +133,10 @@ async def test_a_verified_wheel_is_installed_beside_the_running_version_and_the_
     assert [s["state"] for s in statuses(gateway, "0.9.7")][:2] == ["downloading", "installed"]
     home = Home(tmp_path / "home")
     assert is_complete(home, "0.9.7")
+    inherited = subprocess.run(
+        [str(interpreter(version_dir(home, "0.9.7"))), "-I", "-c", SHOW_BASE], capture_output=True, text=True
+    )
+    assert inherited.stdout.split("|") == base_site_paths(), "a version passes the base on: no nesting"
     state = read_state(home)
     assert state.switch_to == "0.9.7" and state.active is None
     assert not list((versions_dir(home) / ".downloads").glob("*"))
