@@ -15,6 +15,7 @@ import asyncio
 import contextlib
 import logging
 import socket
+import time
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -47,6 +48,9 @@ DISPATCH_EVERY_S = 1.0
 PRUNE_EVERY_S = 3600.0
 INLINE_PAYLOAD_BYTES = 64 * 1024
 MAX_INPUT_ITEMS = 10_000
+CLAIM_BATCH = 200
+PARSED_CACHE = 256
+RECORD_FLUSH_S = 1.0
 
 log = logging.getLogger("borealis.server.workflows")
 
@@ -87,6 +91,7 @@ class WorkflowService:
         self.poller = Poller(db, self.registry, self.services, self._kick.set)
         self._dispatcher: asyncio.Task[None] | None = None
         self._stopping = False
+        self._parsed: dict[tuple[str, int], documents.Document] = {}
 
     # --- life cycle ---
 
@@ -232,30 +237,45 @@ class WorkflowService:
                 log.exception("workflow dispatch failed")
 
     async def _claim_queued(self) -> None:
-        async with self.db.session() as session:
-            waiting = await store.queued(session, 200)
-        for run in waiting:
-            async with self.db.transaction() as session:
-                workflow = await session.get(Workflow, run.workflow_id)
-                if workflow is None:
+        """Claim queued runs in one transaction, within each workflow's concurrency, and start them."""
+        async with self.db.transaction() as session:
+            waiting = await store.queued(session, CLAIM_BATCH)
+            if not waiting:
+                return
+            workflow_ids = {run.workflow_id for run in waiting}
+            running = await store.running_counts(session, workflow_ids)
+            limits = await store.concurrency_limits(session, workflow_ids)
+            chosen: list[WorkflowRun] = []
+            for run in waiting:
+                if (
+                    run.workflow_id not in limits
+                    or running.get(run.workflow_id, 0) >= limits[run.workflow_id]
+                ):
                     continue
-                limit = int((workflow.document.get("settings") or {}).get("concurrency", 10))
-                if await store.running_count(session, run.workflow_id) >= limit:
-                    continue
-                if not await store.claim(session, run.id, self.owner):
-                    continue
-                document = workflow.document if workflow.version == run.workflow_version else None
-            if document is None:
-                async with self.db.session() as session:
-                    document = (
-                        await store.get_version(session, run.workflow_id, run.workflow_version)
-                    ).document
-            self._runs[run.id] = asyncio.create_task(self._execute(run, document), name=f"run-{run.id}")
+                if await store.claim(session, run.id, self.owner):
+                    running[run.workflow_id] = running.get(run.workflow_id, 0) + 1
+                    chosen.append(run)
+        for run in chosen:
+            self._runs[run.id] = asyncio.create_task(self._execute(run), name=f"run-{run.id}")
 
-    async def _execute(self, run: WorkflowRun, raw_document: dict[str, Any]) -> None:
+    async def _document(self, workflow_id: str, version: int) -> documents.Document:
+        """A version's parsed document; versions never change, so they are kept (a bounded cache)."""
+        key = (workflow_id, version)
+        found = self._parsed.get(key)
+        if found is None:
+            async with self.db.session() as session:
+                raw = (await store.get_version(session, workflow_id, version)).document
+            found = self.check(raw)
+            if len(self._parsed) >= PARSED_CACHE:
+                self._parsed.pop(next(iter(self._parsed)))
+            self._parsed[key] = found
+        return found
+
+    async def _execute(self, run: WorkflowRun) -> None:
         await self._publish(run.id, "run", status="running")
+        recorder = _Recorder(self, run.id)
         try:
-            parsed = self.check(raw_document)
+            parsed = await self._document(run.workflow_id, run.workflow_version)
             spec = RunSpec(
                 run.id,
                 run.workflow_id,
@@ -264,7 +284,7 @@ class WorkflowService:
                 run.created_by,
                 self.services,
             )
-            outcome = await Execution(parsed, self.registry, spec, self._recorder(run.id)).run()
+            outcome = await Execution(parsed, self.registry, spec, recorder.record).run()
             status, output, error = (
                 outcome.status,
                 await self._payload(run.id, "output", outcome.output),
@@ -287,43 +307,10 @@ class WorkflowService:
         finally:
             self._runs.pop(run.id, None)
         async with self.db.transaction() as session:
+            await recorder.flush_into(session)
             await store.finish(session, run.id, status, output, error, ("running",))
         await self._publish(run.id, "run", status=status, error=error)
         self._kick.set()  # a slot is free: queued runs of this workflow may go
-
-    def _recorder(self, run_id: str) -> Any:
-        async def record(entry: NodeRecord) -> None:
-            async with self.db.transaction() as session:
-                session.add(
-                    WorkflowNodeRun(
-                        run_id=run_id,
-                        node_id=entry.node_id,
-                        node_type=entry.node_type,
-                        attempt=entry.attempt,
-                        status=entry.status,
-                        input=await self._payload(
-                            run_id, f"{entry.node_id}-{entry.attempt}-input", entry.input
-                        ),
-                        output=await self._payload(
-                            run_id, f"{entry.node_id}-{entry.attempt}-output", entry.output
-                        ),
-                        error=entry.error,
-                        started_at=entry.started_at,
-                        finished_at=entry.finished_at,
-                        duration_ms=entry.duration_ms,
-                    )
-                )
-            await self._publish(
-                run_id,
-                "node",
-                node_id=entry.node_id,
-                attempt=entry.attempt,
-                status=entry.status,
-                error=entry.error,
-                duration_ms=entry.duration_ms,
-            )
-
-        return record
 
     async def _payload(self, run_id: str, name: str, value: Any) -> Any:
         """`value` itself, or `{blob_ref, bytes}` when its JSON is large (written under blobs/runs/)."""
@@ -352,6 +339,54 @@ class WorkflowService:
         if removed:
             log.info("workflow runs pruned", extra=kv(count=removed))
         return removed
+
+
+class _Recorder:
+    """A run's node records, written in one transaction with the run's end — or, for a run that
+    goes on, at most every `RECORD_FLUSH_S` — so a short run costs a handful of writes, not one per
+    node. Each record is published as a `node` event at once."""
+
+    def __init__(self, service: WorkflowService, run_id: str) -> None:
+        self._service = service
+        self._run_id = run_id
+        self._pending: list[WorkflowNodeRun] = []
+        self._flushed_at = time.monotonic()
+
+    async def record(self, entry: NodeRecord) -> None:
+        service, run_id = self._service, self._run_id
+        prefix = f"{entry.node_id}-{entry.attempt}"
+        self._pending.append(
+            WorkflowNodeRun(
+                run_id=run_id,
+                node_id=entry.node_id,
+                node_type=entry.node_type,
+                attempt=entry.attempt,
+                status=entry.status,
+                input=await service._payload(run_id, f"{prefix}-input", entry.input),
+                output=await service._payload(run_id, f"{prefix}-output", entry.output),
+                error=entry.error,
+                started_at=entry.started_at,
+                finished_at=entry.finished_at,
+                duration_ms=entry.duration_ms,
+            )
+        )
+        await service._publish(
+            run_id,
+            "node",
+            node_id=entry.node_id,
+            attempt=entry.attempt,
+            status=entry.status,
+            error=entry.error,
+            duration_ms=entry.duration_ms,
+        )
+        if time.monotonic() - self._flushed_at >= RECORD_FLUSH_S:
+            async with service.db.transaction() as session:
+                await self.flush_into(session)
+
+    async def flush_into(self, session: Any) -> None:
+        session.add_all(self._pending)
+        self._pending = []
+        self._flushed_at = time.monotonic()
 
 
 def _write_blob(path: Path, data: bytes) -> None:

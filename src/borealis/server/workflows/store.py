@@ -198,11 +198,22 @@ async def queued(session: AsyncSession, limit: int) -> list[WorkflowRun]:
     return list(rows)
 
 
-async def running_count(session: AsyncSession, workflow_id: str) -> int:
-    count = await session.scalar(
-        select(func.count()).where(WorkflowRun.workflow_id == workflow_id, WorkflowRun.status == "running")
+async def running_counts(session: AsyncSession, workflow_ids: set[str]) -> dict[str, int]:
+    rows = await session.execute(
+        select(WorkflowRun.workflow_id, func.count())
+        .where(WorkflowRun.workflow_id.in_(workflow_ids), WorkflowRun.status == "running")
+        .group_by(WorkflowRun.workflow_id)
     )
-    return int(count or 0)
+    return {workflow_id: int(count) for workflow_id, count in rows}
+
+
+async def concurrency_limits(session: AsyncSession, workflow_ids: set[str]) -> dict[str, int]:
+    """Each existing workflow's `settings.concurrency` (default 10)."""
+    rows = await session.execute(select(Workflow.id, Workflow.document).where(Workflow.id.in_(workflow_ids)))
+    return {
+        workflow_id: int(((document or {}).get("settings") or {}).get("concurrency", 10))
+        for workflow_id, document in rows
+    }
 
 
 async def claim(session: AsyncSession, run_id: str, owner: str) -> bool:
