@@ -23,6 +23,7 @@ from borealis.server.workflows.nodes.base import Item, NodeContext, NodeError, P
 from borealis.server.workflows.registry import NodeRegistry
 from borealis.server.workflows.services import NodeServices
 from borealis.server.workflows.ssrf import Guard
+from tests.conftest import App
 
 REGISTRY = NodeRegistry()
 
@@ -781,3 +782,66 @@ async def test_poll_keys_cursor_and_bounds() -> None:
         refused("trigger.poll", {"url": "https://x.example", "cursor_param": "a"})[0]["field"]
         == "params.cursor_param"
     )
+
+
+# --- through the real engine ---
+
+
+async def test_a_loop_runs_a_sub_workflow_per_item_through_the_server(app: App) -> None:
+    child = {
+        "name": "times ten",
+        "document": {
+            "nodes": [
+                {"id": "start", "type": "trigger.manual"},
+                {
+                    "id": "x10",
+                    "type": "logic.math",
+                    "params": {"operation": "multiply", "a": "{{ json.n }}", "b": 10},
+                },
+            ],
+            "edges": [{"source": "start", "target": "x10"}],
+        },
+    }
+    made = await app.client.post("/api/v1/workflows", json=child, headers=app.auth())
+    assert made.status_code == 201, made.text
+    child_id = made.json()["id"]
+    parent = {
+        "name": "for each",
+        "document": {
+            "nodes": [
+                {"id": "start", "type": "trigger.manual"},
+                {"id": "each", "type": "logic.loop", "params": {"workflow_id": child_id, "parallelism": 2}},
+                {
+                    "id": "total",
+                    "type": "logic.math",
+                    "params": {"operation": "sum", "value": "{{ json.output[0].result }}"},
+                },
+            ],
+            "edges": [{"source": "start", "target": "each"}, {"source": "each", "target": "total"}],
+        },
+    }
+    made = await app.client.post("/api/v1/workflows", json=parent, headers=app.auth())
+    assert made.status_code == 201, made.text
+    started = await app.client.post(
+        f"/api/v1/workflows/{made.json()['id']}/runs",
+        json={"input": [{"n": 1}, {"n": 2}, {"n": 3}]},
+        headers=app.auth(),
+    )
+    assert started.status_code == 201, started.text
+    run_id = started.json()["id"]
+    deadline = time.monotonic() + 30
+    while True:
+        view = (await app.client.get(f"/api/v1/runs/{run_id}", headers=app.auth())).json()
+        if view["status"] not in ("queued", "running") or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.1)
+    assert view["status"] == "succeeded", view
+    assert view["output"] == [{"json": {"result": 60, "count": 3}, "binary_ref": None}]
+    loop_record = next(node for node in view["nodes"] if node["node_id"] == "each")
+    subs = jsons(loop_record["output"]["main"])
+    assert [sub["status"] for sub in subs] == ["succeeded"] * 3
+    assert [sub["output"] for sub in subs] == [[{"n": n, "result": 10 * n}] for n in (1, 2, 3)]
+    children = (await app.client.get(f"/api/v1/runs?workflow_id={child_id}", headers=app.auth())).json()[
+        "items"
+    ]
+    assert len(children) == 3 and all(run["trigger"]["parent_run_id"] == run_id for run in children)

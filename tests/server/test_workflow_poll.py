@@ -124,6 +124,7 @@ async def _until(predicate: Any, timeout: float = 20.0, what: str = "") -> Any:
         await asyncio.sleep(0.1)
 
 
+@pytest.mark.slow
 async def test_a_change_fires_one_run_not_one_per_poll(allowed_app: App, feed: Feed) -> None:
     app = allowed_app
     feed.body = {"items": [{"id": 1, "title": "disk full"}, {"id": 2, "title": "printer"}], "next": "c1"}
