@@ -140,3 +140,20 @@ async def test_a_verified_wheel_is_installed_beside_the_running_version_and_the_
     state = read_state(home)
     assert state.switch_to == "0.9.7" and state.active is None
     assert not list((versions_dir(home) / ".downloads").glob("*"))
+
+
+@pytest.mark.slow
+async def test_a_wheel_whose_code_is_another_version_is_refused_after_the_install_check(
+    tmp_path: Path,
+) -> None:
+    wheel = build_agent_wheel(tmp_path, "0.9.9", code_version="0.9.8").read_bytes()
+    async with worker_with_chunks(tmp_path / "home", "0.9.9", wheel) as (gateway, running):
+        await gateway.send(offer(gateway, "0.9.9", wheel))
+        await gateway.wait_for(lambda: any(s["state"] == "failed" for s in statuses(gateway, "0.9.9")), 60)
+
+        report = statuses(gateway, "0.9.9")[-1]
+        assert report["reason"] == "the wheel holds agent version '0.9.8', not '0.9.9'"
+        assert not running.done(), "no switch"
+    home = Home(tmp_path / "home")
+    assert not version_dir(home, "0.9.9").exists(), "the failed environment is removed"
+    assert read_state(home).switch_to is None

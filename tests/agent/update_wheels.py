@@ -33,7 +33,9 @@ def build_agent_wheel(
     padding_bytes: int = 0,
     metadata_name: str = "borealis",
     never_connects: bool = False,
+    code_version: str | None = None,
 ) -> Path:
+    """`code_version`: the `__version__` inside, when it must differ from the wheel's METADATA."""
     path = out_dir / f"borealis-{version}-py3-none-any.whl"
     dist_info = f"borealis-{version}.dist-info"
     records: list[str] = []
@@ -50,7 +52,8 @@ def build_agent_wheel(
             name = "borealis/" + file.relative_to(SOURCE).as_posix()
             data = file.read_bytes()
             if name == "borealis/__init__.py":
-                data = re.sub(rb'__version__ = "[^"]*"', f'__version__ = "{version}"'.encode(), data)
+                inside = code_version or version
+                data = re.sub(rb'__version__ = "[^"]*"', f'__version__ = "{inside}"'.encode(), data)
             if name == "borealis/agent/worker.py" and worker_exit_code is not None:
                 assert WORKER_MAIN in data, "the worker's main block changed; update the test wheel"
                 data = data.replace(

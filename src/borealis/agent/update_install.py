@@ -51,9 +51,19 @@ def site_packages(env: Path) -> Path:
 
 async def install_version(home: Home, version: str, wheel: Path) -> Path:
     """Install `wheel` as `<home>/Agent/versions/<version>/`; returns the environment. A half-made
-    environment from an earlier attempt is replaced; the marker file is written last."""
+    environment from an earlier attempt is replaced, a failed one removed; the marker is written last."""
     env = version_dir(home, version)
     await asyncio.to_thread(shutil.rmtree, env, True)
+    try:
+        await _build(env, wheel, version)
+    except BaseException:
+        await asyncio.to_thread(shutil.rmtree, env, True)
+        raise
+    await asyncio.to_thread(mark_complete, home, version)
+    return env
+
+
+async def _build(env: Path, wheel: Path, version: str) -> None:
     has_pip = importlib.util.find_spec("pip") is not None
     venv_args = ["--without-pip"] if has_pip else []
     await _run([sys.executable, "-m", "venv", *venv_args, str(env)], "creating the environment")
@@ -67,8 +77,6 @@ async def install_version(home: Home, version: str, wheel: Path) -> Path:
     found = (await _run([str(python), "-I", "-c", CHECK_CODE], "checking the new version")).strip()
     if found != version:
         raise InstallFailed(f"the wheel holds agent version {found[:64]!r}, not {version!r}")
-    await asyncio.to_thread(mark_complete, home, version)
-    return env
 
 
 async def _run(command: list[str], what: str) -> str:
