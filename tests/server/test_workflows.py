@@ -453,3 +453,27 @@ async def test_bad_run_requests_get_problems_not_500s(wf: App) -> None:
     catalog = (await wf.client.get("/api/v1/workflow-node-types", headers=auth)).json()["items"]
     condition = next(t for t in catalog if t["type"] == "logic.condition")
     assert condition["outputs"] == ["true", "false"] and condition["schema"]["required"] == ["condition"]
+
+
+async def test_final_runs_are_pruned_by_count_and_age(wf: App) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from borealis.core.clock import utcnow
+    from borealis.server.workflows.models import WorkflowRun
+
+    workflow = await create(wf, BRANCHES)
+    run_ids = [await start(wf, workflow["id"], {"n": i}) for i in range(5)]
+    for run_id in run_ids:
+        await finished(wf, run_id)
+    service = wf.app.state.borealis.workflows  # type: ignore[attr-defined]
+    async with service.db.transaction() as session:
+        old = utcnow() - timedelta(days=service.settings.workflow_run_days + 1)
+        await session.execute(update(WorkflowRun).where(WorkflowRun.id == run_ids[0]).values(created_at=old))
+    service.settings = type(service.settings)(**{**vars(service.settings), "workflow_runs_per_workflow": 3})
+    assert await service.prune() == 2
+    left = (
+        await wf.client.get("/api/v1/runs", params={"workflow_id": workflow["id"]}, headers=wf.auth())
+    ).json()
+    assert [r["id"] for r in left["items"]] == run_ids[:1:-1], "the oldest by age, then beyond the newest 3"
