@@ -20,6 +20,7 @@ from borealis.core.errors import InvalidInput, NotFound
 from borealis.server.workflows import document as documents
 from borealis.server.workflows.expressions import ExpressionError, Scope
 from borealis.server.workflows.nodes.base import Item, NodeContext, NodeError, Ports
+from borealis.server.workflows.nodes.trigger_poll import source_of
 from borealis.server.workflows.registry import NodeRegistry
 from borealis.server.workflows.services import NodeServices
 from borealis.server.workflows.ssrf import Guard
@@ -758,21 +759,28 @@ async def test_poll_keys_cursor_and_bounds() -> None:
         "cursor_path": "next",
     }
     new, state, _ = await _poll(params, {}, {"data": [{"id": 1}, {"id": 2}], "next": 10})
-    assert new == [] and state == {"keys": ["1", "2"], "cursor": 10}
+    assert new == [] and state == {"keys": ["1", "2"], "cursor": 10, "source": source_of(params)}
     new, state, services = await _poll(
         params, state, {"data": [{"id": 2}, {"id": 3}, {"id": 3}], "next": None}
     )
-    assert new == [{"id": 3}] and state == {"keys": ["1", "2", "3"], "cursor": 10}
+    assert new == [{"id": 3}] and state == {
+        "keys": ["1", "2", "3"],
+        "cursor": 10,
+        "source": source_of(params),
+    }
     assert services.requests[0]["params"] == {"after": "10"}
     first, _, _ = await _poll({**params, "emit_initial": True}, {}, {"data": [{"id": 1}]})
     assert first == [{"id": 1}]
     bounded = {**params, "max_keys": 2}
-    _, state, _ = await _poll(bounded, {"keys": ["old1", "old2"]}, {"data": [{"id": 7}]})
+    source = source_of(bounded)
+    _, state, _ = await _poll(bounded, {"keys": ["old1", "old2"], "source": source}, {"data": [{"id": 7}]})
     assert state["keys"] == ["old2", "7"], "the oldest key is dropped first"
-    _, state, _ = await _poll(bounded, {"keys": ["old"]}, {"data": [{"id": 7}, {"id": 8}, {"id": 9}]})
+    _, state, _ = await _poll(
+        bounded, {"keys": ["old"], "source": source}, {"data": [{"id": 7}, {"id": 8}, {"id": 9}]}
+    )
     assert state["keys"] == ["8", "9"]
     whole = {"url": "https://api.example/t"}
-    new, state, _ = await _poll(whole, {"keys": []}, [{"a": 1}, "text"])
+    new, state, _ = await _poll(whole, {"keys": [], "source": source_of(whole)}, [{"a": 1}, "text"])
     assert new == [{"a": 1}, {"value": "text"}] and all(key.startswith("sha256:") for key in state["keys"])
     changed, _, _ = await _poll(whole, state, [{"a": 2}, "text"])
     assert changed == [{"a": 2}], "without a key path, a changed item is a new one"
@@ -845,3 +853,15 @@ async def test_a_loop_runs_a_sub_workflow_per_item_through_the_server(app: App) 
         "items"
     ]
     assert len(children) == 3 and all(run["trigger"]["parent_run_id"] == run_id for run in children)
+
+
+async def test_poll_starts_again_from_a_first_poll_when_its_source_changes() -> None:
+    params = {"url": "https://api.example/a", "key_path": "id", "headers": {"authorization": "Bearer 1"}}
+    _, state, _ = await _poll(params, {}, [{"id": 1}])
+    rotated = {**params, "headers": {"authorization": "Bearer 2"}}
+    new, same, _ = await _poll(rotated, state, [{"id": 1}, {"id": 2}])
+    assert new == [{"id": 2}] and same["source"] == state["source"], "a new token keeps the keys"
+    moved = {**params, "url": "https://api.example/b"}
+    new, fresh, _ = await _poll(moved, same, [{"id": 3}, {"id": 4}])
+    assert new == [], "another URL: what is there now is recorded, not fired"
+    assert fresh["keys"] == ["3", "4"] and fresh["source"] != same["source"]

@@ -24,6 +24,7 @@ DEFAULT_MAX_KEYS = 10_000
 MAX_KEYS = 100_000
 MAX_ITEMS = 10_000
 MAX_KEY_CHARS = 200
+SOURCE_PARAMS = ("url", "method", "query", "body", "items_path", "key_path", "cursor_param", "cursor_path")
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,14 @@ def key_of(data: dict[str, Any], key_path: str | None) -> str:
     if len(text) > MAX_KEY_CHARS:
         return "sha256:" + hashlib.sha256(text.encode("utf-8")).hexdigest()
     return text
+
+
+def source_of(params: dict[str, Any]) -> str:
+    """What the keys were read from: when it changes (another URL, items or key path) the keys and the
+    cursor no longer mean anything, and the next poll starts again from a first poll. Headers are not
+    part of it, so a rotated token keeps the keys."""
+    named = {name: params.get(name) for name in SOURCE_PARAMS}
+    return hashlib.sha256(orjson.dumps(named, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
 
 
 def interval_of(params: dict[str, Any]) -> float:
@@ -64,7 +73,8 @@ class PollTrigger:
         "of items; `key_path` (JMESPath over each item, e.g. `id`) gives its de-duplication key (default: "
         "a hash of the whole item, so any change to an item counts as new). Items whose keys were not "
         "seen before start ONE run together, as that run's items. The first poll only records what is "
-        "there (unless `emit_initial: true`). The last `max_keys` keys (default 10,000) and the cursor "
+        "there (unless `emit_initial: true`), and so does the first poll after `url`, `method`, `query`, "
+        "`body` or a path changed. The last `max_keys` keys (default 10,000) and the cursor "
         "are kept in the database, so a restart neither loses nor repeats a change. With `cursor_path` "
         "(JMESPath over the answer, e.g. `next_since`) the value found is sent as the query parameter "
         "`cursor_param` on the next poll. With several server processes each interval is polled by one "
@@ -111,6 +121,9 @@ class PollTrigger:
     async def poll(self, ctx: NodeContext, state: dict[str, Any]) -> Polled:
         """One poll: the items not seen before, and the state to keep. Raises NodeError on failure."""
         params = ctx.params_for(None)
+        source = source_of(ctx.params)
+        if state.get("source") != source:
+            state = {}  # a new source: start again from a first poll
         query = {str(k): str(v) for k, v in (params.get("query") or {}).items()}
         cursor = state.get("cursor")
         if params.get("cursor_param") and cursor is not None:
@@ -157,7 +170,7 @@ class PollTrigger:
         # listed (with max_keys at least the list's length); older keys fill the rest.
         max_keys = int(params.get("max_keys", DEFAULT_MAX_KEYS))
         older = [key for key in seen_before or [] if key not in current]
-        kept: dict[str, Any] = {"keys": [*older, *current][-max_keys:], "cursor": cursor}
+        kept: dict[str, Any] = {"keys": [*older, *current][-max_keys:], "cursor": cursor, "source": source}
         if params.get("cursor_path"):
             next_cursor = evaluate(str(params["cursor_path"]), answer)
             if isinstance(next_cursor, str | int | float) and not isinstance(next_cursor, bool):
