@@ -230,7 +230,9 @@ async def _count(api: httpx.AsyncClient, state: str, wanted: int) -> bool:
     return list((await states(api, "0.9.1")).values()).count(state) == wanted
 
 
-async def test_rollout_rules_already_there_missed_arrival_timeout_and_retry(app: App, tmp_path: Path) -> None:
+async def test_rollout_rules_already_there_missed_arrival_timeout_retry_and_cancel(
+    app: App, tmp_path: Path
+) -> None:
     """Driven round by round (`advance`) on offline agents, with rows moved as agents would move them."""
     from datetime import timedelta
 
@@ -269,6 +271,13 @@ async def test_rollout_rules_already_there_missed_arrival_timeout_and_retry(app:
     again = await app.client.post("/api/v1/agent-versions/0.9.1/rollout", json=body, headers=app.auth())
     assert again.json()["counts"]["pending"] == 1 and not again.json()["done"]
     assert (await states(app.client, "0.9.1", app.auth()))[a] == "pending"
+    cancelled = await app.client.post("/api/v1/agent-versions/0.9.1/rollout/cancel", headers=app.auth())
+    assert cancelled.status_code == 200, cancelled.text
+    assert cancelled.json()["done"] and cancelled.json()["counts"]["cancelled"] == 1
+    await state.updates.rollouts.advance()
+    found = await rows(app.client, "0.9.1", app.auth())
+    assert (found[a]["state"], found[a]["reason"]) == ("cancelled", "rollout cancelled by token:test")
+    assert found[b]["state"] == "connected", "only rows still waiting are cancelled"
     audit = await app.client.get(
         "/api/v1/audit", params={"action": "agent_version.rollout"}, headers=app.auth()
     )

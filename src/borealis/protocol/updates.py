@@ -37,6 +37,7 @@ class UpdateState(StrEnum):
     FAILED = "failed"  # refused or could not install; `reason` says why
     ROLLED_BACK = "rolled_back"  # the new version did not connect in time; the old one runs again
     TIMED_OUT = "timed_out"  # no word from the agent within the server's deadline
+    CANCELLED = "cancelled"  # the rollout was cancelled before this agent's turn
 
     @property
     def final(self) -> bool:
@@ -48,7 +49,13 @@ class UpdateState(StrEnum):
 
 
 FINAL_STATES = frozenset(
-    {UpdateState.CONNECTED, UpdateState.FAILED, UpdateState.ROLLED_BACK, UpdateState.TIMED_OUT}
+    {
+        UpdateState.CONNECTED,
+        UpdateState.FAILED,
+        UpdateState.ROLLED_BACK,
+        UpdateState.TIMED_OUT,
+        UpdateState.CANCELLED,
+    }
 )
 IN_FLIGHT_STATES = frozenset(
     {UpdateState.OFFERED, UpdateState.DOWNLOADING, UpdateState.INSTALLED, UpdateState.SWITCHING}

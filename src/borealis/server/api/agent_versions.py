@@ -1,7 +1,7 @@
 """Agent versions: upload a wheel (raw body, `?filename=`), list, one, delete, and its rollout
-(start or extend with `{target, batch_size}`; per-agent progress). Uploading, deleting and rolling
-out need `agents:update`, which only admins hold by default: a version is code every targeted agent
-runs as root."""
+(start or extend with `{target, batch_size}`, per-agent progress, cancel what has not started).
+Uploading, deleting and rolling out need `agents:update`, which only admins hold by default: a
+version is code every targeted agent runs as root."""
 
 from __future__ import annotations
 
@@ -105,6 +105,17 @@ async def start_rollout(
     rollout = await state.updates.rollouts.start_rollout(
         version, target, body.batch_size, who.actor, client_ip(request)
     )
+    async with state.db.session() as session:
+        counts = await store.counts(session, version)
+    return rollout_view(rollout, counts)
+
+
+@router.post("/{version}/rollout/cancel")
+async def cancel_rollout(version: str, request: Request, who: AgentsUpdate) -> dict[str, Any]:
+    """Pending agents become `cancelled`; agents already updating finish. Posting the rollout again
+    retries the cancelled ones."""
+    state = state_of(request)
+    rollout = await state.updates.rollouts.cancel(version, who.actor, client_ip(request))
     async with state.db.session() as session:
         counts = await store.counts(session, version)
     return rollout_view(rollout, counts)

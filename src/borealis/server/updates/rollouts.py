@@ -116,6 +116,16 @@ class Rollouts:
         self.nudge()
         return rollout
 
+    async def cancel(self, version: str, actor: str, ip: str | None) -> AgentRollout:
+        """Agents still waiting for their turn are not offered the version; those in flight finish."""
+        async with self.db.transaction() as session:
+            rollout = await store.get_rollout(session, version)
+            cancelled = await store.cancel_pending(
+                session, version, utcnow(), f"rollout cancelled by {actor}"
+            )
+            audit.record(session, actor, "agent_version.rollout_cancel", version, ip, cancelled=cancelled)
+        return rollout
+
     # -- the loop -------------------------------------------------------------------------------------
 
     def nudge(self) -> None:

@@ -19,7 +19,12 @@ from borealis.protocol.updates import FINAL_STATES, IN_FLIGHT_STATES, UpdateStat
 from borealis.server.db.models import Agent, AgentRollout, AgentUpdate, AgentVersion
 
 IN_FLIGHT = tuple(s.value for s in IN_FLIGHT_STATES)
-RETRYABLE = (UpdateState.FAILED.value, UpdateState.ROLLED_BACK.value, UpdateState.TIMED_OUT.value)
+RETRYABLE = (
+    UpdateState.FAILED.value,
+    UpdateState.ROLLED_BACK.value,
+    UpdateState.TIMED_OUT.value,
+    UpdateState.CANCELLED.value,
+)
 UNFINISHED = (UpdateState.PENDING.value, *IN_FLIGHT)
 PROGRESS = {
     UpdateState.OFFERED: 1,
@@ -46,8 +51,8 @@ async def get_rollout(session: AsyncSession, version: str) -> AgentRollout:
 async def add_agents(
     session: AsyncSession, version: str, agent_ids: Iterable[str], now: datetime
 ) -> tuple[int, int]:
-    """New agents join as `pending`; agents whose earlier attempt failed, rolled back or timed out
-    are retried. Returns (added, retried)."""
+    """New agents join as `pending`; agents whose earlier attempt failed, rolled back, timed out or
+    was cancelled are retried. Returns (added, retried)."""
     wanted = list(dict.fromkeys(agent_ids))
     existing = {
         row.agent_id: row
@@ -157,6 +162,17 @@ def leaving_for(report: UpdateState) -> list[str]:
         return [*IN_FLIGHT, UpdateState.TIMED_OUT.value]
     rank = PROGRESS.get(report, 0)
     return [s.value for s, r in PROGRESS.items() if r < rank]
+
+
+async def cancel_pending(session: AsyncSession, version: str, now: datetime, reason: str) -> int:
+    """Every pending row of the rollout becomes `cancelled`; returns how many."""
+    result = await session.execute(
+        update(AgentUpdate)
+        .where(AgentUpdate.version == version, AgentUpdate.state == UpdateState.PENDING.value)
+        .values(state=UpdateState.CANCELLED.value, reason=reason, updated_at=now)
+        .execution_options(synchronize_session=False)
+    )
+    return int(getattr(result, "rowcount", 0))
 
 
 async def stale(session: AsyncSession, before: datetime) -> list[tuple[str, str]]:
