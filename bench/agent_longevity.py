@@ -235,6 +235,7 @@ class Rig:
         self.agent_id = ""
         self.token = ""
         self.api: httpx.AsyncClient | None = None
+        self.env: dict[str, str] = {}  # extra environment for the agent (e.g. MALLOC_ARENA_MAX)
 
     async def start(self) -> None:
         self.server.write_config()
@@ -254,6 +255,7 @@ class Rig:
         out = (self.root / "agent-run.out").open("ab")
         self.supervisor = subprocess.Popen(
             [PY, "-m", "borealis", "agent", "run", "--home", str(self.agent_home), "--no-startup-delay"],
+            env={**os.environ, **self.env},
             stdout=out,
             stderr=subprocess.STDOUT,
             stdin=subprocess.DEVNULL,
@@ -482,6 +484,9 @@ async def cmd_b8(args: argparse.Namespace) -> None:
         {"backoff_base_s": 0.5, "backoff_cap_s": 2.0, "stable_after_s": 5.0, "inventory_first_after_s": 4.0},
     )
     deadline = time.monotonic() + args.max_seconds
+    if args.malloc_arena_max:
+        rig.env["MALLOC_ARENA_MAX"] = str(args.malloc_arena_max)
+        record["agent_env"] = dict(rig.env)
     try:
         await rig.start()
         record["online_after_s"] = round(await rig.wait_online(), 2)
@@ -654,6 +659,9 @@ async def cmd_b9(args: argparse.Namespace) -> None:
             "inventory_resend_after_s": 20.0,
         },
     )
+    if args.malloc_arena_max:
+        rig.env["MALLOC_ARENA_MAX"] = str(args.malloc_arena_max)
+        record["agent_env"] = dict(rig.env)
     try:
         await rig.start()
         await rig.wait_online()
@@ -668,15 +676,19 @@ async def cmd_b9(args: argparse.Namespace) -> None:
         # Jobs that finish after the server is gone: their results pile up in the outbox.
         expected: dict[str, tuple[int, int]] = {}
         for i in range(args.jobs):
-            delay = 3.0 + 12.0 * i / max(1, args.jobs - 1)
+            delay = 20.0 + 10.0 * i / max(1, args.jobs - 1)  # longer than submitting them all takes
             script = f"sleep {delay:.2f}\n" + sized_script(16384, i % 3)
             expected[await rig.submit("script", {"language": "bash", "script": script})] = (i % 3, 16384)
         started = time.monotonic()
-        while time.monotonic() - started < 30:
+        running = 0
+        while time.monotonic() - started < 60:
             rows = await asyncio.to_thread(rig.rows, list(expected))
-            if sum(1 for r in rows.values() if r[0] == "running") == len(expected):
+            running = sum(1 for r in rows.values() if r[0] == "running")
+            if running == len(expected):
                 break
             await asyncio.sleep(0.2)
+        if running != len(expected):
+            raise RuntimeError(f"only {running} of {len(expected)} jobs were running before the outage")
         await asyncio.sleep(1.0)  # the acks for job.accepted reach the outbox
         log("b9: every job running; the server becomes unreachable (refused)")
         outage_at = time.monotonic()
@@ -731,7 +743,7 @@ async def cmd_b9(args: argparse.Namespace) -> None:
         warm_attempts: dict[str, int] = {}
         for mode, count in (("refuse", 20), ("reset", 20), ("blackhole", 1)):
             warm_attempts |= await phase(mode, count)
-        for _ in range(30):
+        for _ in range(60):
             status = await asyncio.to_thread(rig.status)
             if status["jobs_running"] == 0:
                 break
@@ -837,6 +849,9 @@ def main() -> None:
     parser.add_argument("--tmp", default=None, help="parent of the run's temporary directory")
     parser.add_argument("--keep", action="store_true", help="keep the run's directory (logs, databases)")
     parser.add_argument("--seed", type=int, default=8)
+    parser.add_argument(
+        "--malloc-arena-max", type=int, default=0, help="run the agent with MALLOC_ARENA_MAX=N (glibc)"
+    )
     parser.add_argument("--settle", type=float, default=15.0, help="seconds of quiet before each measurement")
     sub = parser.add_subparsers(dest="scenario", required=True)
     b8 = sub.add_parser("b8", help="simulated week")
