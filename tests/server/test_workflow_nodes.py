@@ -339,6 +339,10 @@ async def test_loop_refuses_its_own_workflow_deep_nesting_and_unknown_workflows(
         await run(
             "logic.loop", {"workflow_id": "child"}, items({"n": 1}), services, trigger={"loop_depth": 5}
         )
+    with pytest.raises(NodeError, match="parallelism must be"):  # 0 from an expression would never start
+        await run(
+            "logic.loop", {"workflow_id": "child", "parallelism": "{{ json.n }}"}, items({"n": 0}), services
+        )
     with pytest.raises(NodeError, match="cannot start workflow 'missing'"):
         await run("logic.loop", {"workflow_id": "missing"}, items({"n": 1}), services)
     assert subs.started == []

@@ -8,8 +8,10 @@ from typing import Any
 
 from borealis.core.errors import BorealisError
 from borealis.server.workflows.nodes.base import MAIN, Item, NodeContext, NodeError, Ports, all_items
+from borealis.server.workflows.nodes.logic_math import number
 
 MAX_SUB_RUNS = 1000
+MAX_PARALLELISM = 50
 MAX_DEPTH = 5  # loops inside sub-workflows inside loops…: a cycle between workflows ends here
 FINAL = frozenset({"succeeded", "failed", "timed_out", "cancelled", "interrupted"})
 
@@ -37,7 +39,7 @@ class Loop:
         "required": ["workflow_id"],
         "properties": {
             "workflow_id": {"type": "string", "minLength": 1, "maxLength": 64},
-            "parallelism": {"type": "integer", "minimum": 1, "maximum": 50},
+            "parallelism": {"type": "integer", "minimum": 1, "maximum": MAX_PARALLELISM},
             "wait_s": {"type": "number", "minimum": 1, "maximum": 86400},
             "fail_on_error": {"type": "boolean"},
         },
@@ -56,8 +58,11 @@ class Loop:
             raise NodeError(f"at most {MAX_SUB_RUNS} items per loop, not {len(items)}", retryable=False)
         if ctx.services.start_run is None or ctx.services.wait_run is None:
             raise NodeError("this server cannot start sub-workflows", retryable=False)
-        gate = asyncio.Semaphore(int(params.get("parallelism", 4)))
-        wait_s = float(params.get("wait_s", 3600))
+        parallelism = number(params.get("parallelism", 4), "parallelism")
+        wait_s = float(number(params.get("wait_s", 3600), "wait_s"))
+        if not (1 <= parallelism <= MAX_PARALLELISM and parallelism == int(parallelism) and wait_s > 0):
+            raise NodeError(f"parallelism must be 1–{MAX_PARALLELISM} and wait_s positive", retryable=False)
+        gate = asyncio.Semaphore(int(parallelism))
         trigger = {
             "type": "manual",
             "parent_run_id": ctx.run_id,

@@ -11,6 +11,7 @@ from borealis.server.workflows.nodes.base import Item, NodeContext, NodeError, P
 PER_ITEM = ("add", "subtract", "multiply", "divide", "modulo", "round", "abs")
 OVER_ITEMS = ("sum", "min", "max", "avg", "count")
 MAX_NUMBER_TEXT = 64
+MAX_DIGITS = 15
 INT_BITS = 64  # results outside signed 64 bits are refused: JSON readers downstream lose them
 
 
@@ -89,7 +90,7 @@ class Math:
             "operation": {"type": "string", "enum": [*PER_ITEM, *OVER_ITEMS]},
             "a": {"type": ["number", "string"]},
             "b": {"type": ["number", "string"]},
-            "digits": {"type": "integer", "minimum": 0, "maximum": 15},
+            "digits": {"type": "integer", "minimum": 0, "maximum": MAX_DIGITS},
             "value": {"type": ["number", "string"]},
             "into": {"type": "string", "minLength": 1, "maxLength": 128},
         },
@@ -117,7 +118,10 @@ class Math:
             params = ctx.params_for(entry)
             a = number(params.get("a"), "a")
             b = number(params["b"], "b") if operation not in ("round", "abs") else None
-            result = _bounded(_apply(operation, a, b, int(params.get("digits", 0))), operation)
+            digits = int(number(params.get("digits", 0), "digits"))
+            if not 0 <= digits <= MAX_DIGITS:
+                raise NodeError(f"digits must be 0–{MAX_DIGITS}", retryable=False)
+            result = _bounded(_apply(operation, a, b, digits), operation)
             into = str(params.get("into") or "result")
             out.append(
                 {"json": {**(entry.get("json") or {}), into: result}, "binary_ref": entry.get("binary_ref")}
