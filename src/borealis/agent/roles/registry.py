@@ -50,6 +50,8 @@ def server_role_version(path: Path) -> str | None:
         return None
     version = recorded.get("version") if isinstance(recorded, dict) else None
     return str(version) if isinstance(version, int) else None
+
+
 MAX_ERROR_CHARS = 500
 PURPOSE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 
