@@ -48,6 +48,11 @@ class FakeServices:
     requests: list[dict[str, Any]] = field(default_factory=list)
     start_run: Any = None
     wait_run: Any = None
+    stored_inventory: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    async def inventory(self, agent_id: str, sections: list[str]) -> dict[str, Any]:
+        stored = self.stored_inventory.get(agent_id, {})
+        return {name: value for name, value in stored.items() if name in sections}
 
     async def run_job(
         self,
@@ -501,10 +506,14 @@ async def test_inventory_runs_the_role_forced_and_emits_one_item_per_agent() -> 
                 "data": {"sections": {"cpu": {"hash": "h1", "error": None}}},
             },
             {"agent_id": "a2", "status": "failed", "error": "every section failed", "data": None},
-        ]
+        ],
+        stored_inventory={"a1": {"cpu": {"hash": "h1", "error": None, "data": {"model": "x"}}, "memory": {}}},
     )
     out = await run(
-        "agents.inventory", {"sections": ["cpu"]}, items({"agent_id": "a2"}, {"agent_id": "a1"}), services
+        "agents.inventory",
+        {"sections": ["cpu"], "include_data": False},
+        items({"agent_id": "a2"}, {"agent_id": "a1"}),
+        services,
     )
     assert services.jobs[0]["role"] == "inventory"
     assert services.jobs[0]["params"] == {"sections": ["cpu"], "force": True}
@@ -525,9 +534,13 @@ async def test_inventory_runs_the_role_forced_and_emits_one_item_per_agent() -> 
             "job_id": "job-1",
         },
     ]
+    stored = await run("agents.inventory", {"sections": ["cpu"]}, items({"agent_id": "a1"}), services)
+    assert jsons(stored["main"])[0]["sections"] == {
+        "cpu": {"hash": "h1", "error": None, "data": {"model": "x"}}
+    }
     with pytest.raises(NodeError, match="not collected on 1 agent"):
         await run("agents.inventory", {"target": {"all": True}, "fail_on_error": True}, [], services)
-    assert services.jobs[1]["params"]["sections"][0] == "system", "default: every section"
+    assert services.jobs[2]["params"]["sections"][0] == "system", "default: every section"
     assert refused("agents.inventory", {"sections": ["nope"]})[0]["field"] == "params.sections[0]"
 
 

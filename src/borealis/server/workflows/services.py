@@ -18,6 +18,7 @@ from borealis.core.clock import utcnow
 from borealis.core.errors import BorealisError
 from borealis.protocol.jobs import RunAs
 from borealis.server.db.database import Database
+from borealis.server.inventory import queries as inventory_queries
 from borealis.server.jobs import store as job_store
 from borealis.server.jobs.service import JobService
 from borealis.server.jobs.spec import JobSpec
@@ -120,6 +121,11 @@ class NodeServices:
             raise NodeError(f"{method} {url} timed out after {timeout_s:g} s") from None
         except httpx.HTTPError as exc:
             raise NodeError(f"{method} {url} failed: {exc}") from None
+
+    async def inventory(self, agent_id: str, sections: list[str]) -> dict[str, dict[str, Any]]:
+        """The stored inventory sections of an agent: `{name: {hash, collected_at, error, data, …}}`."""
+        async with self.db.session() as session:
+            return await inventory_queries.sections_of(session, agent_id, sections)
 
     async def load_state(self, workflow_id: str, node_id: str) -> dict[str, Any]:
         async with self.db.session() as session:

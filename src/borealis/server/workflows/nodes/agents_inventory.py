@@ -41,6 +41,7 @@ class CollectInventory:
             "timeout_s": {"type": "number", "minimum": 1, "maximum": 3600},
             "wait_s": {"type": "number", "minimum": 1, "maximum": 86400},
             "fail_on_error": {"type": "boolean"},
+            "include_data": {"type": "boolean"},
         },
     }
 
@@ -60,6 +61,9 @@ class CollectInventory:
         for row in results:
             raw = row.get("data")
             data: dict[str, Any] = raw if isinstance(raw, dict) else {}
+            if row["status"] == "succeeded" and params.get("include_data", True):
+                # What the agent sent before its result is stored: hand on the sections themselves.
+                data = {"sections": await ctx.services.inventory(str(row["agent_id"]), sections)}
             out.append(
                 {
                     "json": {
