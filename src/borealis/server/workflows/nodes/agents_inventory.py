@@ -21,8 +21,8 @@ class CollectInventory:
         "`agent_field` (default `agent_id`). Each agent collects the sections (default: all) and sends "
         "them to the server's inventory store before its result; the node waits for every agent (up to "
         "`wait_s`) and emits one item per agent: `{agent_id, status, error, sections: {name: {hash, "
-        "error}}, job_id}`. The collected data itself is read from the inventory API "
-        "(`/api/v1/agents/{id}/inventory`) or a later HTTP request node. With `fail_on_error`, any agent "
+        "collected_at, error, data}}, job_id}`: the sections as the server stored them (with "
+        "`include_data: false`, only each section's hash and error). With `fail_on_error`, any agent "
         "not `succeeded` fails the node."
     )
     inputs = (MAIN,)
