@@ -50,9 +50,9 @@ from borealis.server.presence_sync import PresenceSync
 from borealis.server.role_modules.service import RoleModules
 from borealis.server.schedules.service import ScheduleService
 from borealis.server.schedules.starter import EngineStarter
-from borealis.server.workflows.service import WorkflowService
 from borealis.server.state import ServerState
 from borealis.server.updates.service import AgentUpdates
+from borealis.server.workflows.service import WorkflowService
 
 log = logging.getLogger("borealis.server")
 

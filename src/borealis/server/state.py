@@ -18,8 +18,8 @@ from borealis.server.metrics import Metrics
 from borealis.server.presence import Presence
 from borealis.server.role_modules.service import RoleModules
 from borealis.server.schedules.service import ScheduleService
-from borealis.server.workflows.service import WorkflowService
 from borealis.server.updates.service import AgentUpdates
+from borealis.server.workflows.service import WorkflowService
 
 
 @dataclass
