@@ -182,7 +182,9 @@ class Uploader:
         seq = 0
         with contextlib.suppress(Exception):
             while True:
-                await asyncio.sleep(20 * (0.9 + 0.2 * self.rng.random()))
+                await asyncio.sleep(
+                    20 * self.rng.random() if seq == 0 else 20 * (0.9 + 0.2 * self.rng.random())
+                )
                 seq += 1
                 await self.ws.send(
                     orjson.dumps({"t": "heartbeat", "seq": seq, "uptime_s": seq * 20}).decode()
@@ -202,12 +204,14 @@ async def generate(args: argparse.Namespace) -> None:
     ]
     gate = asyncio.Semaphore(64)
 
+    beats: list[asyncio.Task[None]] = []
+
     async def connect(agent: Uploader) -> None:
         async with gate:
             await agent.connect()
+        beats.append(asyncio.create_task(agent.beat()))  # from its welcome on, or it is taken for dead
 
     await asyncio.gather(*(connect(agent) for agent in agents))
-    beats = [asyncio.create_task(agent.beat()) for agent in agents]
     emit({"ev": "connected", "n": len(agents)})
     t0 = float((await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)).strip())
     uploads = [

@@ -25,6 +25,7 @@ from borealis.server.inventory.items import SEARCHABLE, section_rows
 
 CHUNK = 500  # ids per IN (…) and rows per executemany: each chunk is an await, so the loop breathes
 DIFFED = frozenset({"software", "updates", "disks", "system"})
+SKIPPED = object()  # a section that writes nothing
 
 sections_table = cast(Table, InventorySection.__table__)
 changes_table = cast(Table, InventoryChange.__table__)
@@ -66,11 +67,12 @@ async def write_batch(session: AsyncSession, uploads: list[tuple[str, Upload]], 
         await asyncio.sleep(0)  # planning an upload is a millisecond of CPU: let requests through
         for incoming in upload.sections:
             key = (agent_id, incoming.name)
-            if not _plan_section(plan, written, key, incoming, stored.get(key), previous, now):
+            planned = _plan_section(plan, written, key, incoming, stored.get(key), previous, now)
+            if planned is SKIPPED:
                 continue
             if incoming.error is None or key not in stored:
                 stored[key] = Stored(incoming.hash, incoming.error, incoming.collected_at)
-                previous[key] = incoming.data
+                previous[key] = planned
             else:
                 stored[key] = Stored(stored[key].hash, incoming.error, incoming.collected_at)
     await _apply(session, plan)
@@ -86,14 +88,15 @@ def _plan_section(
     before: Stored | None,
     previous: dict[tuple[str, str], Any],
     now: datetime,
-) -> bool:
-    """Plan the writes for one incoming section; False when it writes nothing."""
+) -> Any:
+    """Plan the writes for one incoming section; returns its parsed data (None when it holds none),
+    or `SKIPPED` when nothing is written."""
     if before is not None and before.hash == incoming.hash and before.error == incoming.error:
         written.unchanged += 1
-        return False
+        return SKIPPED
     if before is not None and incoming.collected_at < before.collected_at:
         written.stale += 1
-        return False
+        return SKIPPED
     written.sections += 1
     agent_id, section = key
     times = {
@@ -104,9 +107,9 @@ def _plan_section(
     }
     if before is not None and incoming.error is not None:
         plan.error_updates[key] = {"k_agent": agent_id, "k_section": section, **times}
-        return True
-    data = None if incoming.data is None else orjson.dumps(incoming.data).decode()
-    row = {"hash": incoming.hash, "data": data, **times}
+        return None
+    text = None if incoming.text is None else incoming.text.decode()
+    row = {"hash": incoming.hash, "data": text, **times}
     plan.error_updates.pop(key, None)  # an earlier frame of this batch failed; this one is newer
     if before is None and key not in plan.inserts:
         plan.inserts[key] = {"agent_id": agent_id, "section": section, **row}
@@ -114,14 +117,15 @@ def _plan_section(
         plan.inserts[key].update(row)
     else:
         plan.updates[key] = {"k_agent": agent_id, "k_section": section, **row}
-    if incoming.error is not None:
-        return True
+    if incoming.text is None:
+        return None
+    data = orjson.loads(incoming.text) if section in DIFFED or section in SEARCHABLE else None
     if section in DIFFED:
-        for change in diff(section, previous.get(key), incoming.data):
+        for change in diff(section, previous.get(key), data):
             plan.changes.append(_change_row(agent_id, section, change, now))
     if section in SEARCHABLE:
-        plan.items[key] = section_rows(agent_id, section, incoming.data)
-    return True
+        plan.items[key] = section_rows(agent_id, section, data)
+    return data
 
 
 def _change_row(agent_id: str, section: str, change: Change, now: datetime) -> dict[str, Any]:
