@@ -15,6 +15,7 @@ time that occurs twice (when clocks go back) fires once, at its first occurrence
 from __future__ import annotations
 
 import bisect
+import functools
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -154,8 +155,10 @@ def _end_of_gap(before: datetime, after: datetime, zone: ZoneInfo) -> datetime:
     return high
 
 
+@functools.lru_cache(maxsize=4096)
 def parse_cron(expression: str) -> CronSpec:
-    """Parse an expression; a bad one raises InvalidInput naming the field `cron` and what is wrong."""
+    """Parse an expression; a bad one raises InvalidInput naming the field `cron` and what is wrong.
+    Cached: the scheduler builds a schedule's timing on every claim."""
     if not isinstance(expression, str) or not expression.strip():
         raise InvalidInput("cron must be a non-empty expression", field="cron")
     if len(expression) > MAX_EXPRESSION_CHARS:

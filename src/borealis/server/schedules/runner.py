@@ -16,6 +16,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
 from borealis.core.clock import monotonic, utcnow
 from borealis.core.errors import BorealisError
 from borealis.core.logs import kv
@@ -24,15 +26,16 @@ from borealis.server.db.database import Database
 from borealis.server.db.models import Schedule
 from borealis.server.jobs.service import JobService
 from borealis.server.schedules import actions, store
-from borealis.server.schedules.policy import Misfire, Outcome, Overlap, plan, scan_due
+from borealis.server.schedules.policy import Decision, Misfire, Outcome, Overlap, plan, scan_due
 from borealis.server.schedules.starter import WorkflowStarter
 from borealis.server.schedules.timing import Timing
 
 log = logging.getLogger("borealis.server.schedules")
-CLAIM_BATCH = 100  # schedules per claim transaction
+CLAIM_BATCH = 250  # schedules per claim transaction
 QUEUED_BATCH = 100
 FIRING_AT_ONCE = 8  # concurrent submissions
-STALE_FIRING_S = 60.0  # a slot `firing` this long belonged to a server that stopped
+STALE_FIRING_S = 300.0  # a slot `firing` this long belonged to a server that stopped
+RECORD_EVERY = 32  # fired slots recorded per transaction
 DRAIN_S = 5.0
 
 
@@ -44,6 +47,10 @@ class Firing:
     fired_at: datetime
     action: dict[str, Any]
     owner: str
+
+
+class _Changed(Exception):
+    """A claimed row changed under the claim (it cannot while locked; the guard says so if it did)."""
 
 
 def timing_of(row: Schedule) -> Timing:
@@ -126,53 +133,82 @@ class Scheduler:
     # -- due slots ----------------------------------------------------------------------------------
 
     async def run_due(self) -> int:
-        """Claim and decide every due schedule; returns how many were claimed."""
+        """Claim and decide every due schedule, then fire what was claimed; returns how many
+        schedules were claimed. Every batch is claimed before any is fired, so the claims (the
+        moment that decides lateness) do not wait behind the submissions."""
         claimed = 0
+        batches: list[list[Firing]] = []
         while True:
-            count, firings = await self._claim(utcnow())
+            try:
+                count, firings = await self._claim(utcnow())
+            except _Changed:
+                log.info("a due schedule changed while it was claimed; deciding it again")
+                break
             claimed += count
-            for firing in firings:
-                self._spawn(firing)
+            if firings:
+                batches.append(firings)
             if count < CLAIM_BATCH:
-                return claimed
+                break
+        for firings in batches:
+            self._spawn(firings)
+        return claimed
 
     async def _claim(self, now: datetime) -> tuple[int, list[Firing]]:
-        firings: list[Firing] = []
+        moves: list[store.Advance] = []
+        decided: list[tuple[str, Decision]] = []
         async with self.db.transaction() as session:
             if self.db.is_sqlite:
                 await store.take_write_lock(session)
             rows = await store.lock_due(session, now, CLAIM_BATCH, postgres=not self.db.is_sqlite)
+            by_id = {row.id: row for row in rows}
             for row in rows:
-                assert row.next_run_at is not None
-                timing = timing_of(row)
-                due = scan_due(timing, row.next_run_at, now, row.grace_s)
-                overlap = Overlap(row.overlap)
-                pending: set[str] = set()
-                busy = False
-                if overlap is not Overlap.ALLOW:
-                    pending = await store.pending_outcomes(session, row.id)
-                    busy = bool(pending) or await actions.still_running(
-                        session, row.last_ref_kind, row.last_ref, self.starter
-                    )
-                runs_left = None if row.max_runs is None else max(0, row.max_runs - row.run_count)
-                decided = plan(
-                    due,
-                    now,
-                    Misfire(row.misfire),
-                    row.grace_s,
-                    overlap,
-                    busy,
-                    Outcome.QUEUED.value in pending,
-                    runs_left,
-                )
-                next_run_at = None if decided.max_runs_reached else due.next_slot
-                ended = _ended_reason(row, next_run_at, decided.max_runs_reached)
-                if not await store.advance(session, row, next_run_at, decided.runs, ended):
-                    continue  # changed by an edit meanwhile: decided again on the next pass
-                for run in await store.record(session, row.id, decided.decisions, now):
-                    if run.outcome == Outcome.FIRING.value:
-                        firings.append(Firing(run.id, row.id, run.slot_at, now, row.action, row.owner))
+                move, decisions = await self._decide(session, row, now)
+                moves.append(move)
+                decided.extend((row.id, decision) for decision in decisions)
+            if not await store.advance(session, moves):
+                raise _Changed  # rolls the claim back
+            recorded = await store.record(session, decided, now)
+        firings = [
+            Firing(
+                run.id,
+                run.schedule_id,
+                run.slot_at,
+                now,
+                by_id[run.schedule_id].action,
+                by_id[run.schedule_id].owner,
+            )
+            for run in recorded
+            if run.outcome == Outcome.FIRING.value
+        ]
         return len(rows), firings
+
+    async def _decide(
+        self, session: AsyncSession, row: Schedule, now: datetime
+    ) -> tuple[store.Advance, list[Decision]]:
+        assert row.next_run_at is not None
+        due = scan_due(timing_of(row), row.next_run_at, now, row.grace_s)
+        overlap = Overlap(row.overlap)
+        pending: set[str] = set()
+        busy = False
+        if overlap is not Overlap.ALLOW:
+            pending = await store.pending_outcomes(session, row.id)
+            busy = bool(pending) or await actions.still_running(
+                session, row.last_ref_kind, row.last_ref, self.starter
+            )
+        runs_left = None if row.max_runs is None else max(0, row.max_runs - row.run_count)
+        decided = plan(
+            due,
+            now,
+            Misfire(row.misfire),
+            row.grace_s,
+            overlap,
+            busy,
+            Outcome.QUEUED.value in pending,
+            runs_left,
+        )
+        next_run_at = None if decided.max_runs_reached else due.next_slot
+        ended = _ended_reason(row, next_run_at, decided.max_runs_reached)
+        return store.Advance(row, next_run_at, decided.runs, ended), decided.decisions
 
     # -- queued slots -------------------------------------------------------------------------------
 
@@ -198,58 +234,55 @@ class Scheduler:
             async with self.db.transaction() as session:
                 taken = await store.take_queued(session, run_id, now, outcome, reason)
             if taken and row.enabled:
-                self._spawn(Firing(run_id, row.id, slot_at, now, row.action, row.owner))
+                self._spawn([Firing(run_id, row.id, slot_at, now, row.action, row.owner)])
                 released += 1
         return released
 
     # -- firing -------------------------------------------------------------------------------------
 
-    def _spawn(self, firing: Firing) -> None:
-        task = asyncio.create_task(self._fire(firing))
+    def _spawn(self, firings: list[Firing]) -> None:
+        task = asyncio.create_task(self._fire_all(firings))
         self.firing.add(task)
         task.add_done_callback(self.firing.discard)
 
-    async def _fire(self, firing: Firing) -> None:
+    async def _fire_all(self, firings: list[Firing]) -> None:
+        """Submit the claimed slots (a few at once), recording their outcomes in small batches."""
+        for start in range(0, len(firings), RECORD_EVERY):
+            chunk = firings[start : start + RECORD_EVERY]
+            done = await asyncio.gather(*(self._fire(firing) for firing in chunk))
+            try:
+                async with self.db.transaction() as session:
+                    await store.finish(session, list(done))
+            except Exception:
+                log.exception("recording fired slots failed", extra=kv(slots=len(done)))
+                continue
+            for firing, result in zip(chunk, done, strict=True):
+                self.fired += result.ref is not None
+                log.info(
+                    "schedule fired" if result.ref else "schedule firing failed",
+                    extra=kv(
+                        schedule_id=firing.schedule_id,
+                        slot_at=firing.slot_at.isoformat(),
+                        late_ms=round((firing.fired_at - firing.slot_at).total_seconds() * 1000, 1),
+                        ref=result.ref,
+                        reason=result.reason,
+                    ),
+                )
+
+    async def _fire(self, firing: Firing) -> store.Finish:
         async with self.slots:
             trigger = actions.trigger_of(firing.schedule_id, firing.slot_at, firing.fired_at)
-            kind = ref = reason = None
             try:
                 kind, ref = await actions.fire(firing.action, self.jobs, self.starter, firing.owner, trigger)
             except BorealisError as refused:
-                reason = refused.detail
+                return store.Finish(firing.run_id, firing.schedule_id, None, None, refused.detail)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("schedule firing failed", extra=kv(schedule_id=firing.schedule_id))
                 reason = "the server failed to submit it; the error is in its log"
-            try:
-                async with self.db.transaction() as session:
-                    if ref is None:
-                        await store.finish(session, firing.run_id, Outcome.FAILED, reason=reason)
-                    else:
-                        assert kind is not None
-                        await store.finish(
-                            session,
-                            firing.run_id,
-                            Outcome.FIRED,
-                            job_id=ref if kind == actions.JOB else None,
-                            workflow_run_id=ref if kind == actions.WORKFLOW else None,
-                        )
-                        await store.remember_last(session, firing.schedule_id, kind, ref)
-            except Exception:
-                log.exception("recording a fired slot failed", extra=kv(schedule_id=firing.schedule_id))
-                return
-            self.fired += ref is not None
-            log.info(
-                "schedule fired" if ref else "schedule firing failed",
-                extra=kv(
-                    schedule_id=firing.schedule_id,
-                    slot_at=firing.slot_at.isoformat(),
-                    late_ms=round((firing.fired_at - firing.slot_at).total_seconds() * 1000, 1),
-                    ref=ref,
-                    reason=reason,
-                ),
-            )
+                return store.Finish(firing.run_id, firing.schedule_id, None, None, reason)
+            return store.Finish(firing.run_id, firing.schedule_id, kind, ref, None)
 
     # -- retention ----------------------------------------------------------------------------------
 

@@ -10,10 +10,11 @@ so one slot can never be fired twice.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, delete, func, select, text, update
+from sqlalchemy import CursorResult, String, Table, bindparam, delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from borealis.core.errors import NotFound
@@ -68,25 +69,52 @@ async def next_due(session: AsyncSession) -> datetime | None:
     return value
 
 
-async def advance(
-    session: AsyncSession,
-    row: Schedule,
-    next_run_at: datetime | None,
-    runs: int,
-    ended_reason: str | None,
-) -> bool:
-    """Move the row past the slots just decided; False if it changed since it was read."""
-    result = await session.execute(
-        update(Schedule)
+@dataclass(frozen=True)
+class Advance:
+    """One claimed row moved past the slots just decided."""
+
+    row: Schedule
+    next_run_at: datetime | None
+    runs: int
+    ended_reason: str | None
+
+
+async def advance(session: AsyncSession, moves: list[Advance]) -> bool:
+    """Advance every claimed row in one statement batch, each guarded by the `next_run_at` and
+    `updated_at` it was read with; False (nothing may be recorded: roll back) if any row changed."""
+    if not moves:
+        return True
+    table = cast(Table, Schedule.__table__)
+    statement = (
+        update(table)
         .where(
-            Schedule.id == row.id,
-            Schedule.next_run_at == row.next_run_at,
-            Schedule.updated_at == row.updated_at,
+            table.c.id == bindparam("b_id"),
+            table.c.next_run_at == bindparam("b_old_next"),
+            table.c.updated_at == bindparam("b_updated"),
         )
-        .values(next_run_at=next_run_at, run_count=Schedule.run_count + runs, ended_reason=ended_reason)
-        .execution_options(synchronize_session=False)
+        .values(
+            next_run_at=bindparam("b_next"),
+            run_count=table.c.run_count + bindparam("b_runs"),
+            ended_reason=bindparam("b_ended"),
+        )
     )
-    return cast(CursorResult[Any], result).rowcount == 1
+    result = await session.execute(
+        statement,
+        [
+            {
+                "b_id": move.row.id,
+                "b_old_next": move.row.next_run_at,
+                "b_updated": move.row.updated_at,
+                "b_next": move.next_run_at,
+                "b_runs": move.runs,
+                "b_ended": move.ended_reason,
+            }
+            for move in moves
+        ],
+    )
+    if not session.get_bind().dialect.supports_sane_multi_rowcount:
+        return True  # asyncpg: no count per row, but the rows are locked FOR UPDATE until commit
+    return cast(CursorResult[Any], result).rowcount == len(moves)
 
 
 async def pending_outcomes(session: AsyncSession, schedule_id: str) -> set[str]:
@@ -107,9 +135,9 @@ async def job_unfinished(session: AsyncSession, job_id: str) -> bool:
 
 
 async def record(
-    session: AsyncSession, schedule_id: str, decisions: list[Decision], now: datetime
+    session: AsyncSession, decided: list[tuple[str, Decision]], now: datetime
 ) -> list[ScheduleRun]:
-    """Insert one row per decision; returns them (with ids)."""
+    """Insert one row per (schedule id, decision); returns them (with ids)."""
     rows = [
         ScheduleRun(
             schedule_id=schedule_id,
@@ -120,39 +148,54 @@ async def record(
             fired_at=now if decision.outcome is Outcome.FIRING else None,
             reason=decision.reason[:512] if decision.reason else None,
         )
-        for decision in decisions
+        for schedule_id, decision in decided
     ]
     session.add_all(rows)
     await session.flush()
     return rows
 
 
-async def finish(
-    session: AsyncSession,
-    run_id: int,
-    outcome: Outcome,
-    job_id: str | None = None,
-    workflow_run_id: str | None = None,
-    reason: str | None = None,
-) -> None:
-    values: dict[str, Any] = {"outcome": outcome.value, "job_id": job_id, "workflow_run_id": workflow_run_id}
-    if reason is not None:
-        values["reason"] = reason[:512]
-    await session.execute(
-        update(ScheduleRun)
-        .where(ScheduleRun.id == run_id, ScheduleRun.outcome == Outcome.FIRING.value)
-        .values(**values)
-        .execution_options(synchronize_session=False)
-    )
+@dataclass(frozen=True)
+class Finish:
+    run_id: int
+    schedule_id: str
+    kind: str | None  # "job" or "workflow" when it fired
+    ref: str | None  # the job id or workflow run id when it fired
+    reason: str | None  # why it failed, when it did
 
 
-async def remember_last(session: AsyncSession, schedule_id: str, kind: str, ref: str) -> None:
+async def finish(session: AsyncSession, done: list[Finish]) -> None:
+    """Record how the firing of these slots ended, and each fired one as its schedule's last run."""
+    runs = cast(Table, ScheduleRun.__table__)
+    schedules = cast(Table, Schedule.__table__)
     await session.execute(
-        update(Schedule)
-        .where(Schedule.id == schedule_id)
-        .values(last_ref=ref, last_ref_kind=kind)
-        .execution_options(synchronize_session=False)
+        update(runs)
+        .where(runs.c.id == bindparam("b_id"), runs.c.outcome == Outcome.FIRING.value)
+        .values(
+            outcome=bindparam("b_outcome"),
+            job_id=bindparam("b_job"),
+            workflow_run_id=bindparam("b_workflow"),
+            reason=func.coalesce(bindparam("b_reason", type_=String), runs.c.reason),
+        ),
+        [
+            {
+                "b_id": item.run_id,
+                "b_outcome": (Outcome.FIRED if item.ref else Outcome.FAILED).value,
+                "b_job": item.ref if item.kind == "job" else None,
+                "b_workflow": item.ref if item.kind == "workflow" else None,
+                "b_reason": item.reason[:512] if item.reason else None,
+            }
+            for item in done
+        ],
     )
+    fired = [item for item in done if item.ref]
+    if fired:
+        await session.execute(
+            update(schedules)
+            .where(schedules.c.id == bindparam("b_id"))
+            .values(last_ref=bindparam("b_ref"), last_ref_kind=bindparam("b_kind")),
+            [{"b_id": item.schedule_id, "b_ref": item.ref, "b_kind": item.kind} for item in fired],
+        )
 
 
 async def queued(session: AsyncSession, limit: int) -> list[tuple[ScheduleRun, Schedule]]:
