@@ -9,6 +9,7 @@ socket cleanly and exits 0; a second one cancels everything at once.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import contextlib
 import logging
 import os
@@ -49,6 +50,7 @@ from borealis.core.settings import AgentSettings, load_agent_settings
 from borealis.protocol import roles as roles_protocol
 
 BEAT_LINE = b"beat\n"
+WORKER_THREADS = 3
 COUNTS_EVERY_S = 10.0  # status.json job counts; an idle worker should wake up well under once a second
 STDOUT_FD = 1
 
@@ -297,6 +299,16 @@ def build_helper_hub(home: Home, settings: AgentSettings) -> HelperHub | None:
     )
 
 
+async def _with_few_threads(worker: Worker) -> int:
+    """Run the worker with a small default thread pool: asyncio's default (CPUs + 4) threads stay alive
+    once started, and each that allocates may cost a glibc malloc arena — RSS an idle agent never
+    gives back. Blocking calls here are short (files, SQLite, /proc), so a few threads suffice."""
+    asyncio.get_running_loop().set_default_executor(
+        concurrent.futures.ThreadPoolExecutor(WORKER_THREADS, thread_name_prefix="worker")
+    )
+    return await worker.run()
+
+
 def run_worker(home: Home, *, startup_delay: bool) -> int:
     """Entry point of the hidden `borealis agent worker` command."""
     settings = load_agent_settings(home)
@@ -304,7 +316,7 @@ def run_worker(home: Home, *, startup_delay: bool) -> int:
     worker = build_worker(home, settings, startup_delay=startup_delay)
     try:
         # Plain asyncio, not uvloop: the worker holds one socket, and uvloop would add ~3 MiB of RSS.
-        return asyncio.run(worker.run())
+        return asyncio.run(_with_few_threads(worker))
     except asyncio.CancelledError:
         return 1
 

@@ -115,7 +115,7 @@ class Collectors:
         self.config = config
         self._collectors = {**BUILTIN, **(collectors or {})}
         self._locks = {name: asyncio.Lock() for name in SECTIONS}
-        self._threads: dict[str, concurrent.futures.ThreadPoolExecutor] = {}
+        self._threads: set[concurrent.futures.ThreadPoolExecutor] = set()
         self._busy: dict[str, concurrent.futures.Future[Any]] = {}
 
     async def collect(self, name: str) -> dict[str, Any]:
@@ -153,14 +153,21 @@ class Collectors:
         busy = self._busy.get(name)
         if busy is not None and not busy.done():
             raise SectionBusy(f"the previous {name} collection is still running past its budget")
-        pool = self._threads.get(name)
-        if pool is None:
-            pool = self._threads[name] = concurrent.futures.ThreadPoolExecutor(1, f"inventory-{name}")
+        # A thread of its own for this collection, let go of when it ends: one stuck in the kernel past
+        # its budget is abandoned without holding up other sections, and an idle agent keeps no threads
+        # (each thread that allocates can cost glibc a malloc arena of its own).
+        pool = concurrent.futures.ThreadPoolExecutor(1, f"inventory-{name}")
+        self._threads.add(pool)
         future = self._busy[name] = pool.submit(collector.blocking)
+        future.add_done_callback(lambda _done: self._release(pool))
         return await asyncio.wrap_future(future)
+
+    def _release(self, pool: concurrent.futures.ThreadPoolExecutor) -> None:
+        pool.shutdown(wait=False)
+        self._threads.discard(pool)
 
     def close(self) -> None:
         """Let go of the section threads; one stuck in the kernel is abandoned, not waited for."""
-        for pool in self._threads.values():
+        for pool in list(self._threads):
             pool.shutdown(wait=False, cancel_futures=True)
         self._threads.clear()
