@@ -36,6 +36,7 @@ def log(message: str) -> None:
 
 def emit(record: dict[str, Any]) -> None:
     """The one JSON line a scenario prints on stdout."""
+    record.setdefault("load_avg_1m_end", round(os.getloadavg()[0], 2))
     sys.stdout.buffer.write(orjson.dumps(record) + b"\n")
     sys.stdout.flush()
 

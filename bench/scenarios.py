@@ -17,12 +17,14 @@ from __future__ import annotations
 import argparse
 import asyncio
 import math
+import os
 import shutil
 import signal
 import statistics
 import subprocess
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -70,6 +72,8 @@ def _common(scenario: str, args: argparse.Namespace, run: int) -> dict[str, Any]
         "run": run,
         "date": time.strftime("%Y-%m-%d %H:%M:%S"),
         "machine": machine(),
+        # the machine is shared: other work running at the same time shows here
+        "load_avg_1m_start": round(os.getloadavg()[0], 2),
     }
 
 
@@ -461,34 +465,39 @@ async def _stored_by_stream(
     final = 0
     try:
         async with asyncio.timeout(timeout):
-            async with api.client.stream("GET", f"/api/v1/jobs/{job_id}/events") as response:
-                response.raise_for_status()
-                name = ""
-                async for line in response.aiter_lines():
-                    if line.startswith("event: "):
-                        name = line[len("event: ") :]
-                        continue
-                    if not line.startswith("data: "):
-                        continue
-                    data = orjson.loads(line[len("data: ") :])
-                    if name == "snapshot":
-                        states = {row["agent_id"]: row["status"] for row in data["results"]}
-                    elif name == "state":
-                        for agent_id in data["agent_ids"]:
-                            states[agent_id] = data["status"]
-                    elif name == "end":
-                        return time.monotonic()
-                    else:
-                        continue
-                    now_final = sum(1 for status in states.values() if status in FINAL_STATES)
-                    if progress is not None and now_final > final:
-                        progress["at"] = time.monotonic()
-                    final = now_final
-                    if final >= n:
-                        return time.monotonic()
+            while True:  # a stream cut by a saturated server is opened again (its snapshot catches up)
+                try:
+                    async with api.client.stream("GET", f"/api/v1/jobs/{job_id}/events") as response:
+                        response.raise_for_status()
+                        name = ""
+                        async for line in response.aiter_lines():
+                            if line.startswith("event: "):
+                                name = line[len("event: ") :]
+                                continue
+                            if not line.startswith("data: "):
+                                continue
+                            data = orjson.loads(line[len("data: ") :])
+                            if name == "snapshot":
+                                states = {row["agent_id"]: row["status"] for row in data["results"]}
+                            elif name == "state":
+                                for agent_id in data["agent_ids"]:
+                                    states[agent_id] = data["status"]
+                            elif name == "end":
+                                return time.monotonic()
+                            else:
+                                continue
+                            now_final = sum(1 for status in states.values() if status in FINAL_STATES)
+                            if progress is not None and now_final > final:
+                                progress["at"] = time.monotonic()
+                            final = now_final
+                            if final >= n:
+                                return time.monotonic()
+                except httpx.HTTPError:
+                    if progress is not None:
+                        progress["stream_errors"] = progress.get("stream_errors", 0) + 1
+                    await asyncio.sleep(0.05)
     except TimeoutError:
         return None
-    return None
 
 
 async def _counts(api: Api, job_id: str) -> dict[str, int]:
@@ -524,11 +533,43 @@ def _job_times(dones: list[dict[str, Any]]) -> dict[str, list[tuple[str, float]]
     return out
 
 
+async def _fan_out(
+    api: Api, server: Server, target: dict[str, Any], n: int, timeout: float
+) -> dict[str, Any]:
+    """One no-op job to the N connected agents; the server-side figures and what to match arrivals on."""
+    proc = server.proc
+    before = sample(proc)
+    posted_wall = time.time()
+    posted = time.monotonic()
+    response = await api.client.post("/api/v1/jobs", json=NOOP_JOB | {"target": target})
+    answered = time.monotonic()
+    response.raise_for_status()
+    job_id = response.json()["id"]
+    progress: dict[str, float] = {}
+    stored_at = await _stored_by_stream(api, job_id, n, timeout, progress)
+    after = sample(proc)
+    all_stored = stored_at - posted if stored_at is not None else None
+    return {
+        "job_id": job_id,
+        "posted_wall": posted_wall,
+        "post_response_s": round(answered - posted, 4),
+        "all_results_stored_s": round(all_stored, 4) if all_stored is not None else None,
+        "last_result_stored_s": round(progress["at"] - posted, 4) if "at" in progress else None,
+        "stored_seen_by": "event stream",
+        "stream_errors": int(progress.get("stream_errors", 0)),
+        "counts": await _counts(api, job_id),
+        "server_cpu_s": round(after.cpu_s - before.cpu_s, 2),
+        "server_rss_before_mib": round(before.rss / MiB, 1),
+        "server_rss_after_mib": round(after.rss / MiB, 1),
+    }
+
+
 async def cmd_b4(args: argparse.Namespace) -> None:
     n = args.agents
     for run in range(1, args.runs + 1):
-        record = _common("b4", args, run) | {"agents": n}
+        common = _common("b4", args, run) | {"agents": n}
         fleet, server, gens, api = await _jobs_fleet(args, n)
+        fan_outs: list[dict[str, Any]] = []
         try:
             ids = fleet.agent_ids(0, n)
             # {all: true} would also target the enrolled agents that are not connected (the fleet is
@@ -536,18 +577,13 @@ async def cmd_b4(args: argparse.Namespace) -> None:
             target: dict[str, Any] = {"all": True} if fleet.count() == n else {"agents": ids}
             # warm the routes
             (await api.client.get("/api/v1/jobs", params={"limit": 1})).raise_for_status()
-            proc = server.proc
-            before = sample(proc)
-            posted_wall = time.time()
-            posted = time.monotonic()
-            response = await api.client.post("/api/v1/jobs", json=NOOP_JOB | {"target": target})
-            answered = time.monotonic()
-            response.raise_for_status()
-            job_id = response.json()["id"]
-            progress: dict[str, float] = {}
-            stored_at = await _stored_by_stream(api, job_id, n, args.timeout, progress)
-            after = sample(proc)
-            counts = await _counts(api, job_id)
+            for repeat in range(args.repeat):  # several fan-outs on one connected fleet
+                if repeat:
+                    await asyncio.sleep(args.settle)
+                fan_outs.append(
+                    await _fan_out(api, server, target, n, args.timeout)
+                    | {"repeat": repeat + 1, "load_avg_1m_start": round(os.getloadavg()[0], 2)}
+                )
             await asyncio.sleep(1.0)  # any duplicate frame would arrive by now
             dones = await gens.stop()
         finally:
@@ -556,34 +592,30 @@ async def cmd_b4(args: argparse.Namespace) -> None:
                     generator.process.kill()
             await api.close()
             server.stop()
-        arrivals = _job_times(dones).get(job_id, [])
-        agents_seen = {a for a, _ in arrivals}
-        recv = sorted(w - posted_wall for _, w in arrivals)
-        all_stored = stored_at - posted if stored_at is not None else None
-        record |= {
-            "target": "all" if "all" in target else "agents[N]",
-            "post_response_s": round(answered - posted, 4),
-            "all_received_s": round(recv[-1], 4) if len(agents_seen) >= n else None,
-            "received_s": summary(recv, 4),
-            "all_results_stored_s": round(all_stored, 4) if all_stored is not None else None,
-            "last_result_stored_s": round(progress["at"] - posted, 4) if "at" in progress else None,
-            "stored_seen_by": "event stream",
-            "frames_received": len(arrivals),
-            "agents_received": len(agents_seen),
-            "duplicates": len(arrivals) - len(agents_seen),
-            "counts": {k: v for k, v in counts.items() if v},
-            "server_cpu_s": round(after.cpu_s - before.cpu_s, 2),
-            "server_rss_before_mib": round(before.rss / MiB, 1),
-            "server_rss_after_mib": round(after.rss / MiB, 1),
-            "generators_disconnects": sum(int(d.get("disconnects", 0)) for d in dones),
-        }
-        limit = 0.3 if n <= 1000 else 2.5
-        ok = counts.get("succeeded", 0) == n and record["duplicates"] == 0
-        record["targets"] = {
-            f"all_stored<={limit}s": all_stored is not None and all_stored <= limit and ok,
-            "none_lost_or_duplicated": ok and len(agents_seen) == n,
-        }
-        emit(record)
+        times = _job_times(dones)
+        for fan_out in fan_outs:
+            posted_wall = fan_out.pop("posted_wall")
+            arrivals = times.get(fan_out.pop("job_id"), [])
+            agents_seen = {a for a, _ in arrivals}
+            recv = sorted(w - posted_wall for _, w in arrivals)
+            record = common | fan_out
+            record |= {
+                "target": "all" if "all" in target else "agents[N]",
+                "all_received_s": round(recv[-1], 4) if len(agents_seen) >= n else None,
+                "received_s": summary(recv, 4),
+                "frames_received": len(arrivals),
+                "agents_received": len(agents_seen),
+                "duplicates": len(arrivals) - len(agents_seen),
+                "generators_disconnects": sum(int(d.get("disconnects", 0)) for d in dones),
+            }
+            limit = 0.3 if n <= 1000 else 2.5
+            all_stored = record["all_results_stored_s"]
+            ok = record["counts"].get("succeeded", 0) == n and record["duplicates"] == 0
+            record["targets"] = {
+                f"all_stored<={limit}s": all_stored is not None and all_stored <= limit and ok,
+                "none_lost_or_duplicated": ok and len(agents_seen) == n,
+            }
+            emit(record)
 
 
 async def _b3_once(args: argparse.Namespace, run: int) -> None:
@@ -591,7 +623,9 @@ async def _b3_once(args: argparse.Namespace, run: int) -> None:
     record = _common("b3", args, run) | {"agents": n, "jobs": args.jobs, "rate_per_s": args.rate}
     fleet, server, gens, api = await _jobs_fleet(args, n)
     submitted: dict[str, tuple[str, float, float]] = {}  # job_id → (agent, wall answered, mono answered)
+    created: dict[str, float] = {}  # job_id → the server's created_at (wall), taken before its commit
     stored_ms: list[float] = []
+    stream_progress: dict[str, float] = {}
     api_ms: list[float] = []
     errors: dict[str, int] = {}
     try:
@@ -604,7 +638,7 @@ async def _b3_once(args: argparse.Namespace, run: int) -> None:
         pollers: list[asyncio.Task[None]] = []
 
         async def watch(job_id: str, answered: float) -> None:
-            done_at = await _stored_by_stream(api, job_id, 1, 30.0)
+            done_at = await _stored_by_stream(api, job_id, 1, 30.0, stream_progress)
             if done_at is None:
                 errors["not_stored"] = errors.get("not_stored", 0) + 1
             else:
@@ -621,6 +655,9 @@ async def _b3_once(args: argparse.Namespace, run: int) -> None:
             api_ms.append((answered - posted) * 1000)
             job_id = response.json()["id"]
             submitted[job_id] = (agent, wall, answered)
+            created[job_id] = datetime.fromisoformat(
+                response.json()["created_at"].replace("Z", "+00:00")
+            ).timestamp()
             pollers.append(asyncio.create_task(watch(job_id, answered)))
 
         submits = []
@@ -642,6 +679,7 @@ async def _b3_once(args: argparse.Namespace, run: int) -> None:
         server.stop()
     times = _job_times(dones)
     recv_ms: list[float] = []
+    created_ms: list[float] = []
     lost = dup = wrong = 0
     for job_id, (agent, wall, _) in submitted.items():
         got = times.get(job_id, [])
@@ -651,18 +689,24 @@ async def _b3_once(args: argparse.Namespace, run: int) -> None:
         dup += len(got) - 1
         wrong += sum(1 for a, _ in got if a != agent)
         recv_ms.append((min(w for _, w in got) - wall) * 1000)
+        created_ms.append((min(w for _, w in got) - created[job_id]) * 1000)
     recv_ms.sort()
+    created_ms.sort()
     stored_ms.sort()
     record |= {
         "submitted": len(submitted),
         "api_post_ms": summary(sorted(api_ms), 2),
         "accepted_to_received_ms": summary(recv_ms, 2),
         "accepted_to_stored_ms": summary(stored_ms, 2),
+        # the server's created_at → the agent's receipt: the same path without the wait for the POST's
+        # response to reach the client (which a saturated server delays, and which makes some negative)
+        "created_to_received_ms": summary(created_ms, 2),
         "negative_received": sum(1 for x in recv_ms if x < 0),
         "lost": lost,
         "duplicates": dup,
         "wrong_agent": wrong,
         "errors": errors,
+        "stream_errors": int(stream_progress.get("stream_errors", 0)),
         "server_cpu_s": round(after.cpu_s - before.cpu_s, 2),
         "server_rss_after_mib": round(after.rss / MiB, 1),
     }
@@ -893,6 +937,7 @@ def main() -> None:
     b4.add_argument("--connect-timeout", type=float, default=300.0)
     b4.add_argument("--timeout", type=float, default=120.0, help="give up waiting for results after this")
     b4.add_argument("--runs", type=int, default=1)
+    b4.add_argument("--repeat", type=int, default=1, help="fan-outs per run, on one connected fleet")
     b4.add_argument("--profile", type=Path, default=None, help="run the server under cProfile, stats to FILE")
 
     b3 = sub.add_parser("b3", help="dispatch latency: single-agent no-op jobs at a steady rate")

@@ -225,7 +225,8 @@ async def test_cancel_ends_queued_rows_at_once_and_asks_running_agents_to_stop(
     session = await online(job_server, api, busy)
     job = await submit(api, {"agents": [busy.agent_id, away.agent_id]})
     await session.receive("job")
-    await session.accept(job["id"])
+    await session.accept(job["id"], msg_id="m-accept")
+    assert (await session.receive("ack"))["msg_id"] == "m-accept"  # not to be taken for the result's
     await eventually(lambda: rows_are(api, job["id"], {busy.agent_id: "running"}), 3, "running")
 
     response = await api.post(f"/api/v1/jobs/{job['id']}/cancel")
@@ -234,8 +235,8 @@ async def test_cancel_ends_queued_rows_at_once_and_asks_running_agents_to_stop(
     assert await rows_are(api, job["id"], {away.agent_id: "cancelled", busy.agent_id: "running"})
     cancel = await session.receive("job.cancel")
     assert cancel == {"t": "job.cancel", "job_id": job["id"]}
-    await session.result(job["id"], "cancelled", None, error="cancelled by the server")
-    await session.receive("ack")
+    msg_id = await session.result(job["id"], "cancelled", None, error="cancelled by the server")
+    assert (await session.receive("ack"))["msg_id"] == msg_id  # acked once stored
     final = await job_of(api, job["id"])
     assert final["status"] == "cancelled" and final["counts"]["cancelled"] == 2 and final["cancelled_at"]
 

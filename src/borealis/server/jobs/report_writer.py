@@ -1,7 +1,7 @@
 """One writer for agents' job reports: the gateway's connections put `job.accepted` and `job.result`
 into one bounded queue (a full queue makes the sending connection wait); a single task stores what has
-gathered — up to `max_rows`, waiting at most `linger_s` for more — in one transaction, and acks each
-report only after that commit. A batch that fails is stored again report by report, so one bad row
+gathered while the previous commit ran — up to `max_rows` — in one transaction, and acks each report
+only after that commit. A batch that fails is stored again report by report, so one bad row
 does not hold back the others; a report whose commit fails is not acked, and the agent sends it again
 (storing is idempotent)."""
 
@@ -21,7 +21,6 @@ from borealis.server.jobs.reports import Change, Report
 
 log = logging.getLogger("borealis.server.jobs")
 MAX_ROWS = 500
-LINGER_S = 0.002
 QUEUE_SIZE = 5000
 ACK_TIMEOUT_S = 1.0  # an agent that does not read its socket must not stall everyone's acks
 GIVE_UP_AFTER = 3  # one by one after a failed batch: consecutive failures that mean the database is down
@@ -34,13 +33,11 @@ class ReportWriter:
         db: Database,
         stored: Callable[[list[Change]], Awaitable[None]],
         max_rows: int = MAX_ROWS,
-        linger_s: float = LINGER_S,
         queue_size: int = QUEUE_SIZE,
     ) -> None:
         self.db = db
         self.stored = stored  # called after each commit with the changes it made
         self.max_rows = max_rows
-        self.linger_s = linger_s
         self.queue: asyncio.Queue[Report] = asyncio.Queue(maxsize=queue_size)
         self.task: asyncio.Task[None] | None = None
 
@@ -75,22 +72,13 @@ class ReportWriter:
                     self.queue.task_done()
 
     async def _gather(self) -> list[Report]:
+        """What has gathered, up to `max_rows`: one report alone when they come slowly (no wait
+        added to it), hundreds when they come faster than a commit takes."""
         batch = [await self.queue.get()]
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + self.linger_s
         while len(batch) < self.max_rows:
             try:
                 batch.append(self.queue.get_nowait())
-                continue
             except asyncio.QueueEmpty:
-                pass
-            remaining = deadline - loop.time()
-            if remaining <= 0:
-                break
-            try:
-                async with asyncio.timeout(remaining):
-                    batch.append(await self.queue.get())
-            except TimeoutError:
                 break
         return batch
 

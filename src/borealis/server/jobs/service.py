@@ -141,7 +141,8 @@ class JobService:
                 script_id=spec.script_id,
                 script_version=spec.script_version,
             )
-        self.spawn(self.dispatch(job_id), "dispatch")
+        first = agents[: job.batch_size] if job.batch_size else agents
+        self.spawn(self._send_new(job, first), "dispatch")
         return {**job_view(job, Counter({JobState.QUEUED.value: len(agents)})), "skipped": resolved.skipped}
 
     async def cancel(self, job_id: str, actor: str, ip: str | None) -> dict[str, Any]:
@@ -188,6 +189,17 @@ class JobService:
                 claimed = await store.claim(session, job_id, reachable, utcnow())
             break
         await self._states(job_id, claimed, JobState.SENT.value)
+        await self._send(job, claimed)
+
+    async def _send_new(self, job: Job, agent_ids: list[str]) -> None:
+        """The first batch of a job just submitted, without reading the job back: the claim takes
+        only rows still queued, so a cancel or an expiry that came first leaves nothing to send."""
+        reachable = [agent_id for agent_id in agent_ids if self.delivery.reachable(agent_id)]
+        if not reachable:
+            return
+        async with self.db.transaction() as session:
+            claimed = await store.claim(session, job.id, reachable, utcnow())
+        await self._states(job.id, claimed, JobState.SENT.value)
         await self._send(job, claimed)
 
     def agent_connected(self, agent_id: str) -> None:

@@ -5,6 +5,7 @@ a fresh snapshot; a quiet stream sends a keep-alive comment and re-reads the row
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -25,8 +26,7 @@ async def _rows(service: JobService, job_id: str) -> tuple[dict[str, Any], dict[
     async with service.db.session() as session:
         job = await store.get_job(session, job_id)
         states = await store.row_states(session, job_id)
-        counts = (await store.counts(session, [job_id]))[job_id]
-    return job_view(job, counts), states
+    return job_view(job, Counter(states.values())), states  # counted from the same read
 
 
 async def job_events(
