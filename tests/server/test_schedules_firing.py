@@ -263,3 +263,50 @@ async def test_a_firing_that_fails_is_recorded_with_its_reason(app: App) -> None
     assert {run["outcome"] for run in runs} == {"failed"}
     assert all("no active agent" in run["reason"] for run in runs)
     assert all(run["job_id"] is None for run in runs)
+
+
+async def test_records_are_pruned_by_count_and_age_and_stale_firings_fail(app: App) -> None:
+    from dataclasses import replace
+
+    from sqlalchemy import insert
+
+    from borealis.server.db.models import ScheduleRun
+
+    agent = await enrolled_agent(app.client, app.auth())
+    schedule = await make(
+        app,
+        name="pruned",
+        interval_s=1,
+        max_runs=5,
+        action={
+            "type": "job",
+            "job": {"role": "script", "params": SCRIPT, "target": {"agents": [agent.agent_id]}},
+        },
+    )
+    runs = final(await until(app, schedule["id"], lambda runs: len(final(runs)) >= 5))
+    state = app.app.state.borealis  # type: ignore[attr-defined]
+    runner = state.schedules.runner
+    runner.settings = replace(runner.settings, schedule_runs_per_schedule=2)
+    assert await runner.prune() == 3
+    kept = await runs_of(app, schedule["id"])
+    assert [run["slot_at"] for run in kept] == [run["slot_at"] for run in runs[-2:]]
+
+    long_ago = datetime.now(UTC) - timedelta(hours=1)
+    async with state.db.transaction() as session:  # a slot a server that died left half-fired
+        await session.execute(
+            insert(ScheduleRun).values(
+                schedule_id=schedule["id"],
+                slot_at=long_ago,
+                slots=1,
+                outcome="firing",
+                recorded_at=long_ago,
+                fired_at=long_ago,
+            )
+        )
+    assert await runner.fail_stale() == 1
+    stale = (await runs_of(app, schedule["id"]))[0]
+    assert stale["outcome"] == "failed" and "interrupted" in stale["reason"]
+
+    runner.settings = replace(runner.settings, schedule_runs_days=0.0, schedule_runs_per_schedule=1000)
+    assert await runner.prune() == 3
+    assert await runs_of(app, schedule["id"]) == []

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from borealis.core.clock import monotonic, utcnow
@@ -41,7 +42,6 @@ DRAIN_S = 5.0
 
 @dataclass(frozen=True)
 class Firing:
-    run_id: int
     schedule_id: str
     slot_at: datetime
     fired_at: datetime
@@ -53,7 +53,7 @@ class _Changed(Exception):
     """A claimed row changed under the claim (it cannot while locked; the guard says so if it did)."""
 
 
-def timing_of(row: Schedule) -> Timing:
+def timing_of(row: Schedule | Row[Any]) -> Timing:
     return Timing.build(row.cron, row.interval_s, row.timezone, row.anchor_at, row.end_at)
 
 
@@ -167,23 +167,16 @@ class Scheduler:
                 decided.extend((row.id, decision) for decision in decisions)
             if not await store.advance(session, moves):
                 raise _Changed  # rolls the claim back
-            recorded = await store.record(session, decided, now)
+            await store.record(session, decided, now)
         firings = [
-            Firing(
-                run.id,
-                run.schedule_id,
-                run.slot_at,
-                now,
-                by_id[run.schedule_id].action,
-                by_id[run.schedule_id].owner,
-            )
-            for run in recorded
-            if run.outcome == Outcome.FIRING.value
+            Firing(schedule_id, decision.slot_at, now, by_id[schedule_id].action, by_id[schedule_id].owner)
+            for schedule_id, decision in decided
+            if decision.outcome is Outcome.FIRING
         ]
         return len(rows), firings
 
     async def _decide(
-        self, session: AsyncSession, row: Schedule, now: datetime
+        self, session: AsyncSession, row: Row[Any], now: datetime
     ) -> tuple[store.Advance, list[Decision]]:
         assert row.next_run_at is not None
         due = scan_due(timing_of(row), row.next_run_at, now, row.grace_s)
@@ -234,7 +227,7 @@ class Scheduler:
             async with self.db.transaction() as session:
                 taken = await store.take_queued(session, run_id, now, outcome, reason)
             if taken and row.enabled:
-                self._spawn([Firing(run_id, row.id, slot_at, now, row.action, row.owner)])
+                self._spawn([Firing(row.id, slot_at, now, row.action, row.owner)])
                 released += 1
         return released
 
@@ -275,14 +268,14 @@ class Scheduler:
             try:
                 kind, ref = await actions.fire(firing.action, self.jobs, self.starter, firing.owner, trigger)
             except BorealisError as refused:
-                return store.Finish(firing.run_id, firing.schedule_id, None, None, refused.detail)
+                return store.Finish(firing.schedule_id, firing.slot_at, None, None, refused.detail)
             except asyncio.CancelledError:
                 raise
             except Exception:
                 log.exception("schedule firing failed", extra=kv(schedule_id=firing.schedule_id))
                 reason = "the server failed to submit it; the error is in its log"
-                return store.Finish(firing.run_id, firing.schedule_id, None, None, reason)
-            return store.Finish(firing.run_id, firing.schedule_id, kind, ref, None)
+                return store.Finish(firing.schedule_id, firing.slot_at, None, None, reason)
+            return store.Finish(firing.schedule_id, firing.slot_at, kind, ref, None)
 
     # -- retention ----------------------------------------------------------------------------------
 
@@ -305,7 +298,7 @@ class Scheduler:
         return removed
 
 
-def _ended_reason(row: Schedule, next_run_at: datetime | None, max_runs_reached: bool) -> str | None:
+def _ended_reason(row: Row[Any], next_run_at: datetime | None, max_runs_reached: bool) -> str | None:
     if max_runs_reached:
         return f"ended after {row.max_runs} runs"
     if next_run_at is None:

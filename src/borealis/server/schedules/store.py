@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
 
-from sqlalchemy import CursorResult, String, Table, bindparam, delete, func, select, text, update
+from sqlalchemy import CursorResult, Row, String, Table, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from borealis.core.errors import NotFound
@@ -49,16 +49,18 @@ async def take_write_lock(session: AsyncSession) -> None:
     await session.execute(text("UPDATE schedules SET id = id WHERE 1 = 0"))
 
 
-async def lock_due(session: AsyncSession, now: datetime, limit: int, postgres: bool) -> list[Schedule]:
+async def lock_due(session: AsyncSession, now: datetime, limit: int, postgres: bool) -> list[Row[Any]]:
+    """Due rows as plain rows (no ORM identity map: this runs when many are due at once)."""
+    table = cast(Table, Schedule.__table__)
     query = (
-        select(Schedule)
-        .where(Schedule.enabled.is_(True), Schedule.next_run_at <= now)
-        .order_by(Schedule.next_run_at)
+        select(*table.c)
+        .where(table.c.enabled.is_(True), table.c.next_run_at <= now)
+        .order_by(table.c.next_run_at)
         .limit(limit)
     )
     if postgres:
         query = query.with_for_update(skip_locked=True)
-    return list((await session.scalars(query)).all())
+    return list((await session.execute(query)).all())
 
 
 async def next_due(session: AsyncSession) -> datetime | None:
@@ -73,7 +75,7 @@ async def next_due(session: AsyncSession) -> datetime | None:
 class Advance:
     """One claimed row moved past the slots just decided."""
 
-    row: Schedule
+    row: Row[Any]
     next_run_at: datetime | None
     runs: int
     ended_reason: str | None
@@ -134,31 +136,33 @@ async def job_unfinished(session: AsyncSession, job_id: str) -> bool:
     return found is not None
 
 
-async def record(
-    session: AsyncSession, decided: list[tuple[str, Decision]], now: datetime
-) -> list[ScheduleRun]:
-    """Insert one row per (schedule id, decision); returns them (with ids)."""
-    rows = [
-        ScheduleRun(
-            schedule_id=schedule_id,
-            slot_at=decision.slot_at,
-            slots=decision.slots,
-            outcome=decision.outcome.value,
-            recorded_at=now,
-            fired_at=now if decision.outcome is Outcome.FIRING else None,
-            reason=decision.reason[:512] if decision.reason else None,
-        )
-        for schedule_id, decision in decided
-    ]
-    session.add_all(rows)
-    await session.flush()
-    return rows
+async def record(session: AsyncSession, decided: list[tuple[str, Decision]], now: datetime) -> None:
+    """Insert one row per (schedule id, decision), in one statement batch."""
+    if not decided:
+        return
+    await session.execute(
+        insert(cast(Table, ScheduleRun.__table__)),
+        [
+            {
+                "schedule_id": schedule_id,
+                "slot_at": decision.slot_at,
+                "slots": decision.slots,
+                "outcome": decision.outcome.value,
+                "recorded_at": now,
+                "fired_at": now if decision.outcome is Outcome.FIRING else None,
+                "job_id": None,
+                "workflow_run_id": None,
+                "reason": decision.reason[:512] if decision.reason else None,
+            }
+            for schedule_id, decision in decided
+        ],
+    )
 
 
 @dataclass(frozen=True)
 class Finish:
-    run_id: int
     schedule_id: str
+    slot_at: datetime
     kind: str | None  # "job" or "workflow" when it fired
     ref: str | None  # the job id or workflow run id when it fired
     reason: str | None  # why it failed, when it did
@@ -170,7 +174,11 @@ async def finish(session: AsyncSession, done: list[Finish]) -> None:
     schedules = cast(Table, Schedule.__table__)
     await session.execute(
         update(runs)
-        .where(runs.c.id == bindparam("b_id"), runs.c.outcome == Outcome.FIRING.value)
+        .where(
+            runs.c.schedule_id == bindparam("b_schedule"),
+            runs.c.slot_at == bindparam("b_slot"),
+            runs.c.outcome == Outcome.FIRING.value,
+        )
         .values(
             outcome=bindparam("b_outcome"),
             job_id=bindparam("b_job"),
@@ -179,7 +187,8 @@ async def finish(session: AsyncSession, done: list[Finish]) -> None:
         ),
         [
             {
-                "b_id": item.run_id,
+                "b_schedule": item.schedule_id,
+                "b_slot": item.slot_at,
                 "b_outcome": (Outcome.FIRED if item.ref else Outcome.FAILED).value,
                 "b_job": item.ref if item.kind == "job" else None,
                 "b_workflow": item.ref if item.kind == "workflow" else None,
