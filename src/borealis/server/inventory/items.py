@@ -7,8 +7,8 @@ its column and freed of NUL characters (PostgreSQL refuses them). Items without 
     processes   one row per process *name*: number = how many run; the search reads the details
                 (pid, user, command line) from the snapshot of the agents it finds
 
-Rows of one section always carry the same keys, so each section is one executemany; only updates and
-disks carry a JSON `detail` (JSON encoding per row is the expensive part of a write).
+Rows are tuples in `COLUMNS` order, written with the driver's own executemany (see `store`); only
+updates and disks carry a `detail`, as JSON text.
 """
 
 from __future__ import annotations
@@ -16,7 +16,11 @@ from __future__ import annotations
 from collections import Counter
 from typing import Any
 
+import orjson
+
 SEARCHABLE = frozenset({"software", "updates", "disks", "processes"})
+COLUMNS = ("agent_id", "section", "name", "version", "arch", "source", "flag", "number", "detail")
+Row = tuple[str, str, str, str, str, str, bool, float | None, str | None]
 
 
 def text(value: object, limit: int) -> str:
@@ -37,90 +41,45 @@ def whole(value: object) -> int | None:
     return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
-def section_rows(agent_id: str, section: str, data: Any) -> list[dict[str, Any]]:
+def section_rows(agent_id: str, section: str, data: Any) -> list[Row]:
     if section not in SEARCHABLE or not isinstance(data, list):
         return []
-    if section == "software":
-        return _software(agent_id, data)
     if section == "processes":
-        return _processes(agent_id, data)
-    rows = []
+        counts = Counter(name for name in (text(item.get("name"), 255) for item in data) if name)
+        return [(agent_id, section, name, "", "", "", False, float(n), None) for name, n in counts.items()]
+    rows: list[Row] = []
     for item in data:
-        row = _update(item) if section == "updates" else _disk(item)
-        if row is not None:
-            rows.append({"agent_id": agent_id, "section": section, **row})
-    return rows
-
-
-def _software(agent_id: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    rows = []
-    for item in items:
-        name = text(item.get("name"), 255)
-        if name:
-            rows.append(
-                {
-                    "agent_id": agent_id,
-                    "section": "software",
-                    "name": name,
-                    "version": text(item.get("version"), 128),
-                    "arch": text(item.get("arch"), 32),
-                    "source": text(item.get("source"), 16),
-                    "flag": False,
-                    "number": None,
+        if section == "software":
+            name = text(item.get("name"), 255)
+            if name:
+                version, arch, source = _package(item)
+                rows.append((agent_id, section, name, version, arch, source, False, None, None))
+        elif section == "updates":
+            name = text(item.get("name"), 255)
+            if name:
+                version, arch, source = _package(item)
+                current = {"current_version": text(item.get("current_version"), 128)}
+                security = item.get("security") is True
+                rows.append((agent_id, section, name, version, arch, source, security, None, _json(current)))
+        else:
+            mountpoint = text(item.get("mountpoint"), 255)
+            if mountpoint:
+                detail: dict[str, Any] = {
+                    "device": text(item.get("device"), 255),
+                    "total_bytes": whole(item.get("total_bytes")),
+                    "used_bytes": whole(item.get("used_bytes")),
                 }
-            )
+                percent = number(item.get("percent"))
+                rows.append((agent_id, section, mountpoint, "", "", "", False, percent, _json(detail)))
     return rows
 
 
-def _processes(agent_id: str, items: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    counts = Counter(name for name in (text(item.get("name"), 255) for item in items) if name)
-    return [
-        {
-            "agent_id": agent_id,
-            "section": "processes",
-            "name": name,
-            "version": "",
-            "arch": "",
-            "source": "",
-            "flag": False,
-            "number": float(count),
-        }
-        for name, count in counts.items()
-    ]
+def _package(item: dict[str, Any]) -> tuple[str, str, str]:
+    return text(item.get("version"), 128), text(item.get("arch"), 32), text(item.get("source"), 16)
 
 
-def _update(item: dict[str, Any]) -> dict[str, Any] | None:
-    name = text(item.get("name"), 255)
-    if not name:
-        return None
-    return {
-        "name": name,
-        "version": text(item.get("version"), 128),
-        "arch": text(item.get("arch"), 32),
-        "source": text(item.get("source"), 16),
-        "flag": item.get("security") is True,
-        "number": None,
-        "detail": {"current_version": text(item.get("current_version"), 128)},
-    }
-
-
-def _disk(item: dict[str, Any]) -> dict[str, Any] | None:
-    mountpoint = text(item.get("mountpoint"), 255)
-    if not mountpoint:
-        return None
-    return {
-        "name": mountpoint,
-        "version": "",
-        "arch": "",
-        "source": "",
-        "flag": False,
-        "number": number(item.get("percent")),
-        "detail": {
-            "device": text(item.get("device"), 255),
-            "total_bytes": whole(item.get("total_bytes")),
-            "used_bytes": whole(item.get("used_bytes")),
-        },
-    }
+def _json(detail: dict[str, Any]) -> str:
+    return orjson.dumps(detail).decode()
 
 
 def process_view(item: dict[str, Any]) -> dict[str, Any]:
