@@ -310,3 +310,42 @@ async def test_records_are_pruned_by_count_and_age_and_stale_firings_fail(app: A
     runner.settings = replace(runner.settings, schedule_runs_days=0.0, schedule_runs_per_schedule=1000)
     assert await runner.prune() == 3
     assert await runs_of(app, schedule["id"]) == []
+
+
+async def test_a_schedule_starts_runs_of_the_real_workflow_engine(app: App) -> None:
+    document = {
+        "nodes": [
+            {"id": "tick", "type": "trigger.schedule", "params": {}},
+            {"id": "label", "type": "data.set", "params": {"values": {"seen": "{{ json.n }}"}}},
+        ],
+        "edges": [{"source": "tick", "target": "label", "source_port": "main", "target_port": "main"}],
+    }
+    created = await app.client.post(
+        "/api/v1/workflows", json={"name": "on a timer", "document": document}, headers=app.auth()
+    )
+    assert created.status_code == 201, created.text
+    workflow_id = created.json()["id"]
+    schedule = await make(
+        app,
+        name="timer",
+        interval_s=1,
+        max_runs=2,
+        overlap="skip",
+        action={"type": "workflow", "workflow_id": workflow_id, "input": {"n": 7}},
+    )
+    fired = await until(app, schedule["id"], lambda runs: sum(r["outcome"] == "fired" for r in runs) == 2)
+    fired = [run for run in fired if run["outcome"] == "fired"]
+    for record in fired:
+        deadline = time.monotonic() + 20
+        while True:
+            run = (
+                await app.client.get(f"/api/v1/runs/{record['workflow_run_id']}", headers=app.auth())
+            ).json()
+            if run["status"] not in ("queued", "running"):
+                break
+            assert time.monotonic() < deadline, run
+            await asyncio.sleep(0.1)
+        assert run["status"] == "succeeded", run
+        assert run["workflow_id"] == workflow_id and run["created_by"] == "token:test"
+        assert run["trigger"]["type"] == "schedule" and run["trigger"]["slot_at"] == record["slot_at"]
+        assert [item["json"] for item in run["output"]] == [{"n": 7, "seen": 7}]
