@@ -349,3 +349,36 @@ async def test_a_schedule_starts_runs_of_the_real_workflow_engine(app: App) -> N
         assert run["workflow_id"] == workflow_id and run["created_by"] == "token:test"
         assert run["trigger"]["type"] == "schedule" and run["trigger"]["slot_at"] == record["slot_at"]
         assert [item["json"] for item in run["output"]] == [{"n": 7, "seen": 7}]
+
+
+class ForgetfulStarter(FakeStarter):
+    """An engine whose runs are gone by the time the schedule asks (pruned, workflow deleted)."""
+
+    async def is_running(self, run_id: str) -> bool:
+        from borealis.core.errors import NotFound
+
+        raise NotFound(f"no run {run_id!r}")
+
+
+async def test_one_broken_schedule_does_not_stop_the_others(app: App) -> None:
+    app.app.state.borealis.schedules.starter = ForgetfulStarter()  # type: ignore[attr-defined]
+    action = {"type": "workflow", "workflow_id": "wf", "input": {}}
+    broken = await make(app, name="broken", interval_s=1, action=action, enabled=False)
+    healthy = await make(app, name="healthy", interval_s=1, overlap="skip", action=action)
+    state = app.app.state.borealis  # type: ignore[attr-defined]
+    async with state.db.transaction() as session:  # as if tzdata lost the zone after it was saved
+        await session.execute(
+            update(Schedule)
+            .where(Schedule.id == broken["id"])
+            .values(
+                timezone="Mars/Olympus", enabled=True, next_run_at=datetime.now(UTC) - timedelta(seconds=1)
+            )
+        )
+    state.schedules.runner.wake()
+    runs = await until(app, broken["id"], lambda runs: len(runs) >= 1)
+    assert runs[0]["outcome"] == "skipped" and "no longer holds" in runs[0]["reason"]
+    shown = (await app.client.get(f"/api/v1/schedules/{broken['id']}", headers=app.auth())).json()
+    assert shown["status"] == "ended" and "Mars/Olympus" in shown["ended_reason"]
+    # The healthy one fires on, its previous run being unknown to the engine (so not running).
+    fired = await until(app, healthy["id"], lambda runs: sum(r["outcome"] == "fired" for r in runs) >= 3)
+    assert {run["outcome"] for run in final(fired)} == {"fired"}

@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from borealis.core.clock import iso
-from borealis.core.errors import Conflict
+from borealis.core.errors import BorealisError, Conflict
 from borealis.protocol.jobs import RunAs
 from borealis.server.jobs.service import JobService
 from borealis.server.jobs.spec import JobSpec
@@ -75,5 +75,8 @@ async def still_running(
     if kind == JOB:
         return await store.job_unfinished(session, ref)
     if kind == WORKFLOW and starter is not None:
-        return await starter.is_running(ref)
+        try:
+            return await starter.is_running(ref)
+        except BorealisError:  # the run is gone (pruned, its workflow deleted): not running
+            return False
     return False

@@ -179,7 +179,14 @@ class Scheduler:
         self, session: AsyncSession, row: Row[Any], now: datetime
     ) -> tuple[store.Advance, list[Decision]]:
         assert row.next_run_at is not None
-        due = scan_due(timing_of(row), row.next_run_at, now, row.grace_s)
+        try:
+            timing = timing_of(row)
+        except BorealisError as broken:  # a zone that left tzdata, say: this row ends, the rest go on
+            reason = f"ended: its timing no longer holds ({broken.detail})"[:128]
+            log.warning("schedule timing broken", extra=kv(schedule_id=row.id, reason=broken.detail))
+            skipped = Decision(row.next_run_at, Outcome.SKIPPED, reason)
+            return store.Advance(row, None, 0, reason), [skipped]
+        due = scan_due(timing, row.next_run_at, now, row.grace_s)
         overlap = Overlap(row.overlap)
         pending: set[str] = set()
         busy = False
