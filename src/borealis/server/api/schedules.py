@@ -110,7 +110,7 @@ async def list_schedules(
     limit: Limit = 100,
     cursor: str | None = Query(default=None, max_length=64),
 ) -> dict[str, Any]:
-    return await _service(request).list(limit, cursor)
+    return await _service(request).page(limit, cursor)
 
 
 @router.get("/{schedule_id}")

@@ -147,7 +147,7 @@ class ScheduleService:
         async with self.db.session() as session:
             return schedule_view(await store.get(session, schedule_id))
 
-    async def list(self, limit: int, before_id: str | None) -> dict[str, Any]:
+    async def page(self, limit: int, before_id: str | None) -> dict[str, Any]:
         async with self.db.session() as session:
             rows = await store.page(session, limit, before_id)
         return {
