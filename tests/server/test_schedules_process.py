@@ -124,7 +124,8 @@ def test_every_two_seconds_across_a_restart(schedule_server: ServerProcess) -> N
         skipped = [run for run in runs if run["outcome"] == "skipped"]
         fired = [run for run in runs if run["outcome"] == "fired"]
         # The outage (stop, 8 s, start) missed at least two slots by more than the 3 s grace.
-        assert int(down_s // 2) - 2 <= len(skipped) + (policy == "run_once") <= int(down_s // 2) + 1
+        missed = len(skipped) + (policy == "run_once")
+        assert max(2, int(down_s // 2) - 3) <= missed <= int(down_s // 2) + 1, (missed, down_s)
         assert all("grace of 3s" in run["reason"] for run in skipped)
         for run in fired:
             if run["reason"] and run["reason"].startswith("run_once"):
