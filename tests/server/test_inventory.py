@@ -229,6 +229,28 @@ async def test_a_resent_frame_is_stored_once(inv_server: ServerProcess, api: htt
     await session.close()
 
 
+async def test_an_older_collection_arriving_late_does_not_replace_a_newer_one(
+    inv_server: ServerProcess, api: httpx.AsyncClient
+) -> None:
+    agent, session = await online(inv_server, api, "web-9")
+    newer = {
+        "t": "inventory",
+        "msg_id": "inv-2",
+        "sections": {"software": section(SOFTWARE, 2_000_000_000.0)},
+    }
+    older = {
+        "t": "inventory",
+        "msg_id": "inv-1",
+        "sections": {"software": section(SOFTWARE[:1], 1_900_000_000.0)},
+    }
+    await upload(session, newer)
+    await upload(session, older)  # acked (the agent may forget it) but not stored
+    stored = await inventory_of(api, agent.agent_id)
+    assert stored["software"]["data"] == SOFTWARE
+    assert await changes_of(api, agent.agent_id) == []
+    await session.close()
+
+
 async def test_a_failed_collector_is_reported_and_the_others_arrive(
     inv_server: ServerProcess, api: httpx.AsyncClient
 ) -> None:
