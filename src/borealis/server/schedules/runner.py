@@ -45,8 +45,6 @@ class Firing:
     schedule_id: str
     slot_at: datetime
     fired_at: datetime
-    action: dict[str, Any]
-    owner: str
 
 
 class _Changed(Exception):
@@ -160,7 +158,6 @@ class Scheduler:
             if self.db.is_sqlite:
                 await store.take_write_lock(session)
             rows = await store.lock_due(session, now, CLAIM_BATCH, postgres=not self.db.is_sqlite)
-            by_id = {row.id: row for row in rows}
             for row in rows:
                 move, decisions = await self._decide(session, row, now)
                 moves.append(move)
@@ -169,7 +166,7 @@ class Scheduler:
                 raise _Changed  # rolls the claim back
             await store.record(session, decided, now)
         firings = [
-            Firing(schedule_id, decision.slot_at, now, by_id[schedule_id].action, by_id[schedule_id].owner)
+            Firing(schedule_id, decision.slot_at, now)
             for schedule_id, decision in decided
             if decision.outcome is Outcome.FIRING
         ]
@@ -234,7 +231,7 @@ class Scheduler:
             async with self.db.transaction() as session:
                 taken = await store.take_queued(session, run_id, now, outcome, reason)
             if taken and row.enabled:
-                self._spawn([Firing(row.id, slot_at, now, row.action, row.owner)])
+                self._spawn([Firing(row.id, slot_at, now)])
                 released += 1
         return released
 
@@ -249,7 +246,13 @@ class Scheduler:
         """Submit the claimed slots (a few at once), recording their outcomes in small batches."""
         for start in range(0, len(firings), RECORD_EVERY):
             chunk = firings[start : start + RECORD_EVERY]
-            done = await asyncio.gather(*(self._fire(firing) for firing in chunk))
+            # What a slot runs is read now, not in the claim (which stays small and quick): an edit
+            # in between applies to the slot, a schedule deleted in between fires nothing.
+            async with self.db.session() as session:
+                what = await store.actions_of(session, sorted({firing.schedule_id for firing in chunk}))
+            done = await asyncio.gather(
+                *(self._fire(firing, what.get(firing.schedule_id)) for firing in chunk)
+            )
             try:
                 async with self.db.transaction() as session:
                     await store.finish(session, list(done))
@@ -269,11 +272,14 @@ class Scheduler:
                     ),
                 )
 
-    async def _fire(self, firing: Firing) -> store.Finish:
+    async def _fire(self, firing: Firing, what: tuple[dict[str, Any], str] | None) -> store.Finish:
+        if what is None:
+            return store.Finish(firing.schedule_id, firing.slot_at, None, None, "the schedule was deleted")
+        action, owner = what
         async with self.slots:
             trigger = actions.trigger_of(firing.schedule_id, firing.slot_at, firing.fired_at)
             try:
-                kind, ref = await actions.fire(firing.action, self.jobs, self.starter, firing.owner, trigger)
+                kind, ref = await actions.fire(action, self.jobs, self.starter, owner, trigger)
             except BorealisError as refused:
                 return store.Finish(firing.schedule_id, firing.slot_at, None, None, refused.detail)
             except asyncio.CancelledError:

@@ -24,6 +24,7 @@ from borealis.server.schedules.policy import Decision, Outcome
 
 UNFINISHED_JOB = (JobState.QUEUED.value, JobState.SENT.value, JobState.RUNNING.value)
 PENDING = (Outcome.FIRING.value, Outcome.QUEUED.value)
+LEFT_OUT_OF_CLAIM = frozenset({"action", "owner", "name", "created_by", "created_at", "updated_by"})
 
 
 async def get(session: AsyncSession, schedule_id: str) -> Schedule:
@@ -53,7 +54,7 @@ async def lock_due(session: AsyncSession, now: datetime, limit: int, postgres: b
     """Due rows as plain rows (no ORM identity map: this runs when many are due at once)."""
     table = cast(Table, Schedule.__table__)
     query = (
-        select(*table.c)
+        select(*(column for column in table.c if column.name not in LEFT_OUT_OF_CLAIM))
         .where(table.c.enabled.is_(True), table.c.next_run_at <= now)
         .order_by(table.c.next_run_at)
         .limit(limit)
@@ -61,6 +62,14 @@ async def lock_due(session: AsyncSession, now: datetime, limit: int, postgres: b
     if postgres:
         query = query.with_for_update(skip_locked=True)
     return list((await session.execute(query)).all())
+
+
+async def actions_of(session: AsyncSession, schedule_ids: list[str]) -> dict[str, tuple[dict[str, Any], str]]:
+    """What each schedule runs, and as whom."""
+    rows = await session.execute(
+        select(Schedule.id, Schedule.action, Schedule.owner).where(Schedule.id.in_(schedule_ids))
+    )
+    return {schedule_id: (action, owner) for schedule_id, action, owner in rows}
 
 
 async def next_due(session: AsyncSession) -> datetime | None:
