@@ -20,10 +20,12 @@ import argparse
 import asyncio
 import contextlib
 import math
+import os
 import random
 import sqlite3
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -241,6 +243,48 @@ async def generate(args: argparse.Namespace) -> None:
 
 # --------------------------------------------------------------------------- run: the scenario
 
+GC_PROBE = """
+import gc, sys, time
+if b"server" in open("/proc/self/cmdline", "rb").read().split(b"\\0"):
+    began = [0.0]
+    def _timed(phase, info):
+        if phase == "start":
+            began[0] = time.perf_counter()
+            return
+        ms = (time.perf_counter() - began[0]) * 1000
+        if ms > 50:
+            sys.stderr.write(f"GCPROBE t={time.time():.3f} gen={info['generation']} ms={ms:.0f}\\n")
+    gc.callbacks.append(_timed)
+"""
+
+
+@contextlib.contextmanager
+def gc_probe_in_path(state: Path) -> Iterator[None]:
+    """For the server started inside: a `sitecustomize` that logs every garbage collection over
+    50 ms (wall time) to its output, which `gc_pauses` reads back."""
+    probe = state / "gc-probe"
+    probe.mkdir(parents=True, exist_ok=True)
+    (probe / "sitecustomize.py").write_text(GC_PROBE)
+    before = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(probe), before) if p)
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = before
+
+
+def gc_pauses(home: Path, since: float) -> dict[str, Any]:
+    pauses = []
+    for line in (home / "bench-server.out").read_text(errors="replace").splitlines():
+        if line.startswith("GCPROBE t="):
+            fields = dict(part.split("=", 1) for part in line.split()[1:])
+            if float(fields["t"]) >= since:
+                pauses.append(float(fields["ms"]))
+    return {"n": len(pauses), "total_ms": round(sum(pauses)), "max_ms": round(max(pauses, default=0.0))}
+
 
 def empty_inventory(db: Path) -> None:
     if not db.exists():
@@ -282,7 +326,11 @@ async def scenario(args: argparse.Namespace) -> None:
     server = fleet.server(heartbeat_s=30.0)
     if args.profile:
         server.python_args = ["-m", "cProfile", "-o", str(args.profile)]
-    server.start()
+    if args.gc_probe:
+        with gc_probe_in_path(args.state):
+            server.start()
+    else:
+        server.start()
     header, _ = load_fleet(fleet.identities)
     processes = math.ceil(n / PER_GENERATOR)
     generators: list[asyncio.subprocess.Process] = []
@@ -325,6 +373,7 @@ async def scenario(args: argparse.Namespace) -> None:
         log(f"{n} agents connected; settling {args.settle}s")
         await asyncio.sleep(args.settle)
         rss_before = proc.memory_info().rss
+        window_start = time.time()
         cpu_before = proc.cpu_times()
         stop, latencies, peak = asyncio.Event(), [], [rss_before]
         probes = [
@@ -366,6 +415,7 @@ async def scenario(args: argparse.Namespace) -> None:
                 ),
                 "api_agents_ms": summary(latencies, 1),
                 "db": server.db_sizes(),
+                "gc_pauses_over_50ms": gc_pauses(fleet.home, window_start) if args.gc_probe else None,
                 "machine": machine(),
                 "server_key": header.get("server_public_key", "")[:8],
             }
@@ -392,6 +442,7 @@ def main() -> None:
     run.add_argument("--state", type=Path, default=DEFAULT_STATE)
     run.add_argument("--port", type=int, default=5893)
     run.add_argument("--profile", type=Path, help="run the server under cProfile, stats to this file")
+    run.add_argument("--gc-probe", action="store_true", help="report the server's GC pauses over 50 ms")
     gen = sub.add_parser("gen", help="one generator process (started by run)")
     gen.add_argument("--identities", required=True)
     gen.add_argument("--start", type=int, required=True)
