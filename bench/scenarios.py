@@ -810,9 +810,12 @@ async def _b5_once(args: argparse.Namespace, run: int) -> None:
     welcomed: dict[str, float] = {}
     for done in offline_dones:
         welcomed.update(done.get("welcome_at") or {})
-    margin = (
-        0.5  # connects this close to the expiry may go either way (the server's check runs after welcome)
-    )
+    # connects this close to the expiry may go either way (the server's check runs after welcome)
+    margin = 0.5
+    online_times = [min(frames[a]) for a in ids[:online_n] if a in frames]
+    online_done_s = max(online_times) - posted_wall if online_times else 0.0
+    during_fan_out: list[float] = []
+    after_fan_out: list[float] = []
     latency: list[float] = []
     in_time = late = borderline = never_connected = 0
     wrong: dict[str, int] = {}
@@ -842,6 +845,9 @@ async def _b5_once(args: argparse.Namespace, run: int) -> None:
                 fault(f"in_time_{status}")
             if got:
                 latency.append(min(got) - at)
+                # connected while the fan-out to the online agents was still going out, or after
+                late_enough = at > posted_wall + online_done_s
+                (after_fan_out if late_enough else during_fan_out).append(min(got) - at)
         else:
             late += 1
             if got:
@@ -865,6 +871,8 @@ async def _b5_once(args: argparse.Namespace, run: int) -> None:
         "offline_borderline": borderline,
         "offline_never_connected": never_connected,
         "reconnect_to_received_ms": summary([x * 1000 for x in latency], 2),
+        "reconnect_to_received_ms_during_fan_out": summary(sorted(x * 1000 for x in during_fan_out), 2),
+        "reconnect_to_received_ms_after_fan_out": summary(sorted(x * 1000 for x in after_fan_out), 2),
         "all_final_s_after_post": round(stored_at - (before.wall), 1) if stored_at is not None else None,
         "counts": counts,
         "faults": wrong,
