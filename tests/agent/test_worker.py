@@ -100,3 +100,13 @@ async def test_a_closed_supervisor_pipe_stops_the_worker(tmp_path: Path) -> None
         worker = build_worker(home, load_agent_settings(home), startup_delay=False, beat_fd=beat_w)
         assert await asyncio.wait_for(worker.run(), 10) == 0
         os.close(beat_w)
+
+
+def test_the_worker_caps_glibc_malloc_arenas() -> None:
+    import platform
+
+    from borealis.agent.worker import limit_malloc_arenas
+
+    if platform.libc_ver()[0] != "glibc":
+        pytest.skip("mallopt(M_ARENA_MAX) is glibc's")
+    assert limit_malloc_arenas() is True

@@ -45,7 +45,7 @@ class WorkflowRun(Base):
     workflow_version: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(16))
     trigger: Mapped[dict[str, Any]]
-    input: Mapped[Any] = mapped_column(JSON)
+    input: Mapped[Any | None] = mapped_column(JSON)
     output: Mapped[Any | None] = mapped_column(JSON)
     error: Mapped[str | None] = mapped_column(Text)
     owner: Mapped[str | None] = mapped_column(String(64))
