@@ -31,7 +31,6 @@ async def _request_item(request: Request) -> dict[str, Any]:
     return {"method": request.method, "query": dict(request.query_params), "headers": headers, "body": body}
 
 
-@router.api_route("/hooks/{secret}", methods=["GET", "POST", "PUT"], include_in_schema=True)
 async def webhook(secret: str, request: Request) -> JSONResponse:
     state = state_of(request)
     async with state.db.session() as session:
@@ -54,4 +53,14 @@ async def webhook(secret: str, request: Request) -> JSONResponse:
     output = [entry.get("json") for entry in run["output"] or [] if isinstance(entry, dict)]
     return JSONResponse(
         {"run_id": run_id, "status": run["status"], "output": output, "error": run["error"]}, status_code=200
+    )
+
+
+for _method in ("GET", "POST", "PUT"):  # one route per method, each with its own OpenAPI operation id
+    router.add_api_route(
+        "/hooks/{secret}",
+        webhook,
+        methods=[_method],
+        operation_id=f"webhook_{_method.lower()}",
+        response_model=None,
     )
