@@ -3,6 +3,7 @@ an in-process app for API tests, and a real `borealis server` subprocess for end
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -213,10 +214,16 @@ class ServerProcess:
 
 @pytest.fixture
 def server(tmp_path: Path, db_url: str) -> Iterator[ServerProcess]:
-    home = tmp_path / "server-home"
-    settings = make_settings(home, db_url)
+    with running_server(tmp_path / "server-home", db_url) as process:
+        yield process
+
+
+@contextlib.contextmanager
+def running_server(home: Path, db_url: str, **settings: object) -> Iterator[ServerProcess]:
+    """A real server on `home` with the test settings plus `settings`, an admin token, killed at the end."""
+    made = make_settings(home, db_url, **settings)
     process = ServerProcess(home=home, port=free_port(), db_url=db_url)
-    process.token = run_sync(admin_token(settings))
+    process.token = run_sync(admin_token(made))
     process.start()
     try:
         yield process

@@ -16,7 +16,7 @@ import pytest
 
 from tests.agent.agent_process import AgentProcess
 from tests.agent.test_agent_online import online_agent
-from tests.conftest import ServerProcess, admin_token, free_port, make_settings, run_sync
+from tests.conftest import ServerProcess, running_server
 from tests.support import wait_for
 
 pytestmark = pytest.mark.slow
@@ -55,15 +55,8 @@ def sink() -> Iterator[tuple[str, type[Sink]]]:
 
 @pytest.fixture
 def wf_server(tmp_path: Path, db_url: str) -> Iterator[ServerProcess]:
-    home = tmp_path / "wf-server"
-    settings = make_settings(home, db_url, workflow_http_allow=["127.0.0.0/8"])
-    process = ServerProcess(home=home, port=free_port(), db_url=db_url)
-    process.token = run_sync(admin_token(settings))
-    process.start()
-    try:
+    with running_server(tmp_path / "wf-server", db_url, workflow_http_allow=["127.0.0.0/8"]) as process:
         yield process
-    finally:
-        process.kill()
 
 
 def run_of(server: ServerProcess, run_id: str) -> dict[str, Any]:

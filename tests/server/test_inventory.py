@@ -14,9 +14,8 @@ import httpx
 import pytest
 
 from borealis.protocol.inventory import pack_data, section_hash
-from tests.conftest import ServerProcess, admin_token, make_settings
+from tests.conftest import ServerProcess, running_server
 from tests.server.fleet import EnrolledAgent, Session, enrolled_agent, open_session
-from tests.support import free_port, run_sync
 
 pytestmark = pytest.mark.slow
 
@@ -61,15 +60,8 @@ def frame(msg_id: str, **sections: Any) -> dict[str, Any]:
 
 @pytest.fixture
 def inv_server(tmp_path: Path, db_url: str) -> Iterator[ServerProcess]:
-    home = tmp_path / "server-home"
-    settings = make_settings(home, db_url, job_sweep_s=0.2)
-    process = ServerProcess(home=home, port=free_port(), db_url=db_url)
-    process.token = run_sync(admin_token(settings))
-    process.start()
-    try:
+    with running_server(tmp_path / "server-home", db_url, job_sweep_s=0.2) as process:
         yield process
-    finally:
-        process.kill()
 
 
 @pytest.fixture

@@ -15,9 +15,8 @@ import orjson
 import pytest
 
 from borealis.protocol.jobs import job_payload
-from tests.conftest import ServerProcess, admin_token, make_settings
+from tests.conftest import ServerProcess, running_server
 from tests.server.fleet import EnrolledAgent, Session, enrolled_agent, job_is_signed_by, open_session
-from tests.support import free_port, run_sync
 
 pytestmark = pytest.mark.slow
 
@@ -26,15 +25,10 @@ SCRIPT = {"language": "bash", "script": "echo hi; echo oops >&2; exit 3"}
 
 @pytest.fixture
 def job_server(tmp_path: Path, db_url: str) -> Iterator[ServerProcess]:
-    home = tmp_path / "server-home"
-    settings = make_settings(home, db_url, job_sweep_s=0.2, job_sent_grace_s=0.5, max_output_bytes=1000)
-    process = ServerProcess(home=home, port=free_port(), db_url=db_url)
-    process.token = run_sync(admin_token(settings))
-    process.start()
-    try:
+    with running_server(
+        tmp_path / "server-home", db_url, job_sweep_s=0.2, job_sent_grace_s=0.5, max_output_bytes=1000
+    ) as process:
         yield process
-    finally:
-        process.kill()
 
 
 @pytest.fixture

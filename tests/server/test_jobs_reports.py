@@ -18,10 +18,9 @@ import pytest
 
 from borealis.protocol import keys
 from borealis.protocol.install_code import InstallCode
-from tests.conftest import ServerProcess, admin_token, make_settings
+from tests.conftest import ServerProcess, running_server
 from tests.server.fleet import EnrolledAgent, Session, enroll, job_is_signed_by, open_session
 from tests.server.test_jobs import submit
-from tests.support import free_port, run_sync
 
 pytestmark = pytest.mark.slow
 
@@ -67,15 +66,10 @@ class DatabaseFault:
 
 @pytest.fixture
 def busy_server(tmp_path: Path, db_url: str) -> Iterator[ServerProcess]:
-    home = tmp_path / "server-home"
-    settings = make_settings(home, db_url, heartbeat_s=30.0)  # no heartbeats needed to stay online
-    process = ServerProcess(home=home, port=free_port(), db_url=db_url)
-    process.token = run_sync(admin_token(settings))
-    process.start()
-    try:
+    with running_server(
+        tmp_path / "server-home", db_url, heartbeat_s=30.0
+    ) as process:  # no heartbeats needed to stay online
         yield process
-    finally:
-        process.kill()
 
 
 @pytest.fixture
