@@ -166,4 +166,5 @@ async def test_a_fresh_agent_sends_a_full_inventory_soon_after_start(tmp_path: P
         assert set(sections) == set(SECTIONS)
         failed = {name: s["error"] for name, s in sections.items() if s["error"]}
         assert not failed
-        assert (agent.home.agent / "inventory.json").exists()
+        # The sent-state file is saved just after the frames are queued: give it a moment on a busy machine.
+        await agent.gateway.wait_for(lambda: (agent.home.agent / "inventory.json").exists(), timeout=10)
