@@ -538,7 +538,7 @@ async def test_inventory_runs_the_role_forced_and_emits_one_item_per_agent() -> 
     assert jsons(stored["main"])[0]["sections"] == {
         "cpu": {"hash": "h1", "error": None, "data": {"model": "x"}}
     }
-    with pytest.raises(NodeError, match="not collected on 1 agent"):
+    with pytest.raises(NodeError, match="inventory collection did not succeed on 1 agent"):
         await run("agents.inventory", {"target": {"all": True}, "fail_on_error": True}, [], services)
     assert services.jobs[2]["params"]["sections"][0] == "system", "default: every section"
     assert refused("agents.inventory", {"sections": ["nope"]})[0]["field"] == "params.sections[0]"

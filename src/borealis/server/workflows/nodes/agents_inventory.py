@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from borealis.protocol.inventory import SECTIONS
-from borealis.server.workflows.nodes.agents_run_script import target_of
-from borealis.server.workflows.nodes.base import MAIN, NodeContext, NodeError, Ports, all_items
+from borealis.server.workflows.nodes.agents_run_script import fail_unless_all_succeeded, target_of
+from borealis.server.workflows.nodes.base import MAIN, NodeContext, Ports, all_items
 
 
 class CollectInventory:
@@ -76,12 +76,7 @@ class CollectInventory:
                     "binary_ref": None,
                 }
             )
-        failed = [str(row["agent_id"]) for row in results if row["status"] != "succeeded"]
-        if failed and params.get("fail_on_error"):
-            raise NodeError(
-                f"inventory was not collected on {len(failed)} agent(s): {', '.join(failed[:10])}",
-                retryable=False,
-            )
+        fail_unless_all_succeeded(results, params, "inventory collection")
         return {MAIN: out}
 
 

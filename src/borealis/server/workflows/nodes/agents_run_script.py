@@ -8,6 +8,15 @@ from typing import Any
 from borealis.server.workflows.nodes.base import MAIN, NodeContext, NodeError, Ports, all_items
 
 
+def fail_unless_all_succeeded(results: list[dict[str, Any]], params: dict[str, Any], what: str) -> None:
+    """With `fail_on_error`, a `NodeError` naming the agents whose row is not `succeeded`."""
+    failed = [str(row["agent_id"]) for row in results if row["status"] != "succeeded"]
+    if failed and params.get("fail_on_error"):
+        raise NodeError(
+            f"{what} did not succeed on {len(failed)} agent(s): {', '.join(failed[:10])}", retryable=False
+        )
+
+
 def target_of(params: dict[str, Any], items: list[dict[str, Any]]) -> dict[str, Any]:
     """`target` as given, or `{agents: [...]}` from each item's `agent_field` (default `agent_id`)."""
     target = params.get("target")
@@ -89,12 +98,7 @@ class RunScript:
             }
             for row in results
         ]
-        failed = [str(row["agent_id"]) for row in results if row["status"] != "succeeded"]
-        if failed and params.get("fail_on_error"):
-            raise NodeError(
-                f"the script did not succeed on {len(failed)} agent(s): {', '.join(failed[:10])}",
-                retryable=False,
-            )
+        fail_unless_all_succeeded(results, params, "the script")
         return {MAIN: out}
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from borealis.server.workflows.nodes.agents_run_script import target_of
+from borealis.server.workflows.nodes.agents_run_script import fail_unless_all_succeeded, target_of
 from borealis.server.workflows.nodes.base import MAIN, Item, NodeContext, NodeError, Ports, all_items
 
 MAX_PACKAGES = 1000
@@ -100,12 +100,7 @@ class Updates:
             wait_s=float(params.get("wait_s", timeout_s + 300)),
         )
         out = [_view(row, action, job_id) for row in results]
-        failed = [str(row["agent_id"]) for row in results if row["status"] != "succeeded"]
-        if failed and params.get("fail_on_error"):
-            raise NodeError(
-                f"updates did not succeed on {len(failed)} agent(s): {', '.join(failed[:10])}",
-                retryable=False,
-            )
+        fail_unless_all_succeeded(results, params, "updates")
         return {MAIN: out}
 
 
