@@ -17,6 +17,7 @@ from borealis.agent.clock import utc_now
 from borealis.agent.credentials import save_credentials
 from borealis.agent.facts import host_facts, hostname
 from borealis.agent.identity import Identity, is_enrolled, load_identity
+from borealis.agent.operator_policy import policy_path, save_policy
 from borealis.core.errors import (
     BorealisError,
     Conflict,
@@ -48,9 +49,14 @@ def enroll(
     server_url: str | None = None,
     force: bool = False,
     client: httpx.Client | None = None,
+    operator_keys: list[str] | tuple[str, ...] = (),
 ) -> Enrollment:
-    """Enroll this machine. `client` is the transport seam for tests (an httpx.MockTransport)."""
+    """Enroll this machine. `client` is the transport seam for tests (an httpx.MockTransport).
+
+    `operator_keys` (base64url public keys) become the agent's operator policy: it will run only jobs
+    co-signed by one of them. None given: a policy already in the home is kept."""
     code = InstallCode.decode(code_text)
+    trusted = [keys.public_from_b64(text.strip()) for text in operator_keys]
     url = normalize_server_url(server_url or code.server_url)
     if is_enrolled(home) and not force:
         current = _describe_current(home)
@@ -78,6 +84,8 @@ def enroll(
         enrolled_at=utc_now(),
     )
     update_toml(home.agent_toml, server_url=url)
+    if trusted:
+        save_policy(policy_path(home), trusted, changed_by="enrollment")
     save_credentials(home, identity, key)
     return Enrollment(identity=identity, status=status, heartbeat_s=heartbeat_s)
 

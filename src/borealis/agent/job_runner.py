@@ -6,6 +6,11 @@ allowed by `allowed_roles` and able to run in the requested context. A refusal i
 `job.result` with status `failed` (or `expired`) and an `error` saying why. An accepted job gets a
 `job.accepted`, runs as a task under its deadline, and ends with a `job.result`; both go through
 the outbox, so they survive a lost connection or a dead worker.
+
+When the agent's operator policy lists keys, a job also needs an operator co-signature
+(`protocol.cosign`) by one of them, over its exact content and a target naming this agent (or all),
+not expired, and with a nonce not used by another job (kept on disk). An `operator_policy` job changes
+those keys; it must be co-signed by a key trusted now (by one of the new keys when none is trusted).
 """
 
 from __future__ import annotations
@@ -23,6 +28,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from borealis.agent.clock import utc_now
 from borealis.agent.helper_hub import HelperHub, NoUserSession
+from borealis.agent.operator_policy import OperatorPolicy
 from borealis.agent.outbox import Outbox
 from borealis.agent.process_group import end_orphaned_group, process_started_at
 from borealis.agent.roles.contract import (
@@ -36,9 +42,10 @@ from borealis.agent.roles.contract import (
 )
 from borealis.agent.roles.registry import RoleRegistry, RoleUnavailable, Slot
 from borealis.agent.uplink import Send, Uplink
+from borealis.core.errors import InvalidInput
 from borealis.core.ids import new_id
 from borealis.core.logs import kv
-from borealis.protocol import keys
+from borealis.protocol import cosign, keys
 from borealis.protocol.jobs import JobState, job_payload
 from borealis.protocol.messages import MessageType
 
@@ -57,6 +64,13 @@ class JobRefused(Exception):
         super().__init__(reason)
         self.reason = reason
         self.status = status
+
+
+@dataclass(frozen=True)
+class _Cosigned:
+    key_id: str
+    nonce: str
+    not_after: float
 
 
 @dataclass
@@ -93,6 +107,7 @@ class JobRunner:
         max_jobs: int = 16,
         roles_scan_s: float = 30.0,
         user_sessions: HelperHub | None = None,
+        policy: OperatorPolicy | None = None,
     ) -> None:
         self._agent_id = agent_id
         self._server_key = server_key
@@ -107,6 +122,7 @@ class JobRunner:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._scanner: asyncio.Task[None] | None = None
         self._user_sessions = user_sessions
+        self.policy = policy or OperatorPolicy(None, [])
         self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {}
 
     # --- life cycle ---
@@ -226,6 +242,14 @@ class JobRunner:
         slot: Slot | None = None
         try:
             request, not_after = self._check(frame)
+            signed = self._check_cosign(frame, request)
+            if signed is not None and not await self._outbox.claim_nonce(
+                signed.nonce, job_id, signed.not_after
+            ):
+                raise JobRefused("operator signature replayed: its nonce came before with another job")
+            if request.role == cosign.POLICY_ROLE:
+                await self._change_policy(request, not_after, signed)
+                return
             slot, role = await self._role_for(request)
             started_at = utc_now()
             accepted = {
@@ -279,7 +303,7 @@ class JobRunner:
         role, params, timeout_s = frame.get("role"), frame.get("params"), frame.get("timeout_s")
         if not isinstance(role, str) or not role:
             raise JobRefused("the job names no role")
-        if self._allowed and role not in self._allowed:
+        if self._allowed and role not in self._allowed and role != cosign.POLICY_ROLE:
             raise JobRefused(f"role {role!r} is not allowed on this agent (allowed_roles in agent.toml)")
         if params is None:
             params = {}
@@ -295,6 +319,60 @@ class JobRunner:
             raise JobRefused(f"the agent is already running {self._max_jobs} jobs")
         timeout = min(float(timeout_s), MAX_TIMEOUT_S)
         return JobRequest(str(frame["job_id"]), role, params, run_as, timeout), not_after
+
+    def _check_cosign(self, frame: dict[str, Any], request: JobRequest) -> _Cosigned | None:
+        """The operator co-signature, checked when the policy requires one (or the job changes it)."""
+        policy_change = request.role == cosign.POLICY_ROLE
+        if not self.policy.required and not policy_change:
+            return None
+        if frame.get("cosign") is None:
+            raise JobRefused(
+                "operator co-signature required: this agent runs only jobs co-signed by a trusted "
+                "operator key, and this one was signed by the server alone"
+            )
+        try:
+            key_id, nonce, not_after = cosign.verify_job(frame.get("cosign"), frame)
+            trusted = set(self.policy.keys)
+            if policy_change and not trusted:  # first policy: proof of holding one of the new keys
+                trusted = {keys.fingerprint(key) for key in cosign.policy_keys(request.params)}
+        except InvalidInput as bad:
+            raise JobRefused(f"operator signature refused: {bad.detail}") from None
+        if key_id not in trusted:
+            raise JobRefused(f"operator signature refused: key {key_id} is not trusted by this agent")
+        target = frame.get("target")
+        if not isinstance(target, dict) or not (
+            target.get("all") is True
+            or (isinstance(target.get("agents"), list) and self._agent_id in target["agents"])
+        ):
+            raise JobRefused(
+                "operator signature refused: the signed target does not name this agent "
+                "(tag targets cannot be checked by the agent; sign a list of agent ids)"
+            )
+        if time.time() > not_after:
+            raise JobRefused(
+                "the operator signature expired before the job reached the agent", JobState.EXPIRED
+            )
+        return _Cosigned(key_id, nonce, float(not_after))
+
+    async def _change_policy(self, request: JobRequest, not_after: float, signed: _Cosigned | None) -> None:
+        """An `operator_policy` job (co-signed, checked above): replace the trusted keys on disk."""
+        assert signed is not None
+        try:
+            trusted = cosign.policy_keys(request.params)
+        except InvalidInput as bad:
+            raise JobRefused(f"operator policy refused: {bad.detail}") from None
+        if not await self._outbox.remember(request.job_id, not_after):
+            raise JobRefused("replayed job: this job id was already received")
+        started_at = utc_now()
+        self.policy.replace(trusted, changed_by=signed.key_id)
+        fingerprints = sorted(self.policy.keys)
+        log.warning(
+            "operator policy changed", extra=kv(job_id=request.job_id, by=signed.key_id, keys=fingerprints)
+        )
+        result = JobResult(
+            JobState.SUCCEEDED, data={"operator_keys": fingerprints, "changed_by": signed.key_id}
+        )
+        await self._report(request.job_id, result, started_at, running=False)
 
     async def _role_for(self, request: JobRequest) -> tuple[Slot, Role]:
         """The loaded role (held until the job ends) and what executes it: the role itself, or, for

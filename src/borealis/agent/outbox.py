@@ -4,7 +4,8 @@ Every agent → server message with a `msg_id` is written here before it is sent
 the server acks it; after each reconnect the connection re-sends what is left, oldest first. The
 same database remembers the jobs in progress (so a job that was running when the worker died is
 reported `interrupted`) and the job ids already accepted, until their `not_after` passes (so a
-replayed job is refused).
+replayed job is refused), and the nonces of operator co-signatures until theirs passes (so a signed
+job re-submitted under a new job id is refused too, across restarts).
 
 It is bounded (`outbox_max_messages`, `outbox_max_bytes`): when full, the oldest messages that are
 not results go first, then the oldest results; every drop is counted (`dropped`). All SQLite work
@@ -49,6 +50,7 @@ CREATE TABLE IF NOT EXISTS running (
     pgid_started REAL
 );
 CREATE TABLE IF NOT EXISTS seen (job_id TEXT PRIMARY KEY, not_after REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, job_id TEXT NOT NULL, not_after REAL NOT NULL);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
@@ -91,6 +93,11 @@ class Outbox:
     async def remember(self, job_id: str, not_after: float) -> bool:
         """Record a job id as seen without running it. False: seen before."""
         return await self._call(self._remember, job_id, not_after)
+
+    async def claim_nonce(self, nonce: str, job_id: str, not_after: float) -> bool:
+        """Record an operator co-signature's nonce for `job_id`. False: it came before with another job
+        (the same job id sent again is the server re-sending, which the seen job ids handle)."""
+        return await self._call(self._claim_nonce, nonce, job_id, not_after)
 
     async def finish_job(self, job_id: str, result: dict[str, Any]) -> None:
         """Keep the job's `job.result` and forget that it runs, in one transaction."""
@@ -196,6 +203,19 @@ class Outbox:
             self._conn().execute("INSERT INTO seen (job_id, not_after) VALUES (?, ?)", (job_id, not_after))
         except sqlite3.IntegrityError:
             return False
+        return True
+
+    def _claim_nonce(self, nonce: str, job_id: str, not_after: float) -> bool:
+        db = self._conn()
+        with db:
+            db.execute("BEGIN IMMEDIATE")
+            db.execute("DELETE FROM nonces WHERE not_after < ?", (time.time() - SEEN_SLACK_S,))
+            row = db.execute("SELECT job_id FROM nonces WHERE nonce = ?", (nonce,)).fetchone()
+            if row is not None:
+                return bool(row[0] == job_id)
+            db.execute(
+                "INSERT INTO nonces (nonce, job_id, not_after) VALUES (?, ?, ?)", (nonce, job_id, not_after)
+            )
         return True
 
     def _begin_job(self, job_id: str, not_after: float, accepted: dict[str, Any]) -> bool:

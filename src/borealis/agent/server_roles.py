@@ -19,6 +19,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from borealis.agent.operator_policy import OperatorPolicy
 from borealis.agent.roles.registry import RoleRegistry
 from borealis.core.home import ensure_dir, write_atomic
 from borealis.core.logs import kv
@@ -81,7 +82,9 @@ class ServerRoles:
         server_key: Ed25519PublicKey,
         registry: RoleRegistry,
         report: Callable[[dict[str, Any]], None],
+        policy: OperatorPolicy | None = None,
     ) -> None:
+        self._policy = policy
         self._folder = folder
         self._server_key = server_key
         self._registry = registry
@@ -92,6 +95,11 @@ class ServerRoles:
         name, version = str(frame.get("name"))[:40], frame.get("version")
         try:
             name, version = _name_and_version(frame)
+            if self._policy is not None and self._policy.required:
+                raise RoleFrameRefused(
+                    "roles from the server are refused: this agent requires operator co-signing "
+                    "(install the role as a local drop-in instead)"
+                )
             body, sha256 = frame.get("body"), frame.get("sha256")
             if not isinstance(body, str) or len(body.encode("utf-8")) > MAX_ROLE_BYTES:
                 raise RoleFrameRefused(f"the role body must be text of at most {MAX_ROLE_BYTES} bytes")

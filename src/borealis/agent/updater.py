@@ -57,6 +57,10 @@ JOBS_WAIT_S = 60.0  # running jobs get this long to finish before the switch int
 JOBS_POLL_S = 0.5
 
 log = logging.getLogger("borealis.agent.updater")
+COSIGN_REFUSAL = (
+    "updates from the server are refused: this agent requires operator co-signing "
+    "(update it with a co-signed job instead)"
+)
 
 
 class UpdateRefused(Exception):
@@ -141,6 +145,9 @@ class Updater:
             if version != self._current:
                 self._report_soon(version, UpdateState.FAILED, f"busy with agent version {self._current}")
             return  # the same offer again: the update under way answers it
+        if self._jobs is not None and self._jobs.policy.required:
+            self._report_soon(version, UpdateState.FAILED, COSIGN_REFUSAL)
+            return
         self._current = version
         self._work = asyncio.get_running_loop().create_task(self._update(frame, version), name="update")
 

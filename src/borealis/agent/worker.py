@@ -33,6 +33,7 @@ from borealis.agent.identity import Identity, load_identity
 from borealis.agent.inventory.service import InventoryService, build_inventory
 from borealis.agent.job_runner import JobRunner
 from borealis.agent.local_ipc import helper_address
+from borealis.agent.operator_policy import OperatorPolicy
 from borealis.agent.outbox import Outbox, outbox_path
 from borealis.agent.reconnect import ReconnectPolicy, RetryKind, SessionOutcome
 from borealis.agent.resources import ProcessMeter
@@ -281,8 +282,11 @@ def build_job_runner(
         max_jobs=settings.max_jobs,
         roles_scan_s=settings.roles_scan_s,
         user_sessions=build_helper_hub(home, settings),
+        policy=OperatorPolicy.load(home),
     )
-    server_roles = ServerRoles(home.agent_roles / "Server", server_key, registry, uplink.send_output)
+    server_roles = ServerRoles(
+        home.agent_roles / "Server", server_key, registry, uplink.send_output, policy=runner.policy
+    )
     runner.on(roles_protocol.INSTALL, server_roles.on_install)
     runner.on(roles_protocol.REMOVE, server_roles.on_remove)
     if updater is not None:

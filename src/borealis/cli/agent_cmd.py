@@ -30,11 +30,21 @@ def agent() -> None:
     "--code", required=True, help="The install code (BRL1-…) from `borealis admin create-enrollment`."
 )
 @click.option("--force", is_flag=True, help="Enroll again even if this home already holds an agent.")
-def enroll(home: str, server_url: str | None, code: str, force: bool) -> None:
+@click.option(
+    "--operator-key",
+    "operator_keys",
+    multiple=True,
+    help="Run only jobs co-signed by this operator public key (repeat for several).",
+)
+def enroll(home: str, server_url: str | None, code: str, force: bool, operator_keys: tuple[str, ...]) -> None:
     """Enroll this machine with a server; prints the new agent id."""
     from borealis.agent.enrollment import enroll as enroll_agent
 
-    result = enroll_agent(Home.resolve(home), code, server_url=server_url, force=force)
+    result = enroll_agent(
+        Home.resolve(home), code, server_url=server_url, force=force, operator_keys=operator_keys
+    )
+    if operator_keys:
+        click.echo(f"jobs must be co-signed by one of {len(operator_keys)} operator key(s)", err=True)
     click.echo(f"enrolled with {result.identity.server_url} as agent {result.identity.agent_id}", err=True)
     if result.status == "pending":
         click.echo("the agent waits for an administrator's approval before it can connect", err=True)

@@ -22,6 +22,8 @@ class LazyGroup(click.Group):
         "agent": "borealis.cli.agent_cmd:agent",
         "helper": "borealis.cli.agent_cmd:helper",
         "workflow": "borealis.cli.workflow_cmd:workflow",
+        "keys": "borealis.cli.keys_cmd:keys_group",
+        "job": "borealis.cli.job_cmd:job",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:

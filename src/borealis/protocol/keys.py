@@ -23,19 +23,27 @@ def generate() -> Ed25519PrivateKey:
     return Ed25519PrivateKey.generate()
 
 
+def private_pem(key: Ed25519PrivateKey, passphrase: bytes | None = None) -> bytes:
+    """PKCS#8 PEM, encrypted with `passphrase` when given (operator keys)."""
+    encryption: serialization.KeySerializationEncryption = (
+        serialization.BestAvailableEncryption(passphrase) if passphrase else serialization.NoEncryption()
+    )
+    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, encryption)
+
+
 def save_private(key: Ed25519PrivateKey, path: Path) -> None:
     ensure_dir(path.parent, private=True)
-    pem = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    )
-    write_atomic(path, pem, mode=0o600)
+    write_atomic(path, private_pem(key), mode=0o600)
 
 
-def load_private(path: Path) -> Ed25519PrivateKey:
+def load_private(path: Path, passphrase: bytes | None = None) -> Ed25519PrivateKey:
     try:
-        key = serialization.load_pem_private_key(path.read_bytes(), password=None)
-    except (OSError, ValueError) as exc:
+        key = serialization.load_pem_private_key(path.read_bytes(), password=passphrase)
+    except TypeError as exc:  # encrypted without a passphrase given, or the reverse
         raise ConfigError(f"cannot read private key {path}: {exc}") from exc
+    except (OSError, ValueError) as exc:
+        reason = "wrong passphrase or damaged file" if passphrase else str(exc)
+        raise ConfigError(f"cannot read private key {path}: {reason}") from exc
     if not isinstance(key, Ed25519PrivateKey):
         raise ConfigError(f"{path} is not an Ed25519 key")
     return key

@@ -28,6 +28,15 @@ class Target(BaseModel):
     all: bool | None = None
 
 
+class OperatorSignature(BaseModel):
+    """An operator's co-signature over the job's content (protocol/cosign.py)."""
+
+    key: str = Field(min_length=1, max_length=64)
+    nonce: str = Field(min_length=16, max_length=64)
+    not_after: int = Field(gt=0, lt=2**40)
+    signature: str = Field(min_length=1, max_length=128)
+
+
 class NewJob(BaseModel):
     role: str = Field(min_length=1, max_length=64)
     params: dict[str, Any] = Field(default_factory=dict)
@@ -38,6 +47,7 @@ class NewJob(BaseModel):
     batch_size: int | None = Field(default=None, ge=1, le=MAX_TARGET_AGENTS)
     batch_percent: int | None = Field(default=None, ge=1, le=100)
     stop_on_failure: bool = False
+    operator_signature: OperatorSignature | None = None
 
 
 @router.post("", status_code=201)
@@ -51,6 +61,7 @@ async def submit_job(body: NewJob, request: Request, who: JobsRun) -> dict[str, 
         batch_size=body.batch_size,
         batch_percent=body.batch_percent,
         stop_on_failure=body.stop_on_failure,
+        cosign=body.operator_signature.model_dump() if body.operator_signature else None,
     )
     target = body.target.model_dump(exclude_none=True)
     return await state_of(request).jobs.submit(spec, target, who.actor, client_ip(request))

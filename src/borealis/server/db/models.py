@@ -148,6 +148,7 @@ class Job(Base):
     cancelled_at: Mapped[datetime | None]
     script_id: Mapped[str | None] = mapped_column(String(32))
     script_version: Mapped[int | None] = mapped_column(Integer)
+    cosign: Mapped[dict[str, Any] | None] = mapped_column(JSON)  # operator co-signature, forwarded
 
 
 class JobResult(Base):

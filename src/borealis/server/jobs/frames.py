@@ -25,6 +25,9 @@ def job_frame(key: Ed25519PrivateKey, job: Job, agent_id: str) -> str:
         "not_after": job.expires_at.timestamp(),
     }
     frame["signature"] = keys.sign(key, job_payload(frame))
+    if job.cosign is not None:  # the operator's signature covers the target too (protocol/cosign.py)
+        frame["target"] = job.target
+        frame["cosign"] = job.cosign
     return orjson.dumps(frame).decode()
 
 

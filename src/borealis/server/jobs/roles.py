@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-BUILTIN_ROLES = frozenset({"script", "health"})
+from borealis.protocol.cosign import POLICY_ROLE
+
+BUILTIN_ROLES = frozenset({"script", "health", POLICY_ROLE})
 MAX_ROLES = 1024
 MAX_ROLE_NAME = 64
 

@@ -38,7 +38,7 @@ from borealis.server.jobs.inbound import is_replay_refusal, parse_accepted, pars
 from borealis.server.jobs.report_writer import ReportWriter
 from borealis.server.jobs.reports import Change, Report
 from borealis.server.jobs.roles import KnownRoles
-from borealis.server.jobs.spec import JobSpec, resolve_params
+from borealis.server.jobs.spec import JobSpec, check_cosign, resolve_params
 from borealis.server.jobs.targets import resolve_target
 from borealis.server.jobs.views import job_view
 from borealis.server.presence import Presence, Sender
@@ -101,6 +101,10 @@ class JobService:
         job_id = new_id()
         async with self.db.transaction() as session:
             spec = await resolve_params(session, spec, self.roles, self.settings.max_script_bytes)
+            expires_at = now + timedelta(seconds=spec.expires_in_s)
+            key_id: str | None = None
+            if spec.cosign is not None:
+                key_id, expires_at = check_cosign(spec, target, now, expires_at)
             resolved = await resolve_target(
                 session, target.get("agents"), target.get("tags"), bool(target.get("all"))
             )
@@ -115,7 +119,7 @@ class JobService:
                 run_as=spec.run_as.value,
                 target=target,
                 timeout_s=float(spec.timeout_s),
-                expires_at=now + timedelta(seconds=spec.expires_in_s),
+                expires_at=expires_at,
                 created_by=actor,
                 created_at=now,
                 agent_count=len(agents),
@@ -125,6 +129,7 @@ class JobService:
                 cancelled_at=None,
                 script_id=spec.script_id,
                 script_version=spec.script_version,
+                cosign=spec.cosign,
             )
             session.add(job)
             await session.flush()
@@ -140,6 +145,7 @@ class JobService:
                 run_as=spec.run_as.value,
                 script_id=spec.script_id,
                 script_version=spec.script_version,
+                operator_key=key_id,
             )
         first = agents[: job.batch_size] if job.batch_size else agents
         self.spawn(self._send_new(job, first), "dispatch")

@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from borealis.core.errors import InvalidInput, NotFound, PayloadTooLarge
+from borealis.protocol import cosign
 from borealis.protocol.jobs import RunAs
 from borealis.server.jobs import library
 from borealis.server.jobs.roles import KnownRoles
@@ -40,6 +42,30 @@ class JobSpec:
     stop_on_failure: bool = False
     script_id: str | None = None
     script_version: int | None = None
+    cosign: dict[str, Any] | None = None  # an operator's co-signature (protocol/cosign.py)
+
+
+def check_cosign(
+    spec: JobSpec, target: dict[str, Any], now: datetime, expires_at: datetime
+) -> tuple[str, datetime]:
+    """Check an operator's co-signature against the resolved job (the server cannot forge one, but a
+    mismatch caught here is a clear 422 instead of a refusal on every agent). Returns the signing
+    key's fingerprint and the job's expiry, never later than the signature's."""
+    job = {
+        "role": spec.role,
+        "params": spec.params,
+        "run_as": spec.run_as.value,
+        "target": target,
+        "timeout_s": spec.timeout_s,
+    }
+    try:
+        key_id, _, not_after = cosign.verify_job(spec.cosign, job)
+    except InvalidInput as bad:
+        raise InvalidInput(bad.detail, field="operator_signature") from None
+    signed_until = datetime.fromtimestamp(not_after, UTC)
+    if signed_until <= now:
+        raise InvalidInput("the operator signature has expired", field="operator_signature.not_after")
+    return key_id, min(expires_at, signed_until)
 
 
 def check_language(value: object) -> str:
@@ -63,6 +89,13 @@ async def resolve_params(
         raise InvalidInput(
             f"unknown role {spec.role!r}; known roles: {', '.join(roles.names())}", field="role"
         )
+    if spec.role == cosign.POLICY_ROLE:
+        try:
+            cosign.policy_keys(spec.params)
+        except InvalidInput as bad:
+            raise InvalidInput(bad.detail, field="params.operator_keys") from None
+        if spec.cosign is None:
+            raise InvalidInput("an operator policy change must be co-signed", field="operator_signature")
     if spec.role != "script":
         if len(orjson.dumps(spec.params)) > MAX_PARAMS_BYTES:
             raise PayloadTooLarge(f"params are over {MAX_PARAMS_BYTES} bytes", field="params")
