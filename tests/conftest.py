@@ -123,10 +123,12 @@ class ServerProcess:
     bus_url: str = ""
     proc: subprocess.Popen[bytes] | None = None
     log_path: Path = field(default_factory=Path)
+    args: tuple[str, ...] = ()  # extra `borealis server` options
+    tls: bool = False  # served over HTTPS (the test client does not verify the certificate)
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"{'https' if self.tls else 'http'}://127.0.0.1:{self.port}"
 
     @property
     def settings(self) -> ServerSettings:
@@ -134,7 +136,12 @@ class ServerProcess:
 
     @property
     def api(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, headers={"Authorization": f"Bearer {self.token}"}, timeout=10)
+        return httpx.Client(
+            base_url=self.url,
+            headers={"Authorization": f"Bearer {self.token}"},
+            timeout=10,
+            verify=not self.tls,
+        )
 
     def start(self, timeout: float = 30.0) -> None:
         command = [
@@ -151,6 +158,7 @@ class ServerProcess:
             command += ["--db", self.db_url]
         if self.bus_url:
             command += ["--bus", self.bus_url]
+        command += self.args
         self.log_path = self.home / f"stdout-{time.monotonic_ns()}.log"
         with open(self.log_path, "wb") as out:
             self.proc = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT)
@@ -159,7 +167,7 @@ class ServerProcess:
             if self.proc.poll() is not None:
                 raise AssertionError(f"server exited: {self.log_path.read_text()[-3000:]}")
             try:
-                if httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}/readyz", timeout=1, verify=not self.tls).status_code == 200:
                     return
             except httpx.HTTPError:
                 pass

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import logging
 import random
+import ssl
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
@@ -86,7 +87,9 @@ class Connection:
         status: StatusPublisher,
         rng: random.Random | None = None,
         session: SessionHooks | None = None,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
+        self._tls = tls
         self._identity = identity
         self._key = key
         self._server_key = server_key
@@ -109,6 +112,7 @@ class Connection:
                 open_timeout=OPEN_TIMEOUT_S,
                 close_timeout=CLOSE_TIMEOUT_S,
                 user_agent_header=f"borealis-agent/{__version__}",
+                **self._ssl_option(),
             ) as ws:
                 heartbeat_s = await self._handshake(ws)
                 welcomed_at = time.monotonic()
@@ -141,6 +145,10 @@ class Connection:
             return self._outcome(None, "", f"WebSocket handshake failed: {exc}", welcomed_at)
         except OSError as exc:
             return self._outcome(None, "", f"cannot connect: {exc.strerror or exc}", welcomed_at)
+
+    def _ssl_option(self) -> dict[str, Any]:
+        """`ssl=` for wss:// with a pinned certificate; nothing otherwise (the library's default)."""
+        return {"ssl": self._tls} if self._tls is not None else {}
 
     async def _handshake(self, ws: ClientConnection) -> float:
         challenge = require(await self._receive(ws), MessageType.CHALLENGE)

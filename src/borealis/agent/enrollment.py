@@ -7,6 +7,7 @@ fingerprint the install code carries, that it is the server the code came from.
 from __future__ import annotations
 
 import re
+import ssl
 from dataclasses import dataclass
 from typing import Any
 
@@ -14,7 +15,7 @@ import httpx
 
 from borealis import __version__
 from borealis.agent.clock import utc_now
-from borealis.agent.credentials import save_credentials
+from borealis.agent.credentials import save_credentials, tls_cert_path
 from borealis.agent.facts import host_facts, hostname
 from borealis.agent.identity import Identity, is_enrolled, load_identity
 from borealis.agent.operator_policy import policy_path, save_policy
@@ -26,11 +27,12 @@ from borealis.core.errors import (
     ProtocolError,
     TransientError,
 )
-from borealis.core.home import Home
+from borealis.core.home import Home, ensure_dir, write_atomic
 from borealis.core.settings import update_toml
 from borealis.protocol import keys
 from borealis.protocol.install_code import InstallCode
 from borealis.protocol.messages import ENROLL_PATH
+from borealis.protocol.tls import fetch_pinned
 
 ENROLL_TIMEOUT_S = 15.0
 MAX_DETAIL_CHARS = 300
@@ -61,6 +63,9 @@ def enroll(
     if is_enrolled(home) and not force:
         current = _describe_current(home)
         raise Conflict(f"this home is already enrolled{current}; use --force to enroll it again")
+    tls_pem: str | None = None
+    if code.tls_fingerprint and url.startswith("https://"):
+        tls_pem = fetch_pinned(url, code.tls_fingerprint)
     key = keys.generate()
     body = {
         "secret": code.secret,
@@ -68,7 +73,7 @@ def enroll(
         "hostname": hostname(),
         "facts": host_facts(),
     }
-    answer = _post_enrollment(url, body, client)
+    answer = _post_enrollment(url, body, client, tls_pem)
     server_key_text, agent_id, status, heartbeat_s = _parse_answer(answer)
     try:
         server_key = keys.public_from_b64(server_key_text)
@@ -86,6 +91,7 @@ def enroll(
     update_toml(home.agent_toml, server_url=url)
     if trusted:
         save_policy(policy_path(home), trusted, changed_by="enrollment")
+    save_tls_pin(home, tls_pem)
     save_credentials(home, identity, key)
     return Enrollment(identity=identity, status=status, heartbeat_s=heartbeat_s)
 
@@ -104,10 +110,24 @@ def _describe_current(home: Home) -> str:
         return ""
 
 
-def _post_enrollment(url: str, body: dict[str, Any], client: httpx.Client | None) -> Any:
+def save_tls_pin(home: Home, tls_pem: str | None) -> None:
+    """Keep the pinned certificate; a code without a pin removes an older one."""
+    path = tls_cert_path(home)
+    if tls_pem is None:
+        path.unlink(missing_ok=True)
+        return
+    ensure_dir(path.parent, private=True)
+    write_atomic(path, tls_pem.encode("ascii"), mode=0o600)
+
+
+def _post_enrollment(url: str, body: dict[str, Any], client: httpx.Client | None, tls_pem: str | None) -> Any:
     owned = client is None
+    verify: ssl.SSLContext | bool = True
+    if tls_pem is not None:  # trust exactly the certificate the install code pinned
+        verify = ssl.create_default_context(cadata=tls_pem)
+        verify.check_hostname = False
     http = client or httpx.Client(
-        timeout=ENROLL_TIMEOUT_S, headers={"user-agent": f"borealis-agent/{__version__}"}
+        timeout=ENROLL_TIMEOUT_S, headers={"user-agent": f"borealis-agent/{__version__}"}, verify=verify
     )
     try:
         response = http.post(url + ENROLL_PATH, json=body)

@@ -24,7 +24,7 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from borealis.agent.connection import Connection
-from borealis.agent.credentials import load_agent_key, pinned_server_key
+from borealis.agent.credentials import load_agent_key, pinned_server_key, server_tls_context
 from borealis.agent.facts import host_facts
 from borealis.agent.heartbeat import HeartbeatSource
 from borealis.agent.helper_hub import HelperHub
@@ -242,7 +242,10 @@ def build_worker(
     updater = Updater(home, server_key)
     jobs = build_job_runner(home, settings, identity.agent_id, server_key, inventory, updater)
     heartbeats = HeartbeatSource(ProcessMeter(), roles_health=jobs.health)
-    connection = Connection(identity, key, server_key, host_facts(), heartbeats, status, session=jobs)
+    tls = server_tls_context(home, identity.server_url)
+    connection = Connection(
+        identity, key, server_key, host_facts(), heartbeats, status, session=jobs, tls=tls
+    )
     return Worker(
         settings,
         identity,

@@ -31,7 +31,9 @@ class ServerSettings:
     max_request_bytes: int = 1024 * 1024
     ws_max_bytes: int = 1024 * 1024
     session_ttl_s: float = 12 * 3600.0
-    tls: bool = False
+    tls: bool = False  # serve HTTPS with a self-signed certificate made in Server/keys
+    tls_cert: str = ""  # or with your own certificate and key (PEM files)
+    tls_key: str = ""
     max_output_bytes: int = 1024 * 1024  # stored per stream of a job result; the tail is kept
     max_script_bytes: int = 256 * 1024
     job_sweep_s: float = 1.0  # how often queued rows past their job's expiry become `expired`
@@ -58,7 +60,7 @@ class ServerSettings:
     def base_url(self) -> str:
         if self.public_url:
             return self.public_url.rstrip("/")
-        scheme = "https" if self.tls else "http"
+        scheme = "https" if self.tls or self.tls_cert else "http"
         return f"{scheme}://{self.host}:{self.port}"
 
     @property

@@ -1,7 +1,8 @@
 """The pasteable install code: server URL, the server key's fingerprint and the enrollment secret.
 
-Shape: `BRL1-` + base64url(JSON `{"u": url, "f": fingerprint, "s": secret}`). One string an operator
-can paste into `borealis agent enroll --code`, with nothing else to get right.
+Shape: `BRL1-` + base64url(JSON `{"u": url, "f": fingerprint, "s": secret}`, plus `"t"`: the
+fingerprint of the server's self-signed TLS certificate when it serves one, which the agent pins).
+One string an operator can paste into `borealis agent enroll --code`, with nothing else to get right.
 """
 
 from __future__ import annotations
@@ -23,10 +24,13 @@ class InstallCode:
     server_url: str
     fingerprint: str
     secret: str
+    tls_fingerprint: str | None = None
 
     def encode(self) -> str:
-        body = orjson.dumps({"u": self.server_url, "f": self.fingerprint, "s": self.secret})
-        return PREFIX + b64encode(body)
+        fields = {"u": self.server_url, "f": self.fingerprint, "s": self.secret}
+        if self.tls_fingerprint:
+            fields["t"] = self.tls_fingerprint
+        return PREFIX + b64encode(orjson.dumps(fields))
 
     @classmethod
     def decode(cls, text: str) -> InstallCode:
@@ -35,9 +39,23 @@ class InstallCode:
             raise InvalidInput("not a Borealis install code (it starts with BRL1-)")
         try:
             body = orjson.loads(b64decode(text[len(PREFIX) :]))
-            code = cls(server_url=str(body["u"]), fingerprint=str(body["f"]), secret=str(body["s"]))
-        except (ValueError, KeyError, TypeError, binascii.Error, orjson.JSONDecodeError) as exc:
+            pin = body.get("t")
+            code = cls(
+                server_url=str(body["u"]),
+                fingerprint=str(body["f"]),
+                secret=str(body["s"]),
+                tls_fingerprint=str(pin) if pin is not None else None,
+            )
+        except (
+            ValueError,
+            KeyError,
+            TypeError,
+            AttributeError,
+            binascii.Error,
+            orjson.JSONDecodeError,
+        ) as exc:
             raise InvalidInput("install code is damaged; copy it again whole") from exc
-        if not code.fingerprint.startswith("sha256:") or not code.secret:
+        pin_ok = code.tls_fingerprint is None or code.tls_fingerprint.startswith("sha256:")
+        if not code.fingerprint.startswith("sha256:") or not code.secret or not pin_ok:
             raise InvalidInput("install code is damaged; copy it again whole")
         return code

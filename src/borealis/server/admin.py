@@ -19,6 +19,7 @@ from borealis.server.db.database import Database
 from borealis.server.enrollment import agent_url, install_code
 from borealis.server.enrollment import create_enrollment as create_enrollment_row
 from borealis.server.keys import server_key
+from borealis.server.tls import pinned_fingerprint
 
 
 async def _open(settings: ServerSettings) -> Database:
@@ -77,6 +78,8 @@ async def create_install_code(
                 session, CLI.actor, uses, expires_in, tags, approval_required
             )
             audit.record(session, CLI.actor, "enrollment.create", row.id, uses=uses)
-        return install_code(url, keys.fingerprint(server_key(settings.home)), secret)
+        return install_code(
+            url, keys.fingerprint(server_key(settings.home)), secret, pinned_fingerprint(settings)
+        )
     finally:
         await db.close()

@@ -75,8 +75,10 @@ def agent_url(server_url: str) -> str:
     return url
 
 
-def install_code(server_url: str, fingerprint: str, secret: str) -> str:
-    return InstallCode(server_url=server_url, fingerprint=fingerprint, secret=secret).encode()
+def install_code(server_url: str, fingerprint: str, secret: str, tls_fingerprint: str | None = None) -> str:
+    """The code; `tls_fingerprint` (the self-signed certificate's) only goes into https:// codes."""
+    pin = tls_fingerprint if server_url.startswith("https://") else None
+    return InstallCode(server_url, fingerprint, secret, tls_fingerprint=pin).encode()
 
 
 async def redeem(session: AsyncSession, secret: str, agent: NewAgent) -> Agent:

@@ -10,9 +10,11 @@ from borealis.core.errors import TransientError
 from borealis.core.logs import setup_logging
 from borealis.core.settings import ServerSettings
 from borealis.server.app import create_app
+from borealis.server.tls import cert_and_key
 
 
 def uvicorn_config(settings: ServerSettings) -> uvicorn.Config:
+    tls = cert_and_key(settings)
     try:
         import uvloop  # noqa: F401
 
@@ -35,6 +37,8 @@ def uvicorn_config(settings: ServerSettings) -> uvicorn.Config:
         backlog=4096,
         timeout_graceful_shutdown=10,
         server_header=False,
+        ssl_certfile=str(tls[0]) if tls else None,
+        ssl_keyfile=str(tls[1]) if tls else None,
     )
 
 

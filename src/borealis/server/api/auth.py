@@ -45,7 +45,8 @@ async def login(body: Login, request: Request, response: Response) -> dict[str, 
         max_age=int(state.settings.session_ttl_s),
         httponly=True,
         samesite="strict",
-        secure=request.url.scheme == "https",
+        # Over TLS here, or behind a proxy that terminates it (the public URL is https://).
+        secure=request.url.scheme == "https" or state.settings.base_url.startswith("https://"),
         path="/",
     )
     return {"username": user.username, "role": user.role, "csrf_token": csrf, "at": utcnow().isoformat()}

@@ -23,6 +23,7 @@ from borealis.server.enrollment import (
     install_code,
 )
 from borealis.server.state import state_of
+from borealis.server.tls import pinned_fingerprint
 
 router = APIRouter(prefix="/api/v1/enrollments", tags=["enrollment"])
 
@@ -62,7 +63,7 @@ async def add_enrollment(body: NewEnrollment, request: Request, who: Enrollments
         audit.record(
             session, who.actor, "enrollment.create", row.id, client_ip(request), uses=row.uses_allowed
         )
-    code = install_code(url, keys.fingerprint(state.key), secret)
+    code = install_code(url, keys.fingerprint(state.key), secret, pinned_fingerprint(state.settings))
     return {**enrollment_view(row), "install_code": code}
 
 
