@@ -4,7 +4,10 @@ the certificate survives a restart, and the console cookie is `Secure`."""
 
 from __future__ import annotations
 
+import json
+import os
 import ssl
+import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -14,7 +17,7 @@ import pytest
 
 from borealis.protocol.install_code import InstallCode
 from borealis.protocol.tls import pem_fingerprint
-from tests.agent.agent_process import AgentProcess
+from tests.agent.agent_process import BOREALIS, AgentProcess
 from tests.agent.test_agent_online import status_of
 from tests.agent.test_jobs_e2e import finished_job, submit_script
 from tests.conftest import ServerProcess, admin_token, make_settings
@@ -77,6 +80,31 @@ def test_an_agent_pins_the_self_signed_certificate_and_runs_a_job_over_tls(
     job_id = submit_script(tls_server, agent.agent_id, "echo over-tls")
     (row,) = finished_job(tls_server, job_id)["results"]
     assert row["status"] == "succeeded" and row["stdout"].strip() == "over-tls"
+
+    # The operator's CLI trusts the copied certificate with --cacert.
+    done = subprocess.run(
+        [
+            *BOREALIS,
+            "job",
+            "submit",
+            "--server",
+            tls_server.url,
+            "--cacert",
+            str(cert),
+            "--agent",
+            agent.agent_id,
+            "--wait",
+            "60",
+            "--",
+            "echo cli-over-tls",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=90,
+        env={**os.environ, "BOREALIS_TOKEN": tls_server.token},
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["results"][0]["stdout"].strip() == "cli-over-tls"
 
     # A restart reuses the certificate, so the pinned agent comes back by itself.
     before = served_fingerprint(tls_server)

@@ -3,11 +3,14 @@ as `BorealisError`s carrying the server's problem detail, so the CLI prints one 
 
 from __future__ import annotations
 
+import ssl
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from borealis.core.errors import BorealisError, ConfigError
+from borealis.protocol.tls import pinned_context
 
 TIMEOUT_S = 30.0
 
@@ -17,9 +20,11 @@ class ApiError(BorealisError):
 
 
 class ApiClient:
-    def __init__(self, server: str, token: str) -> None:
+    def __init__(self, server: str, token: str, cacert: str | None = None) -> None:
         self._server = server.rstrip("/")
         self._headers = {"Authorization": f"Bearer {token}"}
+        # A server's self-signed certificate (Server/keys/tls_cert.pem), trusted exactly; else the CAs.
+        self._verify: ssl.SSLContext | bool = pinned_context(Path(cacert)) if cacert else True
 
     def get(self, path: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
         return self._call("GET", path, params=params)
@@ -33,7 +38,12 @@ class ApiClient:
     def _call(self, method: str, path: str, **options: Any) -> dict[str, Any]:
         try:
             response = httpx.request(
-                method, self._server + path, headers=self._headers, timeout=TIMEOUT_S, **options
+                method,
+                self._server + path,
+                headers=self._headers,
+                timeout=TIMEOUT_S,
+                verify=self._verify,
+                **options,
             )
         except httpx.HTTPError as exc:
             raise ConfigError(f"cannot reach the server at {self._server}: {exc}") from None

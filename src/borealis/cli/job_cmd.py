@@ -24,6 +24,13 @@ server_option = click.option(
 token_option = click.option(
     "--token", envvar="BOREALIS_TOKEN", required=True, help="An API token with jobs:run (or BOREALIS_TOKEN)."
 )
+cacert_option = click.option(
+    "--cacert",
+    envvar="BOREALIS_CACERT",
+    default=None,
+    type=click.Path(dir_okay=False, exists=True),
+    help="Trust this certificate (a --tls server's Server/keys/tls_cert.pem).",
+)
 sign_option = click.option(
     "--sign-key", "sign_key", default=None, help="Co-sign the job with this operator key file."
 )
@@ -69,6 +76,7 @@ def submit_job(
     token: str,
     body: dict[str, Any],
     *,
+    cacert: str | None,
     sign_key: str | None,
     passphrase_stdin: bool,
     expires_s: int,
@@ -90,7 +98,7 @@ def submit_job(
             not_after=int(time.time()) + expires_s,
         )
         click.echo(f"co-signed with {keys.fingerprint(key)}", err=True)
-    client = ApiClient(server, token)
+    client = ApiClient(server, token, cacert)
     job = client.post("/api/v1/jobs", body)
     click.echo(f"job {job['id']} submitted to {job.get('agent_count', '?')} agent(s)", err=True)
     if wait_s <= 0:
@@ -119,6 +127,7 @@ def job() -> None:
 @job.command()
 @server_option
 @token_option
+@cacert_option
 @sign_option
 @passphrase_stdin_option
 @_apply(target_options)
@@ -132,6 +141,7 @@ def job() -> None:
 def submit(
     server: str,
     token: str,
+    cacert: str | None,
     sign_key: str | None,
     passphrase_stdin: bool,
     agents: tuple[str, ...],
@@ -172,6 +182,7 @@ def submit(
         server,
         token,
         body,
+        cacert=cacert,
         sign_key=sign_key,
         passphrase_stdin=passphrase_stdin,
         expires_s=expires_s,
@@ -182,6 +193,7 @@ def submit(
 @job.command("set-policy")
 @server_option
 @token_option
+@cacert_option
 @sign_option
 @passphrase_stdin_option
 @_apply(target_options)
@@ -195,6 +207,7 @@ def submit(
 def set_policy(
     server: str,
     token: str,
+    cacert: str | None,
     sign_key: str | None,
     passphrase_stdin: bool,
     agents: tuple[str, ...],
@@ -220,6 +233,7 @@ def set_policy(
         server,
         token,
         body,
+        cacert=cacert,
         sign_key=sign_key,
         passphrase_stdin=passphrase_stdin,
         expires_s=expires_s,
