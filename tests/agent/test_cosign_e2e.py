@@ -246,3 +246,50 @@ def _stored_job(server: ServerProcess, job_id: str) -> dict[str, Any]:
             await db.close()
 
     return run_sync(read())
+
+
+def test_a_workflow_the_attacker_changes_is_refused_by_a_co_signing_agent(
+    server: ServerProcess, agents: Agents, tmp_path: Path
+) -> None:
+    """Workflows carry no operator signature: their agent steps are refused (the safe failure)."""
+    public = create_key(tmp_path / "op.pem")
+    agent = co_signing_agent(server, agents, public)
+    pwned = tmp_path / "pwned"
+    document = {
+        "nodes": [
+            {"id": "start", "type": "trigger.manual"},
+            {
+                "id": "script",
+                "type": "agents.run_script",
+                "params": {
+                    "target": {"agents": [agent.agent_id]},
+                    "language": "bash",
+                    "script": f"touch {pwned}",
+                    "timeout_s": 30,
+                    "fail_on_error": True,
+                },
+            },
+        ],
+        "edges": [{"source": "start", "target": "script"}],
+    }
+    with server.api as api:
+        created = api.post("/api/v1/workflows", json={"name": "changed", "document": document})
+        assert created.status_code == 201, created.text
+        started = api.post(f"/api/v1/workflows/{created.json()['id']}/runs", json={"input": {"go": 1}})
+        assert started.status_code in (200, 201, 202), started.text
+        run_id = started.json()["id"] if "id" in started.json() else started.json()["run_id"]
+
+    def final() -> dict[str, Any] | None:
+        with server.api as api:
+            run: dict[str, Any] = api.get(f"/api/v1/runs/{run_id}").json()
+        return run if run["status"] in {"succeeded", "failed", "cancelled", "interrupted"} else None
+
+    run = wait_for(final, 60, what="the run to finish")
+    assert run["status"] == "failed", json.dumps(run)[:3000]
+    record = next(r for r in run["nodes"] if r["node_id"] == "script")
+    assert record["status"] == "failed" and agent.agent_id in record["error"]
+    with server.api as api:  # the step's job, with the agent's reason
+        (job,) = api.get("/api/v1/jobs").json()["items"]
+    (row,) = finished_job(server, job["id"])["results"]
+    assert row["status"] == "failed" and row["error"].startswith("operator co-signature required")
+    assert not pwned.exists()
