@@ -293,3 +293,42 @@ def test_a_workflow_the_attacker_changes_is_refused_by_a_co_signing_agent(
     (row,) = finished_job(server, job["id"])["results"]
     assert row["status"] == "failed" and row["error"].startswith("operator co-signature required")
     assert not pwned.exists()
+
+
+def test_a_schedule_runs_a_repeatable_co_signed_job_on_a_co_signing_agent(
+    server: ServerProcess, agents: Agents, tmp_path: Path
+) -> None:
+    key = tmp_path / "op.pem"
+    agent = co_signing_agent(server, agents, create_key(key))
+    signed = cli(
+        "job", "sign", "--sign-key", str(key), "--passphrase-stdin", "--agent", agent.agent_id,
+        "--repeat", "2", "--timeout", "30", "--", "echo tick",
+        stdin=PASSPHRASE + "\n",
+    )  # fmt: skip
+    assert signed.returncode == 0, signed.stderr
+    job = json.loads(signed.stdout)
+    assert job["operator_signature"]["repeat_s"] == 2
+    with server.api as api:
+        one_shot = {**job, "operator_signature": {**job["operator_signature"]}}
+        del one_shot["operator_signature"]["repeat_s"]
+        refused = api.post(
+            "/api/v1/schedules",
+            json={"name": "bad", "interval_s": 2, "action": {"type": "job", "job": one_shot}},
+        )
+        assert refused.status_code == 400, refused.text  # not repeatable (and no longer matching)
+        created = api.post(
+            "/api/v1/schedules",
+            json={"name": "tick", "interval_s": 2, "max_runs": 3, "action": {"type": "job", "job": job}},
+        )
+        assert created.status_code == 201, created.text
+
+    def three_final() -> list[dict[str, Any]] | None:
+        with server.api as api:
+            items = api.get("/api/v1/jobs").json()["items"]
+        if len(items) < 3:
+            return None
+        rows = [finished_job(server, item["id"], timeout=30)["results"][0] for item in items]
+        return rows
+
+    rows = wait_for(three_final, 60, 0.5, what="three scheduled jobs")
+    assert all(r["status"] == "succeeded" and r["stdout"] == "tick\n" for r in rows), rows

@@ -119,3 +119,30 @@ async def test_a_worker_killed_during_a_job_reports_it_interrupted_after_restart
             if pgid is not None:  # the SIGKILLed worker could not end its job's processes
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(pgid, signal.SIGKILL)
+
+
+async def test_co_signature_nonces_are_kept_across_a_restart_and_repeatable_ones_are_rate_bound(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "outbox.db"
+    later = time.time() + 600
+    outbox = Outbox(path, 100, 1 << 20)
+    await outbox.open()
+    assert await outbox.claim_nonce("n-once", "job-a", later)
+    assert await outbox.claim_nonce(
+        "n-once", "job-a", later
+    )  # the same job sent again: the job ids answer it
+    assert not await outbox.claim_nonce("n-once", "job-b", later)
+    assert await outbox.claim_nonce("n-hourly", "job-1", later, 3600)
+    assert await outbox.claim_nonce("n-hourly", "job-2", later, 3600)  # one use ahead, for a late delivery
+    assert not await outbox.claim_nonce("n-hourly", "job-3", later, 3600)
+    await outbox.close()
+
+    reopened = Outbox(path, 100, 1 << 20)
+    await reopened.open()
+    try:
+        assert not await reopened.claim_nonce("n-once", "job-c", later)
+        assert not await reopened.claim_nonce("n-hourly", "job-4", later, 3600)
+        assert await reopened.claim_nonce("n-other", "job-d", later)
+    finally:
+        await reopened.close()

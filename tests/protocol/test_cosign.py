@@ -67,6 +67,7 @@ def test_a_changed_nonce_expiry_or_key_breaks_the_signature() -> None:
         {"nonce": keys.random_token(24)},
         {"not_after": block["not_after"] + 1},
         {"key": keys.public_b64(keys.generate())},
+        {"repeat_s": 60},  # a one-off signature cannot be made repeatable
     ):
         with pytest.raises(InvalidInput):
             cosign.verify_job({**block, **change}, JOB)

@@ -66,13 +66,6 @@ class JobRefused(Exception):
         self.status = status
 
 
-@dataclass(frozen=True)
-class _Cosigned:
-    key_id: str
-    nonce: str
-    not_after: float
-
-
 @dataclass
 class _Running:
     task: asyncio.Task[JobResult]
@@ -244,9 +237,12 @@ class JobRunner:
             request, not_after = self._check(frame)
             signed = self._check_cosign(frame, request)
             if signed is not None and not await self._outbox.claim_nonce(
-                signed.nonce, job_id, signed.not_after
+                signed.nonce, job_id, float(signed.not_after), signed.repeat_s
             ):
-                raise JobRefused("operator signature replayed: its nonce came before with another job")
+                raise JobRefused(
+                    "operator signature replayed: its nonce came before with another job"
+                    + (f" (repeatable at most once per {signed.repeat_s} s)" if signed.repeat_s else "")
+                )
             if request.role == cosign.POLICY_ROLE:
                 await self._change_policy(request, not_after, signed)
                 return
@@ -320,7 +316,7 @@ class JobRunner:
         timeout = min(float(timeout_s), MAX_TIMEOUT_S)
         return JobRequest(str(frame["job_id"]), role, params, run_as, timeout), not_after
 
-    def _check_cosign(self, frame: dict[str, Any], request: JobRequest) -> _Cosigned | None:
+    def _check_cosign(self, frame: dict[str, Any], request: JobRequest) -> cosign.Cosignature | None:
         """The operator co-signature, checked when the policy requires one (or the job changes it)."""
         policy_change = request.role == cosign.POLICY_ROLE
         if not self.policy.required and not policy_change:
@@ -331,14 +327,14 @@ class JobRunner:
                 "operator key, and this one was signed by the server alone"
             )
         try:
-            key_id, nonce, not_after = cosign.verify_job(frame.get("cosign"), frame)
+            signed = cosign.verify_job(frame.get("cosign"), frame)
             trusted = set(self.policy.keys)
             if policy_change and not trusted:  # first policy: proof of holding one of the new keys
                 trusted = {keys.fingerprint(key) for key in cosign.policy_keys(request.params)}
         except InvalidInput as bad:
             raise JobRefused(f"operator signature refused: {bad.detail}") from None
-        if key_id not in trusted:
-            raise JobRefused(f"operator signature refused: key {key_id} is not trusted by this agent")
+        if signed.key_id not in trusted:
+            raise JobRefused(f"operator signature refused: key {signed.key_id} is not trusted by this agent")
         target = frame.get("target")
         if not isinstance(target, dict) or not (
             target.get("all") is True
@@ -348,13 +344,15 @@ class JobRunner:
                 "operator signature refused: the signed target does not name this agent "
                 "(tag targets cannot be checked by the agent; sign a list of agent ids)"
             )
-        if time.time() > not_after:
+        if time.time() > signed.not_after:
             raise JobRefused(
                 "the operator signature expired before the job reached the agent", JobState.EXPIRED
             )
-        return _Cosigned(key_id, nonce, float(not_after))
+        return signed
 
-    async def _change_policy(self, request: JobRequest, not_after: float, signed: _Cosigned | None) -> None:
+    async def _change_policy(
+        self, request: JobRequest, not_after: float, signed: cosign.Cosignature | None
+    ) -> None:
         """An `operator_policy` job (co-signed, checked above): replace the trusted keys on disk."""
         assert signed is not None
         try:

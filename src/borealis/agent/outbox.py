@@ -50,7 +50,13 @@ CREATE TABLE IF NOT EXISTS running (
     pgid_started REAL
 );
 CREATE TABLE IF NOT EXISTS seen (job_id TEXT PRIMARY KEY, not_after REAL NOT NULL);
-CREATE TABLE IF NOT EXISTS nonces (nonce TEXT PRIMARY KEY, job_id TEXT NOT NULL, not_after REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS nonces (
+    nonce TEXT PRIMARY KEY,
+    job_id TEXT NOT NULL,
+    not_after REAL NOT NULL,
+    first_used REAL NOT NULL,
+    uses INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
@@ -94,10 +100,14 @@ class Outbox:
         """Record a job id as seen without running it. False: seen before."""
         return await self._call(self._remember, job_id, not_after)
 
-    async def claim_nonce(self, nonce: str, job_id: str, not_after: float) -> bool:
-        """Record an operator co-signature's nonce for `job_id`. False: it came before with another job
-        (the same job id sent again is the server re-sending, which the seen job ids handle)."""
-        return await self._call(self._claim_nonce, nonce, job_id, not_after)
+    async def claim_nonce(
+        self, nonce: str, job_id: str, not_after: float, repeat_s: float | None = None
+    ) -> bool:
+        """Record a use of an operator co-signature's nonce by `job_id`. False: it came before with
+        another job (the same job id sent again is the server re-sending, which the seen job ids
+        handle) — unless the signature is repeatable and this use keeps within one per `repeat_s`
+        on average since the first, with one use ahead allowed."""
+        return await self._call(self._claim_nonce, nonce, job_id, not_after, repeat_s)
 
     async def finish_job(self, job_id: str, result: dict[str, Any]) -> None:
         """Keep the job's `job.result` and forget that it runs, in one transaction."""
@@ -205,17 +215,27 @@ class Outbox:
             return False
         return True
 
-    def _claim_nonce(self, nonce: str, job_id: str, not_after: float) -> bool:
+    def _claim_nonce(self, nonce: str, job_id: str, not_after: float, repeat_s: float | None) -> bool:
         db = self._conn()
+        now = time.time()
         with db:
             db.execute("BEGIN IMMEDIATE")
-            db.execute("DELETE FROM nonces WHERE not_after < ?", (time.time() - SEEN_SLACK_S,))
-            row = db.execute("SELECT job_id FROM nonces WHERE nonce = ?", (nonce,)).fetchone()
-            if row is not None:
-                return bool(row[0] == job_id)
-            db.execute(
-                "INSERT INTO nonces (nonce, job_id, not_after) VALUES (?, ?, ?)", (nonce, job_id, not_after)
-            )
+            db.execute("DELETE FROM nonces WHERE not_after < ?", (now - SEEN_SLACK_S,))
+            row = db.execute(
+                "SELECT job_id, first_used, uses FROM nonces WHERE nonce = ?", (nonce,)
+            ).fetchone()
+            if row is None:
+                db.execute(
+                    "INSERT INTO nonces (nonce, job_id, not_after, first_used, uses) VALUES (?, ?, ?, ?, 1)",
+                    (nonce, job_id, not_after, now),
+                )
+                return True
+            last_job, first_used, uses = str(row[0]), float(row[1]), int(row[2])
+            if last_job == job_id or db.execute("SELECT 1 FROM seen WHERE job_id = ?", (job_id,)).fetchone():
+                return True  # a job re-sent: the seen job ids answer it
+            if not repeat_s or uses >= int((now - first_used) // repeat_s) + 2:
+                return False
+            db.execute("UPDATE nonces SET job_id = ?, uses = uses + 1 WHERE nonce = ?", (job_id, nonce))
         return True
 
     def _begin_job(self, job_id: str, not_after: float, accepted: dict[str, Any]) -> bool:

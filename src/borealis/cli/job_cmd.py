@@ -71,6 +71,56 @@ def _target(agents: tuple[str, ...], all_agents: bool, tags: tuple[str, ...]) ->
     return {"all": True} if all_agents else {"tags": list(tags)}
 
 
+def sign_body(
+    body: dict[str, Any], sign_key: str, passphrase_stdin: bool, not_after: int, repeat_s: int | None = None
+) -> None:
+    """Add the operator's co-signature over `body`'s content (protocol/cosign.py)."""
+    key = load_operator_key(sign_key, passphrase_stdin)
+    body["operator_signature"] = cosign.sign_job(
+        key,
+        role=body["role"],
+        params=body["params"],
+        run_as=body["run_as"],
+        target=body["target"],
+        timeout_s=body["timeout_s"],
+        not_after=not_after,
+        repeat_s=repeat_s,
+    )
+    click.echo(f"co-signed with {keys.fingerprint(key)}", err=True)
+
+
+def job_params(
+    role: str,
+    language: str,
+    script: str | None,
+    script_file: str | None,
+    args: tuple[str, ...],
+    params_json: str | None,
+) -> dict[str, Any]:
+    if role == "script":
+        if (script is None) == (script_file is None):
+            raise InvalidInput("give the script as an argument or with --script-file, not both")
+        body_text = script if script is not None else Path(str(script_file)).read_text(encoding="utf-8")
+        return {"language": language, "script": body_text, "args": list(args)}
+    try:
+        params = json.loads(params_json or "{}")
+    except ValueError as exc:
+        raise InvalidInput(f"--params is not JSON: {exc}") from None
+    if not isinstance(params, dict):
+        raise InvalidInput("--params must be a JSON object")
+    return params
+
+
+script_options: list[Any] = [
+    click.option("--role", default="script", show_default=True),
+    click.option("--language", default="bash", show_default=True, help="For the script role."),
+    click.option("--script-file", type=click.Path(dir_okay=False), help="Read the script from a file."),
+    click.option("--arg", "args", multiple=True, help="A script argument (repeatable)."),
+    click.option("--params", "params_json", default=None, help="The role's params as JSON (other roles)."),
+    click.argument("script", required=False),
+]
+
+
 def submit_job(
     server: str,
     token: str,
@@ -87,17 +137,7 @@ def submit_job(
 
     body["expires_in_s"] = expires_s
     if sign_key is not None:
-        key = load_operator_key(sign_key, passphrase_stdin)
-        body["operator_signature"] = cosign.sign_job(
-            key,
-            role=body["role"],
-            params=body["params"],
-            run_as=body["run_as"],
-            target=body["target"],
-            timeout_s=body["timeout_s"],
-            not_after=int(time.time()) + expires_s,
-        )
-        click.echo(f"co-signed with {keys.fingerprint(key)}", err=True)
+        sign_body(body, sign_key, passphrase_stdin, int(time.time()) + expires_s)
     client = ApiClient(server, token, cacert)
     job = client.post("/api/v1/jobs", body)
     click.echo(f"job {job['id']} submitted to {job.get('agent_count', '?')} agent(s)", err=True)
@@ -132,12 +172,7 @@ def job() -> None:
 @passphrase_stdin_option
 @_apply(target_options)
 @_apply(run_options)
-@click.option("--role", default="script", show_default=True)
-@click.option("--language", default="bash", show_default=True, help="For the script role.")
-@click.option("--script-file", type=click.Path(dir_okay=False), help="Read the script from a file.")
-@click.option("--arg", "args", multiple=True, help="A script argument (repeatable).")
-@click.option("--params", "params_json", default=None, help="The role's params as JSON (other roles).")
-@click.argument("script", required=False)
+@_apply(script_options)
 def submit(
     server: str,
     token: str,
@@ -159,21 +194,9 @@ def submit(
     script: str | None,
 ) -> None:
     """Submit a job: `borealis job submit --agent ID --sign-key FILE -- 'echo hi'`; prints its id."""
-    if role == "script":
-        if (script is None) == (script_file is None):
-            raise InvalidInput("give the script as an argument or with --script-file, not both")
-        body_text = script if script is not None else Path(str(script_file)).read_text(encoding="utf-8")
-        params: dict[str, Any] = {"language": language, "script": body_text, "args": list(args)}
-    else:
-        try:
-            params = json.loads(params_json or "{}")
-        except ValueError as exc:
-            raise InvalidInput(f"--params is not JSON: {exc}") from None
-        if not isinstance(params, dict):
-            raise InvalidInput("--params must be a JSON object")
     body = {
         "role": role,
-        "params": params,
+        "params": job_params(role, language, script, script_file, args, params_json),
         "run_as": run_as,
         "target": _target(agents, all_agents, tags),
         "timeout_s": timeout_s,
@@ -239,3 +262,53 @@ def set_policy(
         expires_s=expires_s,
         wait_s=wait_s,
     )
+
+
+@job.command()
+@click.option("--sign-key", "sign_key", required=True, help="The operator key file.")
+@passphrase_stdin_option
+@_apply(target_options)
+@click.option("--run-as", type=click.Choice(["system", "user"]), default="system", show_default=True)
+@click.option("--timeout", "timeout_s", type=float, default=300.0, show_default=True, help="Seconds.")
+@click.option(
+    "--expires", "expires_s", type=int, default=3600, show_default=True, help="Each job's, seconds."
+)
+@click.option("--valid", "valid_s", type=int, default=30 * 86400, show_default=True, help="The signature's.")
+@click.option(
+    "--repeat",
+    "repeat_s",
+    type=click.IntRange(1, cosign.MAX_REPEAT_S),
+    default=None,
+    help="Repeatable: usable at most once per S seconds (a schedule's job).",
+)
+@_apply(script_options)
+def sign(
+    sign_key: str,
+    passphrase_stdin: bool,
+    agents: tuple[str, ...],
+    all_agents: bool,
+    tags: tuple[str, ...],
+    run_as: str,
+    timeout_s: float,
+    expires_s: int,
+    valid_s: int,
+    repeat_s: int | None,
+    role: str,
+    language: str,
+    script_file: str | None,
+    args: tuple[str, ...],
+    params_json: str | None,
+    script: str | None,
+) -> None:
+    """Print a co-signed job body (JSON) without submitting it: for a schedule's `action.job`
+    (with --repeat), or to submit later."""
+    body: dict[str, Any] = {
+        "role": role,
+        "params": job_params(role, language, script, script_file, args, params_json),
+        "run_as": run_as,
+        "target": _target(agents, all_agents, tags),
+        "timeout_s": timeout_s,
+        "expires_in_s": expires_s,
+    }
+    sign_body(body, sign_key, passphrase_stdin, int(time.time()) + valid_s, repeat_s)
+    click.echo(json.dumps(body, indent=2))

@@ -13,12 +13,17 @@ exactly the code that will run, and the agent recomputes the hash from the body 
 `key_id` is the signing key's fingerprint.
 
 On the wire the co-signature is `{key, nonce, not_after, signature}` (`key`: the public key, base64url).
+
+A schedule's job fires the same content many times, so its signature may be *repeatable*: it then
+also carries `repeat_s` (in the block and in the signed content), and an agent accepts its nonce again
+for other jobs at most once per `repeat_s` on average (one use ahead allowed, for late deliveries).
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -33,6 +38,15 @@ MAX_SIGNATURE_CHARS = 128
 MAX_KEY_CHARS = 64
 MAX_POLICY_KEYS = 32
 PREFIX = b"borealis-operator-job|"
+MAX_REPEAT_S = 366 * 86400
+
+
+@dataclass(frozen=True)
+class Cosignature:
+    key_id: str
+    nonce: str
+    not_after: int
+    repeat_s: int | None = None
 
 
 def script_sha256(body: str) -> str:
@@ -67,8 +81,9 @@ def payload(
     run_as: str,
     target: dict[str, Any],
     timeout_s: float,
+    repeat_s: int | None = None,
 ) -> bytes:
-    body = {
+    body: dict[str, Any] = {
         "key_id": key_id,
         "nonce": nonce,
         "not_after": int(not_after),
@@ -78,6 +93,8 @@ def payload(
         "target": canonical_target(target),
         "timeout_s": float(timeout_s),
     }
+    if repeat_s is not None:
+        body["repeat_s"] = int(repeat_s)
     return PREFIX + orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
 
 
@@ -90,8 +107,9 @@ def sign_job(
     target: dict[str, Any],
     timeout_s: float,
     not_after: int,
+    repeat_s: int | None = None,
 ) -> dict[str, Any]:
-    """The co-signature block an operator's client sends with the job."""
+    """The co-signature block an operator's client sends with the job (repeatable with `repeat_s`)."""
     nonce = keys.random_token(24)
     content = payload(
         key_id=keys.fingerprint(key),
@@ -102,17 +120,22 @@ def sign_job(
         run_as=run_as,
         target=target,
         timeout_s=timeout_s,
+        repeat_s=repeat_s,
     )
-    return {
+    block: dict[str, Any] = {
         "key": keys.public_b64(key),
         "nonce": nonce,
         "not_after": int(not_after),
         "signature": keys.sign(key, content),
     }
+    if repeat_s is not None:
+        block["repeat_s"] = int(repeat_s)
+    return block
 
 
-def parse(block: object) -> tuple[Ed25519PublicKey, str, int, str]:
-    """(public key, nonce, not_after, signature) of a co-signature block; InvalidInput when malformed."""
+def parse(block: object) -> tuple[Ed25519PublicKey, str, int, str, int | None]:
+    """(public key, nonce, not_after, signature, repeat_s) of a co-signature block; InvalidInput when
+    malformed."""
     if not isinstance(block, dict):
         raise InvalidInput("the operator signature must be an object {key, nonce, not_after, signature}")
     key_text, nonce = block.get("key"), block.get("nonce")
@@ -126,13 +149,18 @@ def parse(block: object) -> tuple[Ed25519PublicKey, str, int, str]:
         raise InvalidInput("the operator signature's not_after must be whole epoch seconds")
     if not isinstance(signature, str) or not signature or len(signature) > MAX_SIGNATURE_CHARS:
         raise InvalidInput("the operator signature's signature is missing or too long")
-    return public, nonce, not_after, signature
+    repeat_s = block.get("repeat_s")
+    if repeat_s is not None and (
+        isinstance(repeat_s, bool) or not isinstance(repeat_s, int) or not 0 < repeat_s <= MAX_REPEAT_S
+    ):
+        raise InvalidInput(f"the operator signature's repeat_s must be whole seconds up to {MAX_REPEAT_S}")
+    return public, nonce, not_after, signature, repeat_s
 
 
-def verify_job(block: object, job: dict[str, Any]) -> tuple[str, str, int]:
-    """Check a co-signature over `job` ({role, params, run_as, target, timeout_s}); returns the key's
-    fingerprint, the nonce and not_after. InvalidInput when malformed or not matching."""
-    public, nonce, not_after, signature = parse(block)
+def verify_job(block: object, job: dict[str, Any]) -> Cosignature:
+    """Check a co-signature over `job` ({role, params, run_as, target, timeout_s}); InvalidInput when
+    malformed or not matching."""
+    public, nonce, not_after, signature, repeat_s = parse(block)
     key_id = keys.fingerprint(public)
     content = payload(
         key_id=key_id,
@@ -143,10 +171,11 @@ def verify_job(block: object, job: dict[str, Any]) -> tuple[str, str, int]:
         run_as=str(job.get("run_as")),
         target=job.get("target") or {},
         timeout_s=float(job.get("timeout_s") or 0),
+        repeat_s=repeat_s,
     )
     if not keys.verify(public, content, signature):
         raise InvalidInput("the operator signature does not match this job's content")
-    return key_id, nonce, not_after
+    return Cosignature(key_id, nonce, not_after, repeat_s)
 
 
 def policy_keys(params: dict[str, Any]) -> list[Ed25519PublicKey]:

@@ -35,6 +35,7 @@ class OperatorSignature(BaseModel):
     nonce: str = Field(min_length=16, max_length=64)
     not_after: int = Field(gt=0, lt=2**40)
     signature: str = Field(min_length=1, max_length=128)
+    repeat_s: int | None = Field(default=None, gt=0, le=366 * 86400)  # repeatable (schedules)
 
 
 class NewJob(BaseModel):
@@ -61,7 +62,7 @@ async def submit_job(body: NewJob, request: Request, who: JobsRun) -> dict[str, 
         batch_size=body.batch_size,
         batch_percent=body.batch_percent,
         stop_on_failure=body.stop_on_failure,
-        cosign=body.operator_signature.model_dump() if body.operator_signature else None,
+        cosign=body.operator_signature.model_dump(exclude_none=True) if body.operator_signature else None,
     )
     target = body.target.model_dump(exclude_none=True)
     return await state_of(request).jobs.submit(spec, target, who.actor, client_ip(request))

@@ -59,13 +59,13 @@ def check_cosign(
         "timeout_s": spec.timeout_s,
     }
     try:
-        key_id, _, not_after = cosign.verify_job(spec.cosign, job)
+        signed = cosign.verify_job(spec.cosign, job)
     except InvalidInput as bad:
         raise InvalidInput(bad.detail, field="operator_signature") from None
-    signed_until = datetime.fromtimestamp(not_after, UTC)
+    signed_until = datetime.fromtimestamp(signed.not_after, UTC)
     if signed_until <= now:
         raise InvalidInput("the operator signature has expired", field="operator_signature.not_after")
-    return key_id, min(expires_at, signed_until)
+    return signed.key_id, min(expires_at, signed_until)
 
 
 def check_language(value: object) -> str:

@@ -33,6 +33,7 @@ def job_request(job: dict[str, Any]) -> tuple[JobSpec, dict[str, Any]]:
         batch_size=job.get("batch_size"),
         batch_percent=job.get("batch_percent"),
         stop_on_failure=bool(job.get("stop_on_failure", False)),
+        cosign=job.get("operator_signature"),
     )
     return spec, dict(job["target"])
 

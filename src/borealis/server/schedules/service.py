@@ -20,7 +20,7 @@ from borealis.server import audit
 from borealis.server.db.database import Database
 from borealis.server.db.models import Schedule
 from borealis.server.jobs.service import JobService
-from borealis.server.jobs.spec import resolve_params
+from borealis.server.jobs.spec import check_cosign, resolve_params
 from borealis.server.schedules import actions, store
 from borealis.server.schedules.policy import Misfire, Overlap
 from borealis.server.schedules.runner import Scheduler, timing_of
@@ -189,10 +189,19 @@ class ScheduleService:
         if draft.end_at is not None and timing.next_after(utcnow()) is None:
             raise InvalidInput("the schedule has no slot before its end_at", field="end_at")
         if draft.action["type"] == actions.JOB:
-            spec, _ = actions.job_request(draft.action["job"])
+            spec, target = actions.job_request(draft.action["job"])
             async with self.db.session() as session:
                 try:
-                    await resolve_params(session, spec, self.jobs.roles, self.settings.max_script_bytes)
+                    spec = await resolve_params(
+                        session, spec, self.jobs.roles, self.settings.max_script_bytes
+                    )
+                    if spec.cosign is not None:  # an operator's co-signature: checked now and per slot
+                        if not spec.cosign.get("repeat_s"):
+                            raise InvalidInput(
+                                "a schedule's operator signature must be repeatable (repeat_s)",
+                                field="operator_signature.repeat_s",
+                            )
+                        check_cosign(spec, target, utcnow(), utcnow())
                 except InvalidInput as bad:
                     field = bad.extra.get("field")
                     raise InvalidInput(
