@@ -36,8 +36,8 @@ def test_the_signature_covers_the_resolved_job_the_agent_receives() -> None:
         "job_id": "j1",
         "signature": "x",
     }
-    key_id, nonce, _ = cosign.verify_job(block, received)
-    assert key_id == fingerprint and nonce == block["nonce"]
+    checked = cosign.verify_job(block, received)
+    assert checked.key_id == fingerprint and checked.nonce == block["nonce"] and checked.repeat_s is None
     assert cosign.canonical_params("script", received["params"])["script_sha256"] == cosign.script_sha256(
         "echo hi"
     )
