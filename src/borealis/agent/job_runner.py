@@ -362,7 +362,7 @@ class JobRunner:
         if not await self._outbox.remember(request.job_id, not_after):
             raise JobRefused("replayed job: this job id was already received")
         started_at = utc_now()
-        self.policy.replace(trusted, changed_by=signed.key_id)
+        await asyncio.to_thread(self.policy.replace, trusted, signed.key_id)
         fingerprints = sorted(self.policy.keys)
         log.warning(
             "operator policy changed", extra=kv(job_id=request.job_id, by=signed.key_id, keys=fingerprints)
