@@ -36,6 +36,7 @@ from borealis.server.api import (
     users,
     workflows,
 )
+from borealis.server.api import openapi as api_document
 from borealis.server.bus import open_bus
 from borealis.server.db import migrate
 from borealis.server.db.database import Database
@@ -166,6 +167,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         hooks,
     ):
         app.include_router(module.router)
+    api_document.install(app)
     app.router.routes.append(WebSocketRoute(AGENT_WS_PATH, AgentGateway))
     app.add_middleware(
         BodyLimit, max_bytes=settings.max_request_bytes, larger={agent_versions.UPLOAD_PATH: MAX_WHEEL_BYTES}
