@@ -21,6 +21,7 @@ from borealis.server.problems import problem
 INT64_MIN = -(2**63)
 INT64_MAX = 2**63 - 1
 JSON_TYPES = (b"application/json", b"+json")
+MAX_FIELD_CHARS = 256  # a path in a refusal is cut here (keys can be long)
 SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
@@ -69,6 +70,8 @@ def find_bad_value(document: Any, surrogates: bool = True) -> tuple[str, str] | 
                 child = f"{path}.{key}" if path else str(key)
                 if "\x00" in key:
                     return child.replace("\x00", "\\u0000"), "keys must not contain NUL characters"
+                if surrogates and _reason(key, surrogates) is not None:
+                    return child.encode(errors="backslashreplace").decode(), "keys must be valid Unicode"
                 stack.append((child, item))
         elif isinstance(value, list):
             stack.extend(
@@ -78,7 +81,8 @@ def find_bad_value(document: Any, surrogates: bool = True) -> tuple[str, str] | 
         else:
             reason = _reason(value, surrogates)
             if reason is not None:
-                return path.replace("\x00", "\\u0000") or "body", reason
+                path = path.replace("\x00", "\\u0000").encode(errors="backslashreplace").decode()
+                return path or "body", reason
     return None  # pragma: no cover - the fast scan found something, so this one does too
 
 
@@ -88,6 +92,8 @@ def _has_bad_value(document: Any, surrogates: bool) -> bool:
         container = containers.pop()
         if type(container) is dict:
             if any("\x00" in key for key in container):
+                return True
+            if surrogates and any(_reason(key, surrogates) is not None for key in container):
                 return True
             values: Any = container.values()
         elif type(container) is list:
@@ -158,6 +164,7 @@ class JsonGuard:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send, field: str, reason: str) -> None:
         request = Request(scope)
+        field = field[:MAX_FIELD_CHARS]
         errors = [{"field": field, "message": reason}]
         response = problem(
             400, "Invalid input", f"{field}: {reason}", "invalid-input", request, field=field, errors=errors
