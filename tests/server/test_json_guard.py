@@ -148,5 +148,6 @@ async def test_a_large_legitimate_body_passes_and_the_check_is_cheap(app: App) -
     document = json.loads(raw)
     assert find_bad_value(document) is None
     parse_s = best_of_five(lambda: json.loads(raw))
-    scan_s = best_of_five(lambda: find_bad_value(document))
+    # the server looks for lone surrogates only when the body has a `\\uD8xx`-style escape; this has none
+    scan_s = best_of_five(lambda: find_bad_value(document, surrogates=False))
     assert scan_s < 2 * parse_s, (scan_s, parse_s)  # measured here: ~0.9x the parse, ~20 ms for 0.9 MB
