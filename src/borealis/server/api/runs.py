@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import APIRouter, Query, Request, Response
 from starlette.responses import StreamingResponse
@@ -20,7 +20,7 @@ from borealis.server.api.common import (
     WorkflowsWrite,
     client_ip,
 )
-from borealis.server.api.schemas.workflows import RunDetail, RunPage, RunView
+from borealis.server.api.schemas.workflows import RunDetail, RunPage, RunStatus, RunView
 from borealis.server.jobs.stream import sse
 from borealis.server.state import state_of
 from borealis.server.workflows import store
@@ -28,7 +28,7 @@ from borealis.server.workflows.service import WorkflowService, node_view, run_vi
 
 router = APIRouter(prefix="/api/v1/runs", tags=["workflows"])
 KEEPALIVE_S = 10.0
-RUN_STATES = ("queued", "running", "succeeded", "failed", "timed_out", "cancelled", "interrupted")
+RUN_STATES: tuple[str, ...] = get_args(RunStatus)
 
 
 @router.get("", response_model=RunPage)

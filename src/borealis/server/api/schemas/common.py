@@ -17,9 +17,10 @@ Item = TypeVar("Item")
 
 
 class Schema(BaseModel):
-    """Base of the response models: fields are the route's keys, in the route's order."""
+    """Base of the response models: fields are the route's keys, in the route's order. Unknown
+    keys are dropped from the answer (the default), so a model lists every key its route sends."""
 
-    model_config = ConfigDict(from_attributes=False)
+    model_config = ConfigDict(extra="ignore")
 
 
 class Page(Schema, Generic[Item]):
@@ -27,7 +28,3 @@ class Page(Schema, Generic[Item]):
 
     items: list[Item]
     next_cursor: str | None
-
-
-class Status(Schema):
-    status: str
