@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
+from borealis.protocol.jobs import JobState
 from borealis.server.api.schemas.common import Json, Page, Schema, Timestamp
 
 
@@ -30,7 +33,7 @@ class RefreshDone(Schema):
     """200: the refresh finished (`sections` as stored after it); 202: still `pending`, no sections."""
 
     job_id: str
-    status: str
+    status: JobState | Literal["pending"]
     sections: dict[str, SectionView] | None = None
 
 
