@@ -92,3 +92,14 @@ async def test_lists_timestamps_and_enums_are_precise(app: App) -> None:
     job = doc["paths"]["/api/v1/jobs/{job_id}"]["get"]["responses"]["200"]["content"]["application/json"]
     results = resolve(doc, job["schema"])["properties"]["results"]["items"]
     assert "timed_out" in resolve(doc, resolve(doc, results)["properties"]["status"])["enum"]
+
+
+def test_the_count_models_name_every_state() -> None:
+    """A state added to JobState or UpdateState needs its count field, or the answer would drop it."""
+    from borealis.protocol.jobs import JobState
+    from borealis.protocol.updates import UpdateState
+    from borealis.server.api.schemas.jobs import JobCounts
+    from borealis.server.api.schemas.updates import RolloutCounts
+
+    assert list(JobCounts.model_fields) == [state.value for state in JobState]
+    assert list(RolloutCounts.model_fields) == [state.value for state in UpdateState]

@@ -10,10 +10,24 @@ from borealis.server.api.schemas.common import Json, JsonObject, Page, Schema, T
 JobSummaryStatus = Literal["queued", "running", "succeeded", "failed", "cancelled", "expired"]
 
 
+class JobCounts(Schema):
+    """How many of the job's per-agent rows are in each state (every state is present)."""
+
+    queued: int
+    sent: int
+    running: int
+    succeeded: int
+    failed: int
+    timed_out: int
+    cancelled: int
+    expired: int
+    interrupted: int
+
+
 class JobView(Schema):
     id: str
     status: JobSummaryStatus
-    counts: dict[str, int]
+    counts: JobCounts
     role: str
     params: JsonObject
     run_as: RunAs

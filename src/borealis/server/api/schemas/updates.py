@@ -20,6 +20,21 @@ class AgentVersionPage(Page[AgentVersionView]):
     pass
 
 
+class RolloutCounts(Schema):
+    """How many agents of the rollout are in each state (every state is present)."""
+
+    pending: int
+    offered: int
+    downloading: int
+    installed: int
+    switching: int
+    connected: int
+    failed: int
+    rolled_back: int
+    timed_out: int
+    cancelled: int
+
+
 class RolloutView(Schema):
     version: str
     target: JsonObject
@@ -27,7 +42,7 @@ class RolloutView(Schema):
     created_by: str
     created_at: Timestamp
     updated_at: Timestamp
-    counts: dict[str, int]
+    counts: RolloutCounts
     done: bool
 
 
