@@ -36,6 +36,7 @@ from borealis.server.api import (
     users,
     workflows,
 )
+from borealis.server.api import openapi as api_document
 from borealis.server.bus import open_bus
 from borealis.server.db import migrate
 from borealis.server.db.database import Database
@@ -43,6 +44,7 @@ from borealis.server.gateway import AgentGateway
 from borealis.server.housekeeping import Housekeeping
 from borealis.server.inventory.service import InventoryService
 from borealis.server.jobs.service import JobService
+from borealis.server.json_guard import JsonGuard
 from borealis.server.keys import server_key
 from borealis.server.limits import BodyLimit
 from borealis.server.presence import Presence
@@ -166,7 +168,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
         hooks,
     ):
         app.include_router(module.router)
+    api_document.install(app)
     app.router.routes.append(WebSocketRoute(AGENT_WS_PATH, AgentGateway))
+    app.add_middleware(JsonGuard)  # inside BodyLimit, so the bodies it reads whole are bounded
     app.add_middleware(
         BodyLimit, max_bytes=settings.max_request_bytes, larger={agent_versions.UPLOAD_PATH: MAX_WHEEL_BYTES}
     )

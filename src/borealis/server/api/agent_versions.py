@@ -17,6 +17,12 @@ from borealis.core.errors import InvalidInput
 from borealis.protocol.updates import UpdateState
 from borealis.server.api.common import AgentsRead, Limit, client_ip
 from borealis.server.api.jobs import MAX_TARGET_AGENTS, Target
+from borealis.server.api.schemas.updates import (
+    AgentVersionPage,
+    AgentVersionView,
+    RolloutProgress,
+    RolloutView,
+)
 from borealis.server.auth.guard import RequireScope
 from borealis.server.auth.principal import Principal
 from borealis.server.auth.scopes import Scope
@@ -59,7 +65,7 @@ def rollout_view(rollout: AgentRollout, counts: dict[str, int]) -> dict[str, Any
     }
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=AgentVersionView)
 async def upload_version(
     request: Request,
     who: AgentsUpdate,
@@ -80,13 +86,13 @@ async def _body(request: Request) -> AsyncIterator[bytes]:
         raise InvalidInput("the upload ended before the whole wheel arrived") from None
 
 
-@router.get("")
+@router.get("", response_model=AgentVersionPage)
 async def list_versions(request: Request, who: AgentsRead) -> dict[str, Any]:
     rows = await state_of(request).updates.catalog.listing()
     return {"items": [version_view(row) for row in rows], "next_cursor": None}
 
 
-@router.get("/{version}")
+@router.get("/{version}", response_model=AgentVersionView)
 async def one_version(version: str, request: Request, who: AgentsRead) -> dict[str, Any]:
     return version_view(await state_of(request).updates.catalog.one(version))
 
@@ -96,7 +102,7 @@ async def delete_version(version: str, request: Request, who: AgentsUpdate) -> N
     await state_of(request).updates.catalog.delete(version, who.actor, client_ip(request))
 
 
-@router.post("/{version}/rollout", status_code=202)
+@router.post("/{version}/rollout", status_code=202, response_model=RolloutView)
 async def start_rollout(
     version: str, body: NewRollout, request: Request, who: AgentsUpdate
 ) -> dict[str, Any]:
@@ -110,7 +116,7 @@ async def start_rollout(
     return rollout_view(rollout, counts)
 
 
-@router.post("/{version}/rollout/cancel")
+@router.post("/{version}/rollout/cancel", response_model=RolloutView)
 async def cancel_rollout(version: str, request: Request, who: AgentsUpdate) -> dict[str, Any]:
     """Pending agents become `cancelled`; agents already updating finish. Posting the rollout again
     retries the cancelled ones."""
@@ -121,7 +127,7 @@ async def cancel_rollout(version: str, request: Request, who: AgentsUpdate) -> d
     return rollout_view(rollout, counts)
 
 
-@router.get("/{version}/rollout")
+@router.get("/{version}/rollout", response_model=RolloutProgress)
 async def rollout_progress(
     version: str,
     request: Request,

@@ -12,6 +12,7 @@ from borealis.protocol.messages import CloseCode
 from borealis.server import audit
 from borealis.server.agents import agent_view, approve, get_agent, get_pending, list_agents, revoke
 from borealis.server.api.common import AgentsRead, AgentsWrite, Limit, client_ip
+from borealis.server.api.schemas.fleet import AgentDetail, AgentPage, AgentView
 from borealis.server.presence import AgentStatus
 from borealis.server.state import ServerState, state_of
 from borealis.server.tags import clean_tags
@@ -30,7 +31,7 @@ async def close_everywhere(state: ServerState, agent_id: str, code: CloseCode, r
     await state.bus.publish("agent.close", {"agent_id": agent_id, "code": int(code), "reason": reason})
 
 
-@router.get("")
+@router.get("", response_model=AgentPage)
 async def fleet(
     request: Request,
     who: AgentsRead,
@@ -48,7 +49,7 @@ async def fleet(
     return {"items": items, "next_cursor": next_cursor}
 
 
-@router.get("/{agent_id}")
+@router.get("/{agent_id}", response_model=AgentDetail)
 async def one_agent(agent_id: str, request: Request, who: AgentsRead) -> dict[str, Any]:
     state = state_of(request)
     async with state.db.session() as session:
@@ -56,7 +57,7 @@ async def one_agent(agent_id: str, request: Request, who: AgentsRead) -> dict[st
     return {**agent_view(agent, state.presence), "facts": agent.facts}
 
 
-@router.patch("/{agent_id}")
+@router.patch("/{agent_id}", response_model=AgentView)
 async def change_agent(
     agent_id: str, body: AgentChange, request: Request, who: AgentsWrite
 ) -> dict[str, Any]:
@@ -89,7 +90,7 @@ async def delete_agent(agent_id: str, request: Request, who: AgentsWrite) -> Non
     await close_everywhere(state, agent_id, CloseCode.UNKNOWN_AGENT, "agent deleted")
 
 
-@router.post("/{agent_id}/revoke")
+@router.post("/{agent_id}/revoke", response_model=AgentView)
 async def revoke_agent(agent_id: str, request: Request, who: AgentsWrite) -> dict[str, Any]:
     state = state_of(request)
     async with state.db.transaction() as session:
@@ -101,7 +102,7 @@ async def revoke_agent(agent_id: str, request: Request, who: AgentsWrite) -> dic
     return agent_view(agent, state.presence)
 
 
-@router.post("/{agent_id}/approve")
+@router.post("/{agent_id}/approve", response_model=AgentView)
 async def approve_agent(agent_id: str, request: Request, who: AgentsWrite) -> dict[str, Any]:
     state = state_of(request)
     async with state.db.transaction() as session:

@@ -10,12 +10,13 @@ from fastapi import APIRouter, Query, Request
 from borealis.core.clock import iso
 from borealis.server import audit
 from borealis.server.api.common import AuditRead, Limit
+from borealis.server.api.schemas.operators import AuditPage
 from borealis.server.state import state_of
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
 
-@router.get("")
+@router.get("", response_model=AuditPage)
 async def list_audit(
     request: Request,
     who: AuditRead,

@@ -9,6 +9,7 @@ from borealis.core.clock import utcnow
 from borealis.core.errors import NotAuthenticated
 from borealis.server import audit
 from borealis.server.api.common import client_ip
+from borealis.server.api.schemas.operators import LoggedIn, Me
 from borealis.server.auth.guard import authenticate
 from borealis.server.auth.sessions import COOKIE, close_session, open_session
 from borealis.server.auth.users import check_login
@@ -22,7 +23,7 @@ class Login(BaseModel):
     password: str = Field(min_length=1, max_length=1024)
 
 
-@router.post("/login")
+@router.post("/login", response_model=LoggedIn)
 async def login(body: Login, request: Request, response: Response) -> dict[str, object]:
     state = state_of(request)
     ip = client_ip(request) or "?"
@@ -62,7 +63,7 @@ async def logout(request: Request, response: Response) -> None:
     response.delete_cookie(COOKIE, path="/")
 
 
-@router.get("/me")
+@router.get("/me", response_model=Me)
 async def me(request: Request) -> dict[str, object]:
     principal = await authenticate(request)
     return {

@@ -5,7 +5,7 @@ A route states what it needs by the type of its principal parameter, e.g. `who: 
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 
@@ -33,6 +33,21 @@ SchedulesWrite = Annotated[Principal, Depends(RequireScope(Scope.SCHEDULES_WRITE
 MetricsRead = Annotated[Principal, Depends(RequireScope(Scope.METRICS_READ))]
 WorkflowsRead = Annotated[Principal, Depends(RequireScope(Scope.WORKFLOWS_READ))]
 WorkflowsWrite = Annotated[Principal, Depends(RequireScope(Scope.WORKFLOWS_WRITE))]
+
+
+# Responses that are not JSON objects declare their media type, so the OpenAPI document stays complete.
+EVENT_STREAM: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "server-sent events (`event:` and `data:` lines, JSON data), until the end",
+        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+    }
+}
+JSON_PAYLOAD: dict[int | str, dict[str, Any]] = {
+    200: {
+        "description": "the stored JSON payload, as it was recorded",
+        "content": {"application/json": {"schema": {}}},
+    }
+}
 
 
 def client_ip(request: Request) -> str | None:

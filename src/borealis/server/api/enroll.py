@@ -14,6 +14,7 @@ from borealis.core.errors import EnrollmentRefused
 from borealis.protocol import keys
 from borealis.server import audit
 from borealis.server.api.common import client_ip
+from borealis.server.api.schemas.fleet import Enrolled
 from borealis.server.enrollment import NewAgent, redeem
 from borealis.server.state import state_of
 
@@ -27,7 +28,7 @@ class EnrollRequest(BaseModel):
     facts: dict[str, str | int | float | bool | None] = Field(default_factory=dict, max_length=64)
 
 
-@router.post("/api/v1/enroll", status_code=201)
+@router.post("/api/v1/enroll", status_code=201, response_model=Enrolled)
 async def enroll(body: EnrollRequest, request: Request) -> dict[str, Any]:
     state = state_of(request)
     keys.public_from_b64(body.public_key)  # refuse a malformed key before spending a use

@@ -14,6 +14,7 @@ from borealis.core.errors import Conflict
 from borealis.protocol import keys
 from borealis.server import audit
 from borealis.server.api.common import EnrollmentsRead, EnrollmentsWrite, client_ip
+from borealis.server.api.schemas.fleet import EnrollmentPage, NewEnrollmentView
 from borealis.server.db.models import Enrollment
 from borealis.server.enrollment import (
     agent_url,
@@ -39,14 +40,14 @@ class NewEnrollment(BaseModel):
     )
 
 
-@router.get("")
+@router.get("", response_model=EnrollmentPage)
 async def list_enrollments(request: Request, who: EnrollmentsRead) -> dict[str, Any]:
     async with state_of(request).db.session() as session:
         rows = (await session.scalars(select(Enrollment).order_by(Enrollment.id.desc()))).all()
     return {"items": [enrollment_view(r) for r in rows], "next_cursor": None}
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=NewEnrollmentView)
 async def add_enrollment(body: NewEnrollment, request: Request, who: EnrollmentsWrite) -> dict[str, Any]:
     state = state_of(request)
     url = agent_url(body.server_url or state.settings.base_url)

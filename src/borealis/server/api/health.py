@@ -10,6 +10,7 @@ from starlette.responses import JSONResponse, PlainTextResponse
 
 from borealis.protocol.jobs import JobState
 from borealis.server.api.common import MetricsRead
+from borealis.server.api.schemas.health import Alive, Ready
 from borealis.server.db import migrate
 from borealis.server.db.models import Agent, JobResult
 from borealis.server.problems import problem
@@ -18,12 +19,14 @@ from borealis.server.state import state_of
 router = APIRouter(tags=["health"])
 
 
-@router.get("/healthz")
+@router.get("/healthz", response_model=Alive)
 async def healthz() -> dict[str, str]:
     return {"status": "ok"}
 
 
-@router.get("/readyz")
+@router.get(
+    "/readyz", response_model=Ready, responses={503: {"description": "not ready (a problem body says why)"}}
+)
 async def readyz(request: Request) -> JSONResponse:
     state = state_of(request)
     try:
@@ -39,8 +42,12 @@ async def readyz(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ready", "database": current})
 
 
-@router.get("/metrics", response_class=PlainTextResponse)
-async def metrics(request: Request, _: MetricsRead) -> PlainTextResponse:
+class PrometheusText(PlainTextResponse):
+    media_type = "text/plain; version=0.0.4"
+
+
+@router.get("/metrics", response_class=PrometheusText)
+async def metrics(request: Request, _: MetricsRead) -> PrometheusText:
     state = state_of(request)
     presence = state.presence
     statuses: Counter[str] = Counter()
@@ -67,4 +74,4 @@ async def metrics(request: Request, _: MetricsRead) -> PlainTextResponse:
         ),
         "borealis_job_queue_depth": ("Per-agent job rows waiting for their agent.", {"": float(waiting)}),
     }
-    return PlainTextResponse(state.metrics.render(gauges), media_type="text/plain; version=0.0.4")
+    return PrometheusText(state.metrics.render(gauges))

@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
 from borealis.core.errors import NotFound
+from borealis.server.api.schemas.workflows import HookAccepted
 from borealis.server.state import state_of
 from borealis.server.workflows import store
 from borealis.server.workflows.models import Workflow
@@ -62,5 +63,6 @@ for _method in ("GET", "POST", "PUT"):  # one route per method, each with its ow
         webhook,
         methods=[_method],
         operation_id=f"webhook_{_method.lower()}",
-        response_model=None,
+        response_model=HookAccepted,
+        responses={202: {"model": HookAccepted, "description": "the run is queued or still running"}},
     )

@@ -13,6 +13,16 @@ from borealis.core.errors import NotFound
 from borealis.protocol.inventory import SECTIONS
 from borealis.server.agents import get_agent
 from borealis.server.api.common import InventoryRead, JobsRun, Limit, client_ip
+from borealis.server.api.schemas.inventory import (
+    AgentInventory,
+    AgentSection,
+    ChangePage,
+    DiskPage,
+    ProcessPage,
+    RefreshDone,
+    SoftwarePage,
+    UpdatesPage,
+)
 from borealis.server.inventory import history, queries
 from borealis.server.state import state_of
 
@@ -41,7 +51,7 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-@router.get(AGENT)
+@router.get(AGENT, response_model=AgentInventory)
 async def agent_inventory(agent_id: str, request: Request, who: InventoryRead) -> dict[str, Any]:
     """Every section stored for the agent: `{agent_id, sections: {name: {data, hash, collected_at,
     received_at, duration_ms, error}}}`. A section never collected is absent."""
@@ -51,7 +61,7 @@ async def agent_inventory(agent_id: str, request: Request, who: InventoryRead) -
     return {"agent_id": agent_id, "sections": sections}
 
 
-@router.get(AGENT + "/changes")
+@router.get(AGENT + "/changes", response_model=ChangePage)
 async def agent_changes(
     agent_id: str,
     request: Request,
@@ -69,7 +79,7 @@ async def agent_changes(
     return {"items": items, "next_cursor": next_cursor}
 
 
-@router.get(AGENT + "/{section}")
+@router.get(AGENT + "/{section}", response_model=AgentSection)
 async def agent_section(agent_id: str, section: str, request: Request, who: InventoryRead) -> dict[str, Any]:
     if section not in SECTIONS:
         raise NotFound(f"no inventory section {section[:32]!r}; sections are {', '.join(SECTIONS)}")
@@ -81,7 +91,12 @@ async def agent_section(agent_id: str, section: str, request: Request, who: Inve
     return {"agent_id": agent_id, "section": section, **found[section]}
 
 
-@router.post(AGENT + "/refresh")
+@router.post(
+    AGENT + "/refresh",
+    response_model=RefreshDone,
+    response_model_exclude_unset=True,
+    responses={202: {"model": RefreshDone, "description": "still running: `{job_id, status: pending}`"}},
+)
 async def refresh_inventory(
     agent_id: str, body: RefreshRequest, request: Request, response: Response, who: JobsRun
 ) -> dict[str, Any]:
@@ -99,7 +114,7 @@ async def refresh_inventory(
     return {"job_id": done.job_id, "status": done.status, "sections": stored}
 
 
-@router.get(FLEET + "/software")
+@router.get(FLEET + "/software", response_model=SoftwarePage)
 async def fleet_software(
     request: Request,
     who: InventoryRead,
@@ -120,7 +135,7 @@ async def fleet_software(
     return {"items": items, "next_cursor": next_cursor}
 
 
-@router.get(FLEET + "/updates")
+@router.get(FLEET + "/updates", response_model=UpdatesPage)
 async def fleet_updates(
     request: Request,
     who: InventoryRead,
@@ -136,7 +151,7 @@ async def fleet_updates(
     return {"items": items, "next_cursor": next_cursor}
 
 
-@router.get(FLEET + "/disks")
+@router.get(FLEET + "/disks", response_model=DiskPage)
 async def fleet_disks(
     request: Request,
     who: InventoryRead,
@@ -151,7 +166,7 @@ async def fleet_disks(
     return {"items": items, "next_cursor": next_cursor}
 
 
-@router.get(FLEET + "/processes")
+@router.get(FLEET + "/processes", response_model=ProcessPage)
 async def fleet_processes(
     request: Request, who: InventoryRead, name: Name, limit: Limit = 100, cursor: Cursor = None
 ) -> dict[str, Any]:

@@ -10,7 +10,8 @@ from sqlalchemy import select
 from starlette.responses import StreamingResponse
 
 from borealis.protocol.jobs import JobState, RunAs
-from borealis.server.api.common import JobsRead, JobsRun, Limit, client_ip
+from borealis.server.api.common import EVENT_STREAM, JobsRead, JobsRun, Limit, client_ip
+from borealis.server.api.schemas.jobs import JobDetail, JobPage, JobView, SubmittedJob
 from borealis.server.db.models import Job
 from borealis.server.jobs import store
 from borealis.server.jobs.spec import JobSpec
@@ -51,7 +52,7 @@ class NewJob(BaseModel):
     operator_signature: OperatorSignature | None = None
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=SubmittedJob)
 async def submit_job(body: NewJob, request: Request, who: JobsRun) -> dict[str, Any]:
     spec = JobSpec(
         role=body.role,
@@ -68,7 +69,7 @@ async def submit_job(body: NewJob, request: Request, who: JobsRun) -> dict[str, 
     return await state_of(request).jobs.submit(spec, target, who.actor, client_ip(request))
 
 
-@router.get("")
+@router.get("", response_model=JobPage)
 async def list_jobs(
     request: Request,
     who: JobsRead,
@@ -85,7 +86,7 @@ async def list_jobs(
     return {"items": items, "next_cursor": jobs[-1].id if len(jobs) == limit else None}
 
 
-@router.get("/{job_id}")
+@router.get("/{job_id}", response_model=JobDetail)
 async def one_job(
     job_id: str, request: Request, who: JobsRead, status: JobState | None = None
 ) -> dict[str, Any]:
@@ -97,12 +98,12 @@ async def one_job(
     return {**job_view(job, counts), "results": [result_view(row) for row in rows]}
 
 
-@router.post("/{job_id}/cancel")
+@router.post("/{job_id}/cancel", response_model=JobView)
 async def cancel_job(job_id: str, request: Request, who: JobsRun) -> dict[str, Any]:
     return await state_of(request).jobs.cancel(job_id, who.actor, client_ip(request))
 
 
-@router.get("/{job_id}/events")
+@router.get("/{job_id}/events", response_class=StreamingResponse, responses=EVENT_STREAM)
 async def job_event_stream(job_id: str, request: Request, who: JobsRead) -> StreamingResponse:
     state = state_of(request)
     async with state.db.session() as session:

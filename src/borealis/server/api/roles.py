@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field
 from borealis.core.clock import iso
 from borealis.protocol.roles import MAX_ROLE_BYTES
 from borealis.server.api.common import AgentsRead, client_ip
+from borealis.server.api.schemas.updates import RoleModuleDetail, RoleModulePage, RoleModuleView
 from borealis.server.auth.guard import RequireScope
 from borealis.server.auth.principal import Principal
 from borealis.server.auth.scopes import Scope
@@ -44,7 +45,7 @@ def _view(row: RoleModule, *, with_body: bool = False) -> dict[str, Any]:
     return view
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=RoleModuleView)
 async def upload_role(body: NewRoleModule, request: Request, who: AdminOnly) -> dict[str, Any]:
     modules = state_of(request).role_modules
     row = await modules.upload(
@@ -53,13 +54,13 @@ async def upload_role(body: NewRoleModule, request: Request, who: AdminOnly) -> 
     return _view(row)
 
 
-@router.get("")
+@router.get("", response_model=RoleModulePage)
 async def list_roles(request: Request, who: AgentsRead) -> dict[str, Any]:
     rows = await state_of(request).role_modules.listing()
     return {"items": [_view(row) for row in rows], "next_cursor": None}
 
 
-@router.get("/{name}")
+@router.get("/{name}", response_model=RoleModuleDetail)
 async def one_role(name: str, request: Request, who: AgentsRead) -> dict[str, Any]:
     modules = state_of(request).role_modules
     rows = await modules.versions(name[:64])

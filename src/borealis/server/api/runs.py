@@ -6,13 +6,21 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Any
+from typing import Any, get_args
 
 from fastapi import APIRouter, Query, Request, Response
 from starlette.responses import StreamingResponse
 
 from borealis.core.errors import InvalidInput
-from borealis.server.api.common import Limit, WorkflowsRead, WorkflowsWrite, client_ip
+from borealis.server.api.common import (
+    EVENT_STREAM,
+    JSON_PAYLOAD,
+    Limit,
+    WorkflowsRead,
+    WorkflowsWrite,
+    client_ip,
+)
+from borealis.server.api.schemas.workflows import RunDetail, RunPage, RunStatus, RunView
 from borealis.server.jobs.stream import sse
 from borealis.server.state import state_of
 from borealis.server.workflows import store
@@ -20,10 +28,10 @@ from borealis.server.workflows.service import WorkflowService, node_view, run_vi
 
 router = APIRouter(prefix="/api/v1/runs", tags=["workflows"])
 KEEPALIVE_S = 10.0
-RUN_STATES = ("queued", "running", "succeeded", "failed", "timed_out", "cancelled", "interrupted")
+RUN_STATES: tuple[str, ...] = get_args(RunStatus)
 
 
-@router.get("")
+@router.get("", response_model=RunPage)
 async def list_runs(
     request: Request,
     who: WorkflowsRead,
@@ -45,7 +53,7 @@ async def list_runs(
     }
 
 
-@router.get("/{run_id}")
+@router.get("/{run_id}", response_model=RunDetail)
 async def one_run(run_id: str, request: Request, who: WorkflowsRead) -> dict[str, Any]:
     async with state_of(request).db.session() as session:
         run = await store.get_run(session, run_id)
@@ -53,12 +61,12 @@ async def one_run(run_id: str, request: Request, who: WorkflowsRead) -> dict[str
     return {**run_view(run), "nodes": [node_view(row) for row in nodes]}
 
 
-@router.post("/{run_id}/cancel")
+@router.post("/{run_id}/cancel", response_model=RunView)
 async def cancel_run(run_id: str, request: Request, who: WorkflowsWrite) -> dict[str, Any]:
     return await state_of(request).workflows.cancel(run_id, who.actor, client_ip(request))
 
 
-@router.get("/{run_id}/payloads/{name}")
+@router.get("/{run_id}/payloads/{name}", response_class=Response, responses=JSON_PAYLOAD)
 async def payload(run_id: str, name: str, request: Request, who: WorkflowsRead) -> Response:
     if "/" in name or not name.endswith(".json") or len(name) > 200:
         raise InvalidInput("no such payload", field="name")
@@ -68,7 +76,7 @@ async def payload(run_id: str, name: str, request: Request, who: WorkflowsRead) 
     return Response(data, media_type="application/json")
 
 
-@router.get("/{run_id}/events")
+@router.get("/{run_id}/events", response_class=StreamingResponse, responses=EVENT_STREAM)
 async def run_events(run_id: str, request: Request, who: WorkflowsRead) -> StreamingResponse:
     workflows = state_of(request).workflows
     async with workflows.db.session() as session:

@@ -17,6 +17,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from borealis.core.errors import Forbidden, InvalidInput, PayloadTooLarge
 from borealis.server.api.common import Limit, SchedulesRead, SchedulesWrite, client_ip
 from borealis.server.api.jobs import NewJob
+from borealis.server.api.schemas.schedules import SchedulePage, SchedulePreview, ScheduleRunPage, ScheduleView
 from borealis.server.auth.principal import Principal
 from borealis.server.auth.scopes import Scope
 from borealis.server.schedules.cron import MAX_EXPRESSION_CHARS
@@ -98,12 +99,12 @@ def _service(request: Request) -> ScheduleService:
     return state_of(request).schedules
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=ScheduleView)
 async def create_schedule(body: ScheduleBody, request: Request, who: SchedulesWrite) -> dict[str, Any]:
     return await _service(request).create(_draft(body, who), who.actor, client_ip(request))
 
 
-@router.get("")
+@router.get("", response_model=SchedulePage)
 async def list_schedules(
     request: Request,
     who: SchedulesRead,
@@ -113,12 +114,12 @@ async def list_schedules(
     return await _service(request).page(limit, cursor)
 
 
-@router.get("/{schedule_id}")
+@router.get("/{schedule_id}", response_model=ScheduleView)
 async def one_schedule(schedule_id: ScheduleId, request: Request, who: SchedulesRead) -> dict[str, Any]:
     return await _service(request).one(schedule_id)
 
 
-@router.put("/{schedule_id}")
+@router.put("/{schedule_id}", response_model=ScheduleView)
 async def replace_schedule(
     schedule_id: ScheduleId, body: ScheduleChange, request: Request, who: SchedulesWrite
 ) -> dict[str, Any]:
@@ -131,17 +132,17 @@ async def delete_schedule(schedule_id: ScheduleId, request: Request, who: Schedu
     await _service(request).delete(schedule_id, who.actor, client_ip(request))
 
 
-@router.post("/{schedule_id}/enable")
+@router.post("/{schedule_id}/enable", response_model=ScheduleView)
 async def enable_schedule(schedule_id: ScheduleId, request: Request, who: SchedulesWrite) -> dict[str, Any]:
     return await _service(request).set_enabled(schedule_id, True, who.actor, client_ip(request))
 
 
-@router.post("/{schedule_id}/disable")
+@router.post("/{schedule_id}/disable", response_model=ScheduleView)
 async def disable_schedule(schedule_id: ScheduleId, request: Request, who: SchedulesWrite) -> dict[str, Any]:
     return await _service(request).set_enabled(schedule_id, False, who.actor, client_ip(request))
 
 
-@router.get("/{schedule_id}/runs")
+@router.get("/{schedule_id}/runs", response_model=ScheduleRunPage)
 async def schedule_runs(
     schedule_id: ScheduleId,
     request: Request,
@@ -152,7 +153,7 @@ async def schedule_runs(
     return await _service(request).runs(schedule_id, limit, cursor)
 
 
-@router.get("/{schedule_id}/preview")
+@router.get("/{schedule_id}/preview", response_model=SchedulePreview)
 async def preview_schedule(
     schedule_id: ScheduleId,
     request: Request,

@@ -12,6 +12,7 @@ from borealis.core.clock import iso
 from borealis.core.errors import InvalidInput
 from borealis.server import audit
 from borealis.server.api.common import Limit, ScriptsRead, ScriptsWrite, client_ip
+from borealis.server.api.schemas.jobs import ScriptPage, ScriptVersionPage, ScriptVersionView, ScriptView
 from borealis.server.jobs import library
 from borealis.server.jobs.spec import check_body_size, check_language
 from borealis.server.state import state_of
@@ -44,7 +45,7 @@ def _content(language: str, body: str, parameters: dict[str, Any], max_bytes: in
     return library.ScriptContent(language, body, parameters)
 
 
-@router.get("")
+@router.get("", response_model=ScriptPage)
 async def list_scripts(
     request: Request,
     who: ScriptsRead,
@@ -57,7 +58,7 @@ async def list_scripts(
     return {"items": items, "next_cursor": scripts[-1].name if len(scripts) == limit else None}
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=ScriptView)
 async def create_script(body: NewScript, request: Request, who: ScriptsWrite) -> dict[str, Any]:
     state = state_of(request)
     content = _content(body.language, body.body, body.parameters, state.settings.max_script_bytes)
@@ -69,7 +70,7 @@ async def create_script(body: NewScript, request: Request, who: ScriptsWrite) ->
     return library.script_view(script)
 
 
-@router.get("/{script_id}")
+@router.get("/{script_id}", response_model=ScriptVersionView)
 async def one_script(
     script_id: str,
     request: Request,
@@ -81,7 +82,7 @@ async def one_script(
     return library.version_view(script, row)
 
 
-@router.get("/{script_id}/versions")
+@router.get("/{script_id}/versions", response_model=ScriptVersionPage)
 async def script_versions(script_id: str, request: Request, who: ScriptsRead) -> dict[str, Any]:
     async with state_of(request).db.session() as session:
         rows = await library.list_versions(session, script_id)
@@ -97,7 +98,7 @@ async def script_versions(script_id: str, request: Request, who: ScriptsRead) ->
     return {"items": items, "next_cursor": None}
 
 
-@router.put("/{script_id}")
+@router.put("/{script_id}", response_model=ScriptView)
 async def update_script(
     script_id: str, body: ScriptChange, request: Request, who: ScriptsWrite
 ) -> dict[str, Any]:

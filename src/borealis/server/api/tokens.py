@@ -13,6 +13,7 @@ from borealis.core.clock import utcnow
 from borealis.core.errors import Conflict, Forbidden, NotFound
 from borealis.server import audit
 from borealis.server.api.common import TokensWrite, client_ip
+from borealis.server.api.schemas.operators import NewTokenView, TokenPage
 from borealis.server.auth.principal import Principal
 from borealis.server.auth.scopes import Scope, parse_scopes
 from borealis.server.auth.tokens import create_token, token_view
@@ -37,14 +38,14 @@ def _owned(principal: Principal) -> Any:
     return query
 
 
-@router.get("")
+@router.get("", response_model=TokenPage)
 async def list_tokens(request: Request, who: TokensWrite) -> dict[str, Any]:
     async with state_of(request).db.session() as session:
         tokens = (await session.scalars(_owned(who))).all()
     return {"items": [token_view(t) for t in tokens], "next_cursor": None}
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=NewTokenView)
 async def add_token(body: NewToken, request: Request, who: TokensWrite) -> dict[str, Any]:
     scopes = parse_scopes(body.scopes)
     beyond = [s.value for s in scopes if not who.may(s)]

@@ -11,6 +11,7 @@ from sqlalchemy import select
 from borealis.core.clock import iso
 from borealis.server import audit
 from borealis.server.api.common import UsersRead, UsersWrite, client_ip
+from borealis.server.api.schemas.operators import UserPage, UserView
 from borealis.server.auth.scopes import parse_role
 from borealis.server.auth.secrets import hash_password_off_loop
 from borealis.server.auth.users import create_user, get_user
@@ -43,14 +44,14 @@ class UserChange(BaseModel):
     password: str | None = Field(default=None, min_length=1, max_length=1024)
 
 
-@router.get("")
+@router.get("", response_model=UserPage)
 async def list_users(request: Request, who: UsersRead) -> dict[str, Any]:
     async with state_of(request).db.session() as session:
         users = (await session.scalars(select(User).order_by(User.username))).all()
     return {"items": [user_view(u) for u in users], "next_cursor": None}
 
 
-@router.post("", status_code=201)
+@router.post("", status_code=201, response_model=UserView)
 async def add_user(body: NewUser, request: Request, who: UsersWrite) -> dict[str, Any]:
     role = parse_role(body.role)
     async with state_of(request).db.transaction() as session:
@@ -59,7 +60,7 @@ async def add_user(body: NewUser, request: Request, who: UsersWrite) -> dict[str
     return user_view(user)
 
 
-@router.patch("/{user_id}")
+@router.patch("/{user_id}", response_model=UserView)
 async def change_user(user_id: str, body: UserChange, request: Request, who: UsersWrite) -> dict[str, Any]:
     async with state_of(request).db.transaction() as session:
         user = await get_user(session, user_id)

@@ -10,6 +10,14 @@ from pydantic import BaseModel, Field
 
 from borealis.core.clock import iso
 from borealis.server.api.common import Limit, WorkflowsRead, WorkflowsWrite, client_ip
+from borealis.server.api.schemas.workflows import (
+    HookRotated,
+    NodeTypePage,
+    RunView,
+    WorkflowPage,
+    WorkflowVersionPage,
+    WorkflowView,
+)
 from borealis.server.state import state_of
 from borealis.server.workflows import store
 from borealis.server.workflows.service import as_items, run_view, workflow_view
@@ -36,13 +44,13 @@ class NewRun(BaseModel):
     node_id: str | None = Field(default=None, max_length=64, description="the trigger node to start from")
 
 
-@router.get("/workflow-node-types")
+@router.get("/workflow-node-types", response_model=NodeTypePage)
 async def node_types(request: Request, who: WorkflowsRead) -> dict[str, Any]:
     catalog = state_of(request).workflows.registry.catalog()
     return {"items": catalog, "next_cursor": None}
 
 
-@router.post("/workflows", status_code=201)
+@router.post("/workflows", status_code=201, response_model=WorkflowView, response_model_exclude_unset=True)
 async def create_workflow(body: NewWorkflow, request: Request, who: WorkflowsWrite) -> dict[str, Any]:
     workflows = state_of(request).workflows
     workflow, hooks = await workflows.create(
@@ -51,7 +59,7 @@ async def create_workflow(body: NewWorkflow, request: Request, who: WorkflowsWri
     return workflow_view(workflow, hooks)
 
 
-@router.get("/workflows")
+@router.get("/workflows", response_model=WorkflowPage)
 async def list_workflows(
     request: Request,
     who: WorkflowsRead,
@@ -64,7 +72,7 @@ async def list_workflows(
     return {"items": items, "next_cursor": rows[-1].id if len(rows) == limit else None}
 
 
-@router.get("/workflows/{workflow_id}")
+@router.get("/workflows/{workflow_id}", response_model=WorkflowView, response_model_exclude_unset=True)
 async def one_workflow(
     workflow_id: str,
     request: Request,
@@ -85,7 +93,7 @@ async def one_workflow(
     return view
 
 
-@router.get("/workflows/{workflow_id}/versions")
+@router.get("/workflows/{workflow_id}/versions", response_model=WorkflowVersionPage)
 async def workflow_versions(workflow_id: str, request: Request, who: WorkflowsRead) -> dict[str, Any]:
     async with state_of(request).db.session() as session:
         await store.get_workflow(session, workflow_id)
@@ -96,7 +104,7 @@ async def workflow_versions(workflow_id: str, request: Request, who: WorkflowsRe
     return {"items": items, "next_cursor": None}
 
 
-@router.put("/workflows/{workflow_id}")
+@router.put("/workflows/{workflow_id}", response_model=WorkflowView, response_model_exclude_unset=True)
 async def update_workflow(
     workflow_id: str, body: WorkflowChange, request: Request, who: WorkflowsWrite
 ) -> dict[str, Any]:
@@ -119,7 +127,7 @@ async def delete_workflow(workflow_id: str, request: Request, who: WorkflowsWrit
     return Response(status_code=204)
 
 
-@router.post("/workflows/{workflow_id}/runs", status_code=201)
+@router.post("/workflows/{workflow_id}/runs", status_code=201, response_model=RunView)
 async def start_run(workflow_id: str, body: NewRun, request: Request, who: WorkflowsWrite) -> dict[str, Any]:
     workflows = state_of(request).workflows
     trigger: dict[str, Any] = {"type": "manual"}
@@ -132,7 +140,7 @@ async def start_run(workflow_id: str, body: NewRun, request: Request, who: Workf
         return run_view(await store.get_run(session, run_id))
 
 
-@router.post("/workflows/{workflow_id}/hooks/{node_id}/rotate")
+@router.post("/workflows/{workflow_id}/hooks/{node_id}/rotate", response_model=HookRotated)
 async def rotate_hook(
     workflow_id: str, node_id: str, request: Request, who: WorkflowsWrite
 ) -> dict[str, Any]:
