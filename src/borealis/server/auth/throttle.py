@@ -1,5 +1,8 @@
 """Failed logins per (address, username) in a sliding window: enough of them and logins wait (429).
 
+An attempt is counted before its password is hashed (`attempt`) and forgiven when it succeeds, so
+thirty parallel guesses cannot all pass the check while the first ones are still being hashed.
+
 In memory and per server process, held by the process's `ServerState`; bounded, so a flood of made-up
 usernames cannot grow it without limit.
 """
@@ -39,6 +42,12 @@ class LoginThrottle:
             raise TooManyAttempts("too many failed logins; wait a few minutes")
         if not window:
             del self.failures[key]
+
+    def attempt(self, key: Key) -> None:
+        """Check, then count this attempt as a failure until `succeeded` says otherwise. Nothing awaits
+        between the two, so concurrent attempts see each other."""
+        self.check(key)
+        self.fail(key)
 
     def fail(self, key: Key) -> None:
         if key not in self.failures and len(self.failures) >= MAX_KEYS:
