@@ -23,6 +23,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from borealis.core.errors import ProtocolError
 from borealis.core.logs import kv
+from borealis.core.text import without_control
 from borealis.protocol import MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, keys
 from borealis.protocol.json_bounds import JsonLimits, JsonOverLimits, check_json
 from borealis.protocol.messages import (
@@ -123,7 +124,7 @@ class AgentGateway(WebSocketEndpoint):
         protocol = hello.get("protocol", 0)
         if not isinstance(protocol, int) or protocol < MIN_PROTOCOL_VERSION:
             raise ProtocolError(
-                f"protocol {protocol} is too old; this server needs {MIN_PROTOCOL_VERSION}+",
+                f"protocol {str(protocol)[:16]} is too old; this server needs {MIN_PROTOCOL_VERSION}+",
                 close_code=CloseCode.PROTOCOL_TOO_OLD,
             )
         agent_id = field_str(hello, "agent_id", 64)
@@ -140,7 +141,7 @@ class AgentGateway(WebSocketEndpoint):
             raise ProtocolError("agent revoked", close_code=CloseCode.REVOKED)
         if trust.state == "pending":
             raise ProtocolError("waiting for an operator's approval", close_code=CloseCode.PENDING_APPROVAL)
-        version = str(hello.get("version", ""))[:32]
+        version = without_control(str(hello.get("version", "")), 32)
         if version and version != trust.version:
             await state.agent_keys.record_version(agent_id, version)
         return agent_id

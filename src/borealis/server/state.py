@@ -40,6 +40,7 @@ class ServerState:
     metrics: Metrics = field(default_factory=Metrics)
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     login_gate: HashGate = field(default_factory=HashGate)
+    enroll_throttle: LoginThrottle = field(default_factory=lambda: LoginThrottle(what="refused enrollments"))
     ready: bool = False
 
 

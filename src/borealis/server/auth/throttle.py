@@ -29,8 +29,9 @@ class TooManyAttempts(BorealisError):
 
 
 class LoginThrottle:
-    def __init__(self, clock: Callable[[], float] = monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = monotonic, what: str = "failed logins") -> None:
         self.clock = clock
+        self.what = what
         self.failures: dict[Key, deque[float]] = {}
 
     def check(self, key: Key) -> None:
@@ -39,7 +40,7 @@ class LoginThrottle:
             return
         self._expire(window)
         if len(window) >= MAX_FAILURES:
-            raise TooManyAttempts("too many failed logins; wait a few minutes")
+            raise TooManyAttempts(f"too many {self.what}; wait a few minutes")
         if not window:
             del self.failures[key]
 
