@@ -116,7 +116,18 @@ def test_parse_debian_version() -> None:
     assert parse_deb("x:1.0").upstream == "x:1.0"  # an epoch must be a number
 
 
-RPM_EVRS = ["1.0", "1.0-1", "1.0-2", "1.0-10", "1:0.9", "1.0~rc1-1", "1.0^post1", "1.0-1.el8", "0:1.0-1", "2.0"]
+RPM_EVRS = [
+    "1.0",
+    "1.0-1",
+    "1.0-2",
+    "1.0-10",
+    "1:0.9",
+    "1.0~rc1-1",
+    "1.0^post1",
+    "1.0-1.el8",
+    "0:1.0-1",
+    "2.0",
+]
 
 
 def test_rpm_order_is_total_when_one_side_has_no_release() -> None:
