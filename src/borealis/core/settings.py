@@ -33,6 +33,7 @@ class ServerSettings:
     max_header_bytes: int = 32 * 1024  # a request's line and headers together; more is answered 431
     max_headers: int = 100  # header fields per request
     trusted_proxies: list[str] = field(default_factory=list)  # addresses/networks whose X-Forwarded-* count
+    api_docs: bool = True  # the Swagger UI page at /api/v1/docs (its files come from the package)
     session_ttl_s: float = 12 * 3600.0
     tls: bool = False
     max_output_bytes: int = 1024 * 1024  # stored per stream of a job result; the tail is kept

@@ -17,6 +17,7 @@ from borealis.protocol.messages import AGENT_WS_PATH, CloseCode
 from borealis.protocol.updates import MAX_WHEEL_BYTES
 from borealis.server import problems
 from borealis.server.agent_keys import AgentKeys
+from borealis.server.api_docs import install_docs
 from borealis.server.api import (
     agent_versions,
     agents,
@@ -55,6 +56,7 @@ from borealis.server.updates.service import AgentUpdates
 from borealis.server.workflows.service import WorkflowService
 
 log = logging.getLogger("borealis.server")
+OPENAPI_PATH = "/api/v1/openapi.json"
 
 
 def build_state(settings: ServerSettings) -> ServerState:
@@ -140,8 +142,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
         title="Borealis",
         version=__version__,
         lifespan=lifespan,
-        openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        openapi_url=OPENAPI_PATH,
+        docs_url=None,  # ours, with its assets from the package (api_docs), not from a CDN
         redoc_url=None,
     )
     app.state.borealis = build_state(settings)
@@ -167,6 +169,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
     ):
         app.include_router(module.router)
     app.router.routes.append(WebSocketRoute(AGENT_WS_PATH, AgentGateway))
+    if settings.api_docs:
+        install_docs(app, OPENAPI_PATH)
     app.add_middleware(
         BodyLimit, max_bytes=settings.max_request_bytes, larger={agent_versions.UPLOAD_PATH: MAX_WHEEL_BYTES}
     )
