@@ -17,7 +17,6 @@ from borealis.protocol.messages import AGENT_WS_PATH, CloseCode
 from borealis.protocol.updates import MAX_WHEEL_BYTES
 from borealis.server import problems
 from borealis.server.agent_keys import AgentKeys
-from borealis.server.api_docs import install_docs
 from borealis.server.api import (
     agent_versions,
     agents,
@@ -37,6 +36,7 @@ from borealis.server.api import (
     users,
     workflows,
 )
+from borealis.server.api_docs import install_docs
 from borealis.server.bus import open_bus
 from borealis.server.db import migrate
 from borealis.server.db.database import Database
