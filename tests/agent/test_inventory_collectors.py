@@ -181,3 +181,19 @@ def test_big_sections_are_compressed_and_split_across_frames_under_the_limit() -
         for f in too_big
         for s in f["sections"].values()
     )
+
+
+def test_a_section_past_the_protocols_shape_limits_is_sent_as_an_error() -> None:
+    """The server disconnects an agent whose section breaks SECTION_LIMITS; an honest agent with such a
+    section (say, 300k tiny objects) sends it as an error instead, and the other sections as usual."""
+    wide = [{} for _ in range(300_000)]
+    small = [{"name": "curl", "version": "7.81.0"}]
+    sections = {
+        name: {"hash": section_hash(data), "collected_at": "t", "duration_ms": 1, "error": None, "data": data}
+        for name, data in (("processes", wide), ("software", small))
+    }
+    [frame] = build_frames(sections)
+    processes, software = frame["sections"]["processes"], frame["sections"]["software"]
+    assert processes["data"] is None and "too large to send" in processes["error"]
+    assert "objects and arrays" in processes["error"]
+    assert unpack_data(software) == small

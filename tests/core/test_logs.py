@@ -69,3 +69,15 @@ def test_a_failing_write_is_counted_not_raised(tmp_path: Path) -> None:
     handler.emit(record("lost"))
     handler.emit(record("lost too"))
     assert handler.dropped == 2
+
+
+def test_values_from_peers_are_bounded_and_cannot_forge_lines_or_colour_a_terminal() -> None:
+    from borealis.core.logs import MAX_MESSAGE_CHARS, MAX_VALUE_CHARS
+
+    line = KeyValueFormatter().format(
+        record("x" * 900_000, reason="y" * 900_000, host="a\nlevel=error msg=forged\x1b[31m\x00")
+    )
+    assert len(line) < MAX_MESSAGE_CHARS + 2 * MAX_VALUE_CHARS + 200
+    assert f"…(+{900_000 - MAX_VALUE_CHARS} chars)" in line
+    assert "\n" not in line and "\x1b" not in line and "\x00" not in line
+    assert 'host="a\\nlevel=error msg=forged\\x1b[31m\\x00"' in line

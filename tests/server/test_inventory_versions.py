@@ -100,7 +100,7 @@ def test_rpm_ordering(a: str, b: str, expected: int) -> None:
 def test_rpm_epoch_and_release() -> None:
     assert compare_rpm("1:1.0-1.el8", "2.0-1.el8") == 1
     assert compare_rpm("1.1.1k-7.el8", "1.1.1k-12.el8") == -1
-    assert compare_rpm("1.1.1k", "1.1.1k-12.el8") == 0  # no release on one side: not compared
+    assert compare_rpm("1.1.1k", "1.1.1k-12.el8") == -1  # no release sorts before every release
     assert compare("1.1.1k-7.el8", "1.1.1k-12.el8", "rpm") == -1
 
 
@@ -114,3 +114,31 @@ def test_parse_debian_version() -> None:
     parsed = parse_deb("2:1.2-3-4ubuntu1")
     assert (parsed.epoch, parsed.upstream, parsed.revision) == (2, "1.2-3", "4ubuntu1")
     assert parse_deb("x:1.0").upstream == "x:1.0"  # an epoch must be a number
+
+
+RPM_EVRS = [
+    "1.0",
+    "1.0-1",
+    "1.0-2",
+    "1.0-10",
+    "1:0.9",
+    "1.0~rc1-1",
+    "1.0^post1",
+    "1.0-1.el8",
+    "0:1.0-1",
+    "2.0",
+]
+
+
+def test_rpm_order_is_total_when_one_side_has_no_release() -> None:
+    assert compare_rpm("1.0", "1.0-1") == -1
+    assert compare_rpm("1.0-1", "1.0-2") == -1
+    assert compare_rpm("1.0", "1.0-2") == -1
+    assert compare_rpm("1.0-1", "0:1.0-1") == 0  # a missing epoch is 0
+    # Antisymmetric and transitive over a mixed set: sorting agrees with every pairwise answer.
+    for x in RPM_EVRS:
+        for y in RPM_EVRS:
+            assert compare_rpm(x, y) == -compare_rpm(y, x), (x, y)
+            for z in RPM_EVRS:
+                if compare_rpm(x, y) <= 0 and compare_rpm(y, z) <= 0:
+                    assert compare_rpm(x, z) <= 0, (x, y, z)

@@ -1,6 +1,9 @@
 """Structured logs: one key=value line per event, rotated by size and pruned by count and age.
 
-A full disk never stops a process: a write that fails is dropped (and counted), not raised.
+A full disk never stops a process: a write that fails is dropped (and counted), not raised. Values
+often carry what a peer sent, so each is cut (`MAX_VALUE_CHARS`, the message `MAX_MESSAGE_CHARS`, a
+traceback `MAX_TRACE_CHARS`) and its control characters escaped: a 900 KB field is not a 900 KB line,
+and no one can forge a line or colour a terminal.
 """
 
 from __future__ import annotations
@@ -14,6 +17,11 @@ from pathlib import Path
 from typing import Any
 
 from borealis.core.home import ensure_dir
+from borealis.core.text import printable
+
+MAX_VALUE_CHARS = 512
+MAX_MESSAGE_CHARS = 1024
+MAX_TRACE_CHARS = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -24,10 +32,10 @@ class LogPolicy:
     level: str = "INFO"
 
 
-def _quote(value: object) -> str:
-    text = str(value)
-    if text == "" or any(c in text for c in ' "=\n\t'):
-        text = '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+def _quote(value: object, limit: int = MAX_VALUE_CHARS) -> str:
+    text = printable(str(value).replace("\\", "\\\\"), limit)
+    if text == "" or any(c in text for c in ' "='):
+        text = '"' + text.replace('"', '\\"') + '"'
     return text
 
 
@@ -40,12 +48,12 @@ class KeyValueFormatter(logging.Formatter):
             f"ts={stamp}.{int(record.msecs):03d}Z",
             f"level={record.levelname.lower()}",
             f"logger={record.name}",
-            f"msg={_quote(record.getMessage())}",
+            f"msg={_quote(record.getMessage(), MAX_MESSAGE_CHARS)}",
         ]
         fields: dict[str, Any] = getattr(record, "kv", None) or {}
         parts.extend(f"{key}={_quote(value)}" for key, value in fields.items())
         if record.exc_info:
-            parts.append(f"exc={_quote(self.formatException(record.exc_info))}")
+            parts.append(f"exc={_quote(self.formatException(record.exc_info), MAX_TRACE_CHARS)}")
         return " ".join(parts)
 
 

@@ -30,6 +30,10 @@ class ServerSettings:
     sweep_interval_s: float = 0.0
     max_request_bytes: int = 1024 * 1024
     ws_max_bytes: int = 1024 * 1024
+    max_header_bytes: int = 32 * 1024  # a request's line and headers together; more is answered 431
+    max_headers: int = 100  # header fields per request
+    trusted_proxies: list[str] = field(default_factory=list)  # addresses/networks whose X-Forwarded-* count
+    api_docs: bool = True  # the Swagger UI page at /api/v1/docs (its files come from the package)
     session_ttl_s: float = 12 * 3600.0
     tls: bool = False  # serve HTTPS with a self-signed certificate made in Server/keys
     tls_cert: str = ""  # or with your own certificate and key (PEM files)

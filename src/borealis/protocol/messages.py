@@ -67,7 +67,9 @@ def hello_payload(nonce: str, agent_id: str) -> bytes:
 def require(message: Any, expected: MessageType) -> dict[str, Any]:
     if not isinstance(message, dict) or message.get("t") != expected:
         got = message.get("t") if isinstance(message, dict) else type(message).__name__
-        raise ProtocolError(f"expected {expected.value}, got {got!r}", close_code=CloseCode.BAD_HELLO)
+        raise ProtocolError(
+            f"expected {expected.value}, got {str(got)[:32]!r}", close_code=CloseCode.BAD_HELLO
+        )
     return message
 
 

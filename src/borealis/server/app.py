@@ -37,6 +37,7 @@ from borealis.server.api import (
     workflows,
 )
 from borealis.server.api import openapi as api_document
+from borealis.server.api_docs import install_docs
 from borealis.server.bus import open_bus
 from borealis.server.db import migrate
 from borealis.server.db.database import Database
@@ -57,6 +58,7 @@ from borealis.server.updates.service import AgentUpdates
 from borealis.server.workflows.service import WorkflowService
 
 log = logging.getLogger("borealis.server")
+OPENAPI_PATH = "/api/v1/openapi.json"
 
 
 def build_state(settings: ServerSettings) -> ServerState:
@@ -142,8 +144,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
         title="Borealis",
         version=__version__,
         lifespan=lifespan,
-        openapi_url="/api/v1/openapi.json",
-        docs_url="/api/v1/docs",
+        openapi_url=OPENAPI_PATH,
+        docs_url=None,  # ours, with its assets from the package (api_docs), not from a CDN
         redoc_url=None,
     )
     app.state.borealis = build_state(settings)
@@ -171,6 +173,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
     api_document.install(app)
     app.router.routes.append(WebSocketRoute(AGENT_WS_PATH, AgentGateway))
     app.add_middleware(JsonGuard)  # inside BodyLimit, so the bodies it reads whole are bounded
+    if settings.api_docs:
+        install_docs(app, OPENAPI_PATH)
     app.add_middleware(
         BodyLimit, max_bytes=settings.max_request_bytes, larger={agent_versions.UPLOAD_PATH: MAX_WHEEL_BYTES}
     )

@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from borealis.core.clock import iso, utcnow
@@ -82,7 +83,8 @@ def install_code(server_url: str, fingerprint: str, secret: str, tls_fingerprint
 
 
 async def redeem(session: AsyncSession, secret: str, agent: NewAgent) -> Agent:
-    """Spend one use of the code and create the agent, atomically; refusals leave nothing behind."""
+    """Spend one use of the code and create the agent, atomically; refusals leave nothing behind.
+    `agent.public_key` must be in canonical form (`keys.public_b64`), so one key has one spelling."""
     row = (await session.scalars(select(Enrollment).where(Enrollment.secret_hash == digest(secret)))).first()
     if row is None:
         raise EnrollmentRefused("install code is not valid")
@@ -91,6 +93,10 @@ async def redeem(session: AsyncSession, secret: str, agent: NewAgent) -> Agent:
     now = utcnow()
     if row.expires_at <= now:
         raise EnrollmentRefused("install code has expired")
+    # After the code is known good, so the answer tells nothing to someone without a valid code.
+    # A revoked agent's key counts too: a key that was taken away is not welcome back.
+    if (await session.scalars(select(Agent.id).where(Agent.public_key == agent.public_key))).first():
+        raise EnrollmentRefused("this public key is already enrolled; an agent needs a key pair of its own")
     # Conditional increment: two agents racing for the last use cannot both win.
     spent = await session.execute(
         update(Enrollment)
@@ -115,7 +121,12 @@ async def redeem(session: AsyncSession, secret: str, agent: NewAgent) -> Agent:
         enrolled_at=now,
     )
     session.add(created)
-    await session.flush()
+    try:
+        await session.flush()
+    except IntegrityError as exc:  # the same key enrolling twice at once: the unique index decides
+        raise EnrollmentRefused(
+            "this public key is already enrolled; an agent needs a key pair of its own"
+        ) from exc
     return created
 
 

@@ -23,7 +23,9 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 
 from borealis.core.errors import ProtocolError
 from borealis.core.logs import kv
+from borealis.core.text import without_control
 from borealis.protocol import MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, keys
+from borealis.protocol.json_bounds import JsonLimits, JsonOverLimits, check_json
 from borealis.protocol.messages import (
     CloseCode,
     MessageType,
@@ -41,6 +43,10 @@ log = logging.getLogger("borealis.server.gateway")
 HELLO_TIMEOUT_S = 10.0
 AGENT_ID = re.compile(r"[0-9a-f]{32}")
 CLEAN_CLOSES = frozenset({CloseCode.NORMAL, CloseCode.GOING_AWAY})
+# A frame's size is bounded by ws_max_bytes; its shape is checked too when it is large enough to matter
+# (1 MiB of `[]` would be 350k lists). Values are not counted: job output is text full of commas.
+CHECK_SHAPE_ABOVE = 64 * 1024
+FRAME_LIMITS = JsonLimits(max_bytes=1 << 62, max_containers=100_000, max_values=1 << 62, max_depth=64)
 
 
 def _closer(websocket: WebSocket) -> Any:
@@ -118,7 +124,7 @@ class AgentGateway(WebSocketEndpoint):
         protocol = hello.get("protocol", 0)
         if not isinstance(protocol, int) or protocol < MIN_PROTOCOL_VERSION:
             raise ProtocolError(
-                f"protocol {protocol} is too old; this server needs {MIN_PROTOCOL_VERSION}+",
+                f"protocol {str(protocol)[:16]} is too old; this server needs {MIN_PROTOCOL_VERSION}+",
                 close_code=CloseCode.PROTOCOL_TOO_OLD,
             )
         agent_id = field_str(hello, "agent_id", 64)
@@ -135,7 +141,7 @@ class AgentGateway(WebSocketEndpoint):
             raise ProtocolError("agent revoked", close_code=CloseCode.REVOKED)
         if trust.state == "pending":
             raise ProtocolError("waiting for an operator's approval", close_code=CloseCode.PENDING_APPROVAL)
-        version = str(hello.get("version", ""))[:32]
+        version = without_control(str(hello.get("version", "")), 32)
         if version and version != trust.version:
             await state.agent_keys.record_version(agent_id, version)
         return agent_id
@@ -147,6 +153,13 @@ class AgentGateway(WebSocketEndpoint):
             if message["type"] == "websocket.disconnect":
                 return int(message.get("code") or CloseCode.NORMAL)
             data = message.get("text") or message.get("bytes")
+            if data and len(data) > CHECK_SHAPE_ABOVE:
+                try:
+                    check_json(data.encode() if isinstance(data, str) else data, FRAME_LIMITS)
+                except JsonOverLimits as refused:
+                    log.warning("frame over the limits", extra=kv(agent_id=agent_id, reason=refused.detail))
+                    await _closer(websocket)(refused.close_code, refused.detail[:120])
+                    return refused.close_code
             try:
                 frame = orjson.loads(data) if data else None
             except orjson.JSONDecodeError:
@@ -169,7 +182,11 @@ class AgentGateway(WebSocketEndpoint):
             elif kind in JOB_MESSAGES:
                 await jobs.on_frame(agent_id, frame, websocket.send_text)
             elif kind == MessageType.INVENTORY:  # before a refresh's job.result: frames keep their order
-                await state.inventory.on_frame(agent_id, frame, websocket.send_text)
+                try:
+                    await state.inventory.on_frame(agent_id, frame, websocket.send_text)
+                except ProtocolError as refused:  # past the protocol's limits: no honest agent sends that
+                    await _closer(websocket)(refused.close_code, refused.detail[:120])
+                    return refused.close_code
             elif kind == ROLE_STATUS:
                 state.role_modules.on_status(agent_id, frame)
             elif kind in UPDATE_MESSAGES:

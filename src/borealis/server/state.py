@@ -9,6 +9,7 @@ from starlette.requests import HTTPConnection
 
 from borealis.core.settings import ServerSettings
 from borealis.server.agent_keys import AgentKeys
+from borealis.server.auth.hash_gate import HashGate
 from borealis.server.auth.throttle import LoginThrottle
 from borealis.server.bus import Bus
 from borealis.server.db.database import Database
@@ -38,6 +39,8 @@ class ServerState:
     updates: AgentUpdates
     metrics: Metrics = field(default_factory=Metrics)
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
+    login_gate: HashGate = field(default_factory=HashGate)
+    enroll_throttle: LoginThrottle = field(default_factory=lambda: LoginThrottle(what="refused enrollments"))
     ready: bool = False
 
 

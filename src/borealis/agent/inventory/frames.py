@@ -1,7 +1,8 @@
 """Packing collected sections into `inventory` frames no larger than `MAX_FRAME_BYTES` each.
 
 Large sections travel compressed (`pack_data`); sections are packed into as few frames as fit, in
-section order. A section too large even on its own is sent as an error, so the server learns why.
+section order. A section too large even on its own, or whose data breaks the protocol's
+`SECTION_LIMITS` (which the server would disconnect for), is sent as an error, so the server learns why.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import orjson
 
 from borealis.core.ids import new_id
 from borealis.protocol.inventory import MAX_FRAME_BYTES, SECTIONS, pack_data, section_hash
+from borealis.protocol.json_bounds import JsonOverLimits
 from borealis.protocol.messages import MessageType
 
 FRAME_OVERHEAD_BYTES = 256  # the envelope, the msg_id and the section's key
@@ -24,11 +26,11 @@ def wire_section(section: dict[str, Any]) -> dict[str, Any]:
     return sent
 
 
-def _too_large(section: dict[str, Any], size: int) -> dict[str, Any]:
+def _as_error(section: dict[str, Any], error: str) -> dict[str, Any]:
     return {
         **{key: value for key, value in section.items() if key not in ("data", "data_zb64")},
         "hash": section_hash(None),
-        "error": f"the section is {size} bytes even compressed, more than a frame may carry ({MAX_FRAME_BYTES})",
+        "error": error,
         "data": None,
     }
 
@@ -39,10 +41,14 @@ def build_frames(sections: dict[str, dict[str, Any]], limit: int = MAX_FRAME_BYT
     current: dict[str, Any] = {}
     used = 0
     for name in sorted(sections, key=SECTIONS.index):
-        sent = wire_section(sections[name])
+        try:
+            sent = wire_section(sections[name])
+        except JsonOverLimits as over:
+            sent = _as_error(sections[name], f"the section is too large to send: {over.detail}")
         size = len(orjson.dumps(sent)) + FRAME_OVERHEAD_BYTES
         if size > limit:
-            sent = _too_large(sent, size)
+            error = f"the section is {size} bytes even compressed, more than a frame may carry ({MAX_FRAME_BYTES})"
+            sent = _as_error(sent, error)
             size = len(orjson.dumps(sent)) + FRAME_OVERHEAD_BYTES
         if current and used + size > limit:
             frames.append(_frame(current))

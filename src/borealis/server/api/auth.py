@@ -28,16 +28,17 @@ async def login(body: Login, request: Request, response: Response) -> dict[str, 
     state = state_of(request)
     ip = client_ip(request) or "?"
     key = (ip, body.username)
-    state.login_throttle.check(key)
-    async with state.db.transaction() as session:
-        user = await check_login(session, body.username, body.password)
-        if user is None:
-            state.login_throttle.fail(key)
-            audit.record(session, f"user:{body.username}", "auth.login_failed", ip=ip)
-        else:
-            state.login_throttle.succeeded(key)
-            cookie, csrf = await open_session(session, user, state.settings.session_ttl_s)
-            audit.record(session, f"user:{user.username}", "auth.login", ip=ip)
+    # Counted before the hash and admitted to a bounded hash queue, so a flood is refused early (429/503).
+    state.login_throttle.attempt(key)
+    with state.login_gate.admit(ip):
+        async with state.db.transaction() as session:
+            user = await check_login(session, body.username, body.password)
+            if user is None:
+                audit.record(session, f"user:{body.username}", "auth.login_failed", ip=ip)
+            else:
+                state.login_throttle.succeeded(key)
+                cookie, csrf = await open_session(session, user, state.settings.session_ttl_s)
+                audit.record(session, f"user:{user.username}", "auth.login", ip=ip)
     if user is None:
         raise NotAuthenticated("wrong username or password")
     response.set_cookie(

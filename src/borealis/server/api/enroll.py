@@ -1,6 +1,9 @@
 """`POST /api/v1/enroll`: an agent trades an install code's secret and its public key for an identity.
 
 Public (the secret is the credential). Refusals are 403 problems that say why; they leave no agent.
+Refusals are counted per client address: past the throttle's limit the address gets 429 at once, with
+no lookup and no audit row, so a flood cannot fill the audit log. A hostname with control characters
+(newlines, ANSI escapes) is refused (422); control characters in facts are replaced by `?`.
 """
 
 from __future__ import annotations
@@ -8,9 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from borealis.core.errors import EnrollmentRefused
+from borealis.core.text import has_control, without_control
 from borealis.protocol import keys
 from borealis.server import audit
 from borealis.server.api.common import client_ip
@@ -27,15 +31,31 @@ class EnrollRequest(BaseModel):
     hostname: str = Field(min_length=1, max_length=255)
     facts: dict[str, str | int | float | bool | None] = Field(default_factory=dict, max_length=64)
 
+    @field_validator("hostname")
+    @classmethod
+    def _plain_hostname(cls, value: str) -> str:
+        if has_control(value) or not value.strip():
+            raise ValueError("a hostname may not hold control characters (newlines, escapes) or only spaces")
+        return value
+
 
 @router.post("/api/v1/enroll", status_code=201, response_model=Enrolled)
 async def enroll(body: EnrollRequest, request: Request) -> dict[str, Any]:
     state = state_of(request)
-    keys.public_from_b64(body.public_key)  # refuse a malformed key before spending a use
-    facts = {k[:64]: (v[:256] if isinstance(v, str) else v) for k, v in body.facts.items()}
+    throttle_key = (client_ip(request) or "?", "enroll")
+    # Only refusals count (a fleet behind one NAT address enrolls in parallel); an address past the
+    # limit is answered 429 before any lookup or audit row.
+    state.enroll_throttle.check(throttle_key)
+    # Refuse a malformed key before spending a use; store its one canonical spelling (base64url
+    # decoding forgives padding and stray characters, so the same key could be sent many ways).
+    public_key = keys.public_b64(keys.public_from_b64(body.public_key))
+    facts = {
+        without_control(k, 64): (without_control(v, 256) if isinstance(v, str) else v)
+        for k, v in body.facts.items()
+    }
     try:
         async with state.db.transaction() as session:
-            agent = await redeem(session, body.secret, NewAgent(body.hostname, body.public_key, facts))
+            agent = await redeem(session, body.secret, NewAgent(body.hostname, public_key, facts))
             audit.record(
                 session,
                 f"agent:{agent.id}",
@@ -47,6 +67,7 @@ async def enroll(body: EnrollRequest, request: Request) -> dict[str, Any]:
                 state=agent.state,
             )
     except EnrollmentRefused as refused:
+        state.enroll_throttle.fail(throttle_key)
         async with state.db.transaction() as session:
             audit.record(
                 session,

@@ -14,7 +14,8 @@ from borealis.server.api.common import UsersRead, UsersWrite, client_ip
 from borealis.server.api.schemas.operators import UserPage, UserView
 from borealis.server.auth.scopes import parse_role
 from borealis.server.auth.secrets import hash_password_off_loop
-from borealis.server.auth.users import create_user, get_user
+from borealis.server.auth.sessions import end_user_sessions
+from borealis.server.auth.users import create_user, get_user, revoke_user_tokens
 from borealis.server.db.models import User
 from borealis.server.state import state_of
 
@@ -42,6 +43,9 @@ class UserChange(BaseModel):
     role: str | None = Field(default=None, max_length=16)
     disabled: bool | None = None
     password: str | None = Field(default=None, min_length=1, max_length=1024)
+    # A new password ends the user's console sessions (all but the caller's own); with this, the
+    # user's API tokens are revoked too (a reset after a compromise).
+    revoke_tokens: bool = False
 
 
 @router.get("", response_model=UserPage)
@@ -71,8 +75,15 @@ async def change_user(user_id: str, body: UserChange, request: Request, who: Use
         if body.disabled is not None:
             user.disabled = body.disabled
             changed.append("disabled")
+        ended: dict[str, int] = {}
         if body.password is not None:
             user.password_hash = await hash_password_off_loop(body.password)
             changed.append("password")
-        audit.record(session, who.actor, "user.update", user.username, client_ip(request), fields=changed)
+            own = who.id if who.via_cookie and who.user_id == user.id else None
+            ended["sessions_ended"] = await end_user_sessions(session, user.id, keep=own)
+        if body.revoke_tokens:
+            ended["tokens_revoked"] = await revoke_user_tokens(session, user.id)
+        audit.record(
+            session, who.actor, "user.update", user.username, client_ip(request), fields=changed, **ended
+        )
     return user_view(user)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from borealis.core.clock import utcnow
@@ -66,3 +67,16 @@ async def close_session(session: AsyncSession, session_id: str) -> None:
     login = await session.get(LoginSession, session_id)
     if login is not None and login.revoked_at is None:
         login.revoked_at = utcnow()
+
+
+async def end_user_sessions(session: AsyncSession, user_id: str, keep: str | None = None) -> int:
+    """Revoke every open console session of the user except `keep`; returns how many ended."""
+    query = (
+        update(LoginSession)
+        .where(LoginSession.user_id == user_id, LoginSession.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    if keep is not None:
+        query = query.where(LoginSession.id != keep)
+    result = await session.execute(query)
+    return int(getattr(result, "rowcount", 0) or 0)

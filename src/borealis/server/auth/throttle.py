@@ -1,5 +1,8 @@
 """Failed logins per (address, username) in a sliding window: enough of them and logins wait (429).
 
+An attempt is counted before its password is hashed (`attempt`) and forgiven when it succeeds, so
+thirty parallel guesses cannot all pass the check while the first ones are still being hashed.
+
 In memory and per server process, held by the process's `ServerState`; bounded, so a flood of made-up
 usernames cannot grow it without limit.
 """
@@ -26,8 +29,9 @@ class TooManyAttempts(BorealisError):
 
 
 class LoginThrottle:
-    def __init__(self, clock: Callable[[], float] = monotonic) -> None:
+    def __init__(self, clock: Callable[[], float] = monotonic, what: str = "failed logins") -> None:
         self.clock = clock
+        self.what = what
         self.failures: dict[Key, deque[float]] = {}
 
     def check(self, key: Key) -> None:
@@ -36,9 +40,15 @@ class LoginThrottle:
             return
         self._expire(window)
         if len(window) >= MAX_FAILURES:
-            raise TooManyAttempts("too many failed logins; wait a few minutes")
+            raise TooManyAttempts(f"too many {self.what}; wait a few minutes")
         if not window:
             del self.failures[key]
+
+    def attempt(self, key: Key) -> None:
+        """Check, then count this attempt as a failure until `succeeded` says otherwise. Nothing awaits
+        between the two, so concurrent attempts see each other."""
+        self.check(key)
+        self.fail(key)
 
     def fail(self, key: Key) -> None:
         if key not in self.failures and len(self.failures) >= MAX_KEYS:

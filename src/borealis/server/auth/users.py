@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -13,7 +13,7 @@ from borealis.core.errors import Conflict, InvalidInput, NotFound
 from borealis.core.ids import new_id
 from borealis.server.auth.scopes import Role
 from borealis.server.auth.secrets import hash_password, hash_password_off_loop, verify_password_off_loop
-from borealis.server.db.models import User
+from borealis.server.db.models import ApiToken, User
 
 USERNAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 # Verifying against a fixed hash when the user does not exist keeps the timing the same.
@@ -60,3 +60,13 @@ async def check_login(session: AsyncSession, username: str, password: str) -> Us
     if not await verify_password_off_loop(user.password_hash, password) or user.disabled:
         return None
     return user
+
+
+async def revoke_user_tokens(session: AsyncSession, user_id: str) -> int:
+    """Revoke every API token the user owns; returns how many."""
+    result = await session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=utcnow())
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -125,7 +126,18 @@ class Agent(Base):
     last_seen: Mapped[datetime | None]
     revoked_at: Mapped[datetime | None]
 
-    __table_args__ = (Index("ix_agents_state", "state"),)
+    __table_args__ = (
+        Index("ix_agents_state", "state"),
+        # One key, one identity: no two agents that are not revoked share a public key (the
+        # enrollment code also refuses a revoked agent's key; this closes the race between two).
+        Index(
+            "ux_agents_public_key",
+            "public_key",
+            unique=True,
+            sqlite_where=text("state != 'revoked'"),
+            postgresql_where=text("state != 'revoked'"),
+        ),
+    )
 
 
 class Job(Base):

@@ -3,7 +3,9 @@
 A frame without a usable `msg_id` raises `ProtocolError` (it cannot be acknowledged). Inside it, an
 unknown section name is skipped and counted; a section whose shape breaks the contract (data not a
 list where `LIST_SECTIONS` says so, too many items, a bad time) is skipped too, so one broken
-collector never costs the others.
+collector never costs the others. A section whose data breaks the protocol's size, width or depth
+limits (`JsonOverLimits`, checked before parsing) is no accident: it ends the whole frame, and the
+gateway disconnects the agent.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from borealis.core.clock import utcnow
 from borealis.core.errors import ProtocolError
 from borealis.core.logs import kv
 from borealis.protocol.inventory import LIST_SECTIONS, SECTIONS, canonical, section_hash, unpack_data
+from borealis.protocol.json_bounds import JsonOverLimits
 from borealis.server.jobs.inbound import msg_id_of, when
 
 log = logging.getLogger("borealis.server.inventory")
@@ -61,6 +64,8 @@ def parse_upload(frame: dict[str, Any]) -> Upload:
     for name, section in sections.items():
         try:
             parsed.append(parse_section(name, section))
+        except JsonOverLimits:
+            raise
         except ProtocolError as bad:
             skipped += 1
             log.info("inventory section skipped", extra=kv(section=str(name)[:32], reason=bad.detail))

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -15,6 +16,7 @@ from borealis.core.errors import Conflict, ProtocolError, TransientError
 from borealis.core.logs import kv
 from borealis.core.settings import ServerSettings
 from borealis.protocol.jobs import RunAs
+from borealis.protocol.json_bounds import JsonOverLimits
 from borealis.server.agents import get_agent
 from borealis.server.db.database import Database
 from borealis.server.inventory import history
@@ -47,6 +49,9 @@ class InventoryService:
         self.db = db
         self.jobs = jobs
         self.batches = Batches(self._write)
+        # One thread: inflating and parsing run off the event loop, one frame at a time, so however
+        # many agents upload at once, only one frame's parsed data is in memory.
+        self.parser = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inventory-parse")
         self.frames = 0
         self.bad_frames = 0
         self.totals = Written()
@@ -58,6 +63,7 @@ class InventoryService:
 
     async def stop(self) -> None:
         await self.batches.stop()
+        self.parser.shutdown(wait=False, cancel_futures=True)
 
     async def _write(self, uploads: list[tuple[str, Upload]]) -> None:
         async with self.db.transaction() as session:
@@ -68,9 +74,14 @@ class InventoryService:
     async def on_frame(self, agent_id: str, frame: dict[str, Any], reply: Sender) -> None:
         """An `inventory` frame from the gateway's receive loop, awaited in order: it is stored (or
         found unchanged) and acked before the agent's next frame is read. A bad frame is logged and
-        dropped; a frame that could not be stored is not acked, so the agent sends it again."""
+        dropped; a frame that could not be stored is not acked, so the agent sends it again. A frame
+        past the protocol's limits raises `JsonOverLimits`, and the gateway disconnects the agent."""
         try:
-            upload = parse_upload(frame)
+            upload = await asyncio.get_running_loop().run_in_executor(self.parser, parse_upload, frame)
+        except JsonOverLimits as hostile:
+            self.bad_frames += 1
+            log.warning("inventory frame over the limits", extra=kv(agent_id=agent_id, reason=hostile.detail))
+            raise
         except ProtocolError as bad:
             self.bad_frames += 1
             log.warning("bad inventory frame ignored", extra=kv(agent_id=agent_id, reason=bad.detail))

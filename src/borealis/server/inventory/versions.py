@@ -148,15 +148,15 @@ def rpmvercmp(a: str, b: str) -> int:
 
 
 def compare_rpm(a: str, b: str) -> int:
-    """`[epoch:]version[-release]`; a release missing on either side is not compared (as rpm does
-    for a dependency that names none)."""
+    """`[epoch:]version[-release]`, ordered as rpm orders full EVRs (rpmVersionCompare on headers):
+    epoch, then version, then release, each by `rpmvercmp`; a missing release is the empty string,
+    which sorts before every release (`1.0` < `1.0-1` < `1.0-2`). rpm's dependency matching instead
+    skips the release when one side names none, which makes `1.0-1` = `1.0` = `1.0-2` while
+    `1.0-1` < `1.0-2`: not an order, so one fleet search could disagree with itself."""
     left, right = parse_deb(a), parse_deb(b)  # the same shape: epoch, then the last '-'
     if left.epoch != right.epoch:
         return -1 if left.epoch < right.epoch else 1
-    order = rpmvercmp(left.upstream, right.upstream)
-    if order or not left.revision or not right.revision:
-        return order
-    return rpmvercmp(left.revision, right.revision)
+    return rpmvercmp(left.upstream, right.upstream) or rpmvercmp(left.revision, right.revision)
 
 
 def compare(a: str, b: str, source: str | None) -> int:

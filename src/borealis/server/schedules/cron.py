@@ -17,7 +17,7 @@ from __future__ import annotations
 import bisect
 import functools
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import MAXYEAR, UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from borealis.core.errors import InvalidInput
@@ -78,10 +78,16 @@ class CronSpec:
 
     def next_after(self, after: datetime, zone: ZoneInfo) -> datetime | None:
         """The first fire time strictly after `after` (aware), as an aware UTC datetime; None if
-        there is none within SEARCH_YEARS."""
+        there is none within SEARCH_YEARS, or none the calendar can hold (years end at 9999)."""
+        try:
+            return self._next_instant(after, zone)
+        except (OverflowError, ValueError):  # only datetime's range raises these here
+            return None
+
+    def _next_instant(self, after: datetime, zone: ZoneInfo) -> datetime | None:
         local = after.astimezone(zone)
         wall = local.replace(tzinfo=None, microsecond=0) + timedelta(seconds=1)
-        limit = local.year + SEARCH_YEARS
+        limit = min(local.year + SEARCH_YEARS, MAXYEAR)
         while True:
             found = self._next_wall(wall, limit)
             if found is None:

@@ -70,7 +70,10 @@ class Timing:
         if self.interval is not None:
             if after < self.anchor:
                 return self.anchor
-            return self.anchor + ((after - self.anchor) // self.interval + 1) * self.interval
+            try:
+                return self.anchor + ((after - self.anchor) // self.interval + 1) * self.interval
+            except OverflowError:  # past year 9999: there is no further slot
+                return None
         assert self.cron is not None
         return self.cron.next_after(max(after, self.anchor - timedelta(microseconds=1)), self.zone)
 
