@@ -11,6 +11,7 @@ from starlette.responses import StreamingResponse
 
 from borealis.protocol.jobs import JobState, RunAs
 from borealis.server.api.common import JobsRead, JobsRun, Limit, client_ip
+from borealis.server.auth.authority import require_run
 from borealis.server.db.models import Job
 from borealis.server.jobs import store
 from borealis.server.jobs.spec import JobSpec
@@ -42,6 +43,7 @@ class NewJob(BaseModel):
 
 @router.post("", status_code=201)
 async def submit_job(body: NewJob, request: Request, who: JobsRun) -> dict[str, Any]:
+    require_run(who, "a job")  # the one rule schedules and workflows are held to as well
     spec = JobSpec(
         role=body.role,
         params=body.params,

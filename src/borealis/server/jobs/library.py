@@ -6,6 +6,7 @@ never merged silently. Old versions stay readable; deleting a script deletes its
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from borealis.core.clock import iso, utcnow
 from borealis.core.errors import Conflict, NotFound
 from borealis.core.ids import new_id
-from borealis.server.db.models import Script, ScriptVersion
+from borealis.server.db.models import Schedule, Script, ScriptVersion
+
+LATEST = "latest"  # a job's `script_version` that follows the newest version instead of a pinned one
 
 
 @dataclass(frozen=True)
@@ -24,6 +27,28 @@ class ScriptContent:
     language: str
     body: str
     parameters: dict[str, Any]
+
+
+def body_sha256(body: str) -> str:
+    """The content hash that pins a script's body."""
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+async def followers(session: AsyncSession, script_id: str) -> list[str]:
+    """Schedules whose job follows this script's newest version (`script_version: "latest"`): an edit
+    of the script changes what they run."""
+    rows = await session.execute(select(Schedule.id, Schedule.action))
+    found = []
+    for schedule_id, action in rows:
+        job = action.get("job") if isinstance(action, dict) else None
+        params = job.get("params") if isinstance(job, dict) else None
+        if (
+            isinstance(params, dict)
+            and params.get("script_id") == script_id
+            and params.get("script_version") == LATEST
+        ):
+            found.append(str(schedule_id))
+    return found
 
 
 def script_view(script: Script, with_body: bool = True) -> dict[str, Any]:
@@ -41,6 +66,7 @@ def script_view(script: Script, with_body: bool = True) -> dict[str, Any]:
     }
     if with_body:
         view["body"] = script.body
+        view["sha256"] = body_sha256(script.body)
     return view
 
 
@@ -52,6 +78,7 @@ def version_view(script: Script, version: ScriptVersion) -> dict[str, Any]:
         "language": version.language,
         "parameters": version.parameters,
         "body": version.body,
+        "sha256": body_sha256(version.body),
         "version": version.version,
         "latest_version": script.version,
         "created_by": version.created_by,

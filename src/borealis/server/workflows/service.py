@@ -28,6 +28,7 @@ from borealis.core.home import ensure_dir, write_atomic
 from borealis.core.logs import kv
 from borealis.core.settings import ServerSettings
 from borealis.server import audit
+from borealis.server.auth.principal import display_of
 from borealis.server.bus import Bus
 from borealis.server.db.database import Database
 from borealis.server.jobs.events import JobEvents
@@ -67,6 +68,15 @@ def as_items(value: Any) -> list[Item]:
 
 def webhook_nodes(document: documents.Document) -> set[str]:
     return {node.id for node in document.nodes.values() if node.type == "trigger.webhook"}
+
+
+def agent_nodes(document: documents.Document, registry: NodeRegistry) -> list[str]:
+    """The nodes that make agents run something: saving or enabling them needs `jobs:run`."""
+    return sorted(
+        node.id
+        for node in document.nodes.values()
+        if getattr(registry.get(node.type), "category", "") == "agents"
+    )
 
 
 class WorkflowService:
@@ -121,12 +131,28 @@ class WorkflowService:
     def check(self, document: Any) -> documents.Document:
         return documents.parse(document, self.registry)
 
+    def agent_steps_of(self, document: dict[str, Any]) -> list[str]:
+        return agent_nodes(self.check(document), self.registry)
+
+    async def agent_steps(self, workflow_id: str) -> list[str]:
+        """The agent nodes of the workflow's current version ([] when there is no such workflow)."""
+        async with self.db.session() as session:
+            workflow = await session.get(Workflow, workflow_id)
+        if workflow is None:
+            return []
+        try:
+            return self.agent_steps_of(workflow.document)
+        except InvalidInput:
+            return []
+
     async def create(
         self, name: str, description: str, document: dict[str, Any], actor: str, ip: str | None
     ) -> tuple[Workflow, dict[str, str]]:
+        """A new workflow, owned by `actor` (whose authority its agent steps run under)."""
         parsed = self.check(document)
         async with self.db.transaction() as session:
             workflow = await store.create_workflow(session, name, description, document, actor)
+            workflow.owner, workflow.owner_name = actor, display_of(actor)
             hooks = await store.sync_hooks(session, workflow.id, webhook_nodes(parsed))
             audit.record(session, actor, "workflow.create", workflow.id, ip, name=name, version=1)
         return workflow, hooks
@@ -138,6 +164,8 @@ class WorkflowService:
         async with self.db.transaction() as session:
             workflow = await store.get_workflow(session, workflow_id)
             workflow = await store.save_version(session, workflow, from_version, actor, **changes)
+            if parsed is not None or changes.get("enabled"):  # a new document, or let it run again
+                workflow.owner, workflow.owner_name = actor, display_of(actor)
             hooks = await store.sync_hooks(session, workflow.id, webhook_nodes(parsed)) if parsed else {}
             audit.record(session, actor, "workflow.update", workflow.id, ip, version=workflow.version)
         return workflow, hooks
@@ -434,6 +462,8 @@ def workflow_view(workflow: Workflow, hooks: dict[str, str] | None = None) -> di
         "description": workflow.description,
         "version": workflow.version,
         "enabled": workflow.enabled,
+        "owner": workflow.owner,
+        "owner_name": workflow.owner_name,
         "document": workflow.document,
         "created_by": workflow.created_by,
         "created_at": iso(workflow.created_at),

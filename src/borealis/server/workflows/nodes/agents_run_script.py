@@ -1,10 +1,12 @@
 """`agents.run_script`: a script job on agents (by ids, tags, all, or the agent ids the items carry),
-waiting for every result; one item per agent comes out."""
+waiting for every result; one item per agent comes out. The script body is literal: expressions are
+refused in it when the document is saved, and data reaches the script only through `args` and `env`."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from borealis.server.workflows.expressions import has_template
 from borealis.server.workflows.nodes.base import MAIN, NodeContext, NodeError, Ports, all_items
 
 
@@ -68,9 +70,23 @@ class RunScript:
         },
     }
 
+    def check_params(self, params: dict[str, Any]) -> list[tuple[str, str]]:
+        """Data is not code: an expression in the body would splice data into what runs as root."""
+        if has_template(params.get("script")):
+            return [
+                (
+                    "params.script",
+                    "expressions are not allowed in a script body (data would become code); pass the "
+                    'value through env or args instead, e.g. "env": {"RELEASE": "{{ json.body.release }}"} '
+                    'and use "$RELEASE" in the script',
+                )
+            ]
+        return []
+
     async def run(self, ctx: NodeContext, inputs: Ports) -> Ports:
         items = all_items(inputs)
         params = ctx.params_for(items[0] if items else None)
+        params["script"] = ctx.params.get("script")  # literal, never rendered (checked on save)
         job_params = {
             key: params[key] for key in ("language", "script", "args", "env") if params.get(key) is not None
         }
@@ -79,6 +95,7 @@ class RunScript:
             job_params,
             target_of(params, items),
             ctx.actor,
+            workflow_id=ctx.workflow_id,
             run_as=str(params.get("run_as", "system")),
             timeout_s=float(params.get("timeout_s", 300)),
             wait_s=float(params.get("wait_s", 600)),
