@@ -79,7 +79,11 @@ class Scheduler:
 
     async def stop(self) -> None:
         if self.task is not None:
-            self.task.cancel()
+            # Python 3.11's wait_for can swallow a cancel that lands as the wakeup is set (a change
+            # just before shutdown): cancel again until the loop has really ended.
+            while not self.task.done():
+                self.task.cancel()
+                await asyncio.wait({self.task}, timeout=0.5)
             await asyncio.gather(self.task, return_exceptions=True)
             self.task = None
         if self.firing:
