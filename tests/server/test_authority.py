@@ -372,3 +372,85 @@ async def test_tokens_named_alike_do_not_share_what_they_created(app: App) -> No
     assert [t["id"] for t in own.json()["items"]] == [child_id]
     entry = next(e for e in await audit(app, "token.create") if e["target"] == child_id)
     assert entry["actor"] == f"token:{first['id']}" and entry["actor_name"] == "admin"
+
+
+async def test_a_schedule_owned_by_a_name_from_before_0009_is_refused_until_saved_again(app: App) -> None:
+    from sqlalchemy import update
+
+    from borealis.server.db.models import Schedule
+
+    agent = await enrolled_agent(app.client, app.auth())
+    made = await app.client.post(
+        "/api/v1/schedules",
+        json={"name": "old", "interval_s": 1, "enabled": False, "action": job_action(agent.agent_id)},
+        headers=app.auth(),
+    )
+    state = app.app.state.borealis  # type: ignore[attr-defined]
+    async with state.db.transaction() as session:  # what migration 0009 leaves for a token's name
+        await session.execute(
+            update(Schedule)
+            .where(Schedule.id == made.json()["id"])
+            .values(owner="unresolved:token:admin", enabled=True)
+        )
+    done = await slots(app, made.json()["id"], 1)
+    assert done[0]["outcome"] == "failed" and "save it again" in done[0]["reason"], done
+    assert await jobs(app) == []
+
+
+def library_workflow(agent_id: str, **library: Any) -> dict[str, Any]:
+    run = {"target": {"agents": [agent_id]}, "wait_s": 1, **library}
+    return {
+        "nodes": [
+            {"id": "start", "type": "trigger.manual", "params": {}},
+            {"id": "run", "type": "agents.run_script", "params": run},
+        ],
+        "edges": [{"source": "start", "target": "run", "source_port": "main", "target_port": "main"}],
+    }
+
+
+async def test_a_workflow_node_runs_the_script_version_it_was_saved_with(wf: App) -> None:
+    agent = await enrolled_agent(wf.client, wf.auth())
+    script = await new_script(wf, "echo checked")
+    made = await wf.client.post(
+        "/api/v1/workflows",
+        json={"name": "w", "document": library_workflow(agent.agent_id, script_id=script["id"])},
+        headers=wf.auth(),
+    )
+    assert made.status_code == 201, made.text
+    params = made.json()["document"]["nodes"][1]["params"]
+    assert params["script_version"] == 1 and params["script_sha256"] == script["sha256"]
+    editor = await admin_token(wf.settings, ("scripts:write",), name="editor")
+    edited = await wf.client.put(
+        f"/api/v1/scripts/{script['id']}", json={"version": 1, "body": "id"}, headers=wf.auth(editor)
+    )
+    assert edited.status_code == 200, edited.text
+    started = await wf.client.post(
+        f"/api/v1/workflows/{made.json()['id']}/runs", json={"input": {"go": True}}, headers=wf.auth()
+    )
+    await finished(wf, started.json()["id"])
+    [job] = await jobs(wf)
+    assert job["params"]["script"] == "echo checked"
+
+
+async def test_data_cannot_choose_a_workflows_library_script(wf: App) -> None:
+    agent = await enrolled_agent(wf.client, wf.auth())
+    chosen = library_workflow(agent.agent_id, script_id="{{ json.body.script }}")
+    refused = await wf.client.post(
+        "/api/v1/workflows", json={"name": "w", "document": chosen}, headers=wf.auth()
+    )
+    assert refused.status_code == 400 and "params.script_id" in refused.json()["detail"]
+
+
+async def test_editing_a_script_a_workflow_follows_needs_jobs_run(wf: App) -> None:
+    agent = await enrolled_agent(wf.client, wf.auth())
+    script = await new_script(wf, "echo checked")
+    document = library_workflow(agent.agent_id, script_id=script["id"], script_version="latest")
+    made = await wf.client.post(
+        "/api/v1/workflows", json={"name": "w", "document": document}, headers=wf.auth()
+    )
+    assert made.status_code == 201, made.text
+    editor = await admin_token(wf.settings, ("scripts:write",), name="editor")
+    refused = await wf.client.put(
+        f"/api/v1/scripts/{script['id']}", json={"version": 1, "body": "id"}, headers=wf.auth(editor)
+    )
+    assert refused.status_code == 403 and f"workflow:{made.json()['id']}" in refused.json()["detail"]

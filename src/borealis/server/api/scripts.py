@@ -102,7 +102,7 @@ async def script_versions(script_id: str, request: Request, who: ScriptsRead) ->
 async def update_script(
     script_id: str, body: ScriptChange, request: Request, who: ScriptsWrite
 ) -> dict[str, Any]:
-    """A new version. When schedules follow the script's newest version, a change of its body makes
+    """A new version. When schedules or workflows follow the script's newest version, a change of its body makes
     agents run the new body: that needs the right to run jobs, and the audit row names them."""
     state = state_of(request)
     async with state.db.transaction() as session:
@@ -122,7 +122,7 @@ async def update_script(
             and content is not None
             and (content.body != current.body or content.language != current.language)
         ):
-            require_run(who, f"this script is followed by {len(followed_by)} schedule(s); changing it")
+            require_run(who, f"this script is followed by {', '.join(followed_by[:5])}; changing it")
         script = await library.update_script(
             session, script_id, body.version, who.actor, body.name, body.description, content
         )

@@ -18,6 +18,7 @@ from borealis.core.clock import iso, utcnow
 from borealis.core.errors import Conflict, NotFound
 from borealis.core.ids import new_id
 from borealis.server.db.models import Schedule, Script, ScriptVersion
+from borealis.server.workflows.models import Workflow
 
 LATEST = "latest"  # a job's `script_version` that follows the newest version instead of a pinned one
 
@@ -35,20 +36,26 @@ def body_sha256(body: str) -> str:
 
 
 async def followers(session: AsyncSession, script_id: str) -> list[str]:
-    """Schedules whose job follows this script's newest version (`script_version: "latest"`): an edit
-    of the script changes what they run."""
-    rows = await session.execute(select(Schedule.id, Schedule.action))
+    """What follows this script's newest version (`script_version: "latest"`): schedules (by id) and
+    workflows (`workflow:<id>`, by their current document). An edit of the script changes what they run."""
     found = []
-    for schedule_id, action in rows:
+    for schedule_id, action in await session.execute(select(Schedule.id, Schedule.action)):
         job = action.get("job") if isinstance(action, dict) else None
-        params = job.get("params") if isinstance(job, dict) else None
-        if (
-            isinstance(params, dict)
-            and params.get("script_id") == script_id
-            and params.get("script_version") == LATEST
-        ):
+        if isinstance(job, dict) and _follows(job.get("params"), script_id):
             found.append(str(schedule_id))
+    for workflow_id, document in await session.execute(select(Workflow.id, Workflow.document)):
+        nodes = document.get("nodes") if isinstance(document, dict) else None
+        if any(isinstance(node, dict) and _follows(node.get("params"), script_id) for node in nodes or []):
+            found.append(f"workflow:{workflow_id}")
     return found
+
+
+def _follows(params: object, script_id: str) -> bool:
+    return (
+        isinstance(params, dict)
+        and params.get("script_id") == script_id
+        and params.get("script_version") == LATEST
+    )
 
 
 def script_view(script: Script, with_body: bool = True) -> dict[str, Any]:

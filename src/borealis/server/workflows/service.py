@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from borealis.core.clock import iso, utcnow
-from borealis.core.errors import Conflict, InvalidInput
+from borealis.core.errors import Conflict, InvalidInput, NotFound
 from borealis.core.home import ensure_dir, write_atomic
 from borealis.core.logs import kv
 from borealis.core.settings import ServerSettings
@@ -33,6 +34,7 @@ from borealis.server.bus import Bus
 from borealis.server.db.database import Database
 from borealis.server.jobs.events import JobEvents
 from borealis.server.jobs.service import JobService
+from borealis.server.jobs.spec import pin_script
 from borealis.server.workflows import document as documents
 from borealis.server.workflows import store
 from borealis.server.workflows.engine import Execution, NodeRecord, RunSpec
@@ -68,6 +70,25 @@ def as_items(value: Any) -> list[Item]:
 
 def webhook_nodes(document: documents.Document) -> set[str]:
     return {node.id for node in document.nodes.values() if node.type == "trigger.webhook"}
+
+
+async def pin_scripts(session: AsyncSession, document: dict[str, Any]) -> dict[str, Any]:
+    """The document with each `agents.run_script` that names a library script pinned to the version
+    it names (or the newest now) and that body's SHA-256, unless it says `script_version: "latest"`."""
+    nodes = []
+    for node in document.get("nodes", []):
+        params = node.get("params") if isinstance(node, dict) else None
+        if node.get("type") == "agents.run_script" and isinstance(params, dict) and "script_id" in params:
+            try:
+                params = await pin_script(session, params)
+            except NotFound as missing:
+                raise InvalidInput(
+                    f"the workflow is not valid: node {node.get('id')!r}: params.script_id {missing.detail}",
+                    field="document",
+                ) from None
+            node = {**node, "params": params}
+        nodes.append(node)
+    return {**document, "nodes": nodes}
 
 
 def agent_nodes(document: documents.Document, registry: NodeRegistry) -> list[str]:
@@ -151,6 +172,7 @@ class WorkflowService:
         """A new workflow, owned by `actor` (whose authority its agent steps run under)."""
         parsed = self.check(document)
         async with self.db.transaction() as session:
+            document = await pin_scripts(session, document)
             workflow = await store.create_workflow(session, name, description, document, actor)
             workflow.owner, workflow.owner_name = actor, display_of(actor)
             hooks = await store.sync_hooks(session, workflow.id, webhook_nodes(parsed))
@@ -162,6 +184,8 @@ class WorkflowService:
     ) -> tuple[Workflow, dict[str, str]]:
         parsed = self.check(changes["document"]) if changes.get("document") is not None else None
         async with self.db.transaction() as session:
+            if parsed is not None:
+                changes["document"] = await pin_scripts(session, changes["document"])
             workflow = await store.get_workflow(session, workflow_id)
             workflow = await store.save_version(session, workflow, from_version, actor, **changes)
             if parsed is not None or changes.get("enabled"):  # a new document, or let it run again
