@@ -80,7 +80,8 @@ def test_webhook_condition_scripts_on_two_agents_merge_and_http(
                 "params": {
                     "target": {"agents": [first.agent_id, second.agent_id]},
                     "language": "bash",
-                    "script": 'echo "release {{ json.body.release }}"',
+                    "script": 'echo "release $RELEASE"',  # data reaches scripts as env, never as code
+                    "env": {"RELEASE": "{{ json.body.release }}"},
                     "timeout_s": 30,
                 },
             },

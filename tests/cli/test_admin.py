@@ -90,7 +90,7 @@ def test_the_printed_secrets_work_against_a_server_on_that_home(admin: Admin) ->
             agent = client.get(f"/api/v1/agents/{enrolled.json()['agent_id']}", headers=bearer).json()
             assert agent["tags"] == ["lab"]
 
-            audit = client.get("/api/v1/audit", params={"actor": "cli:admin-cli"}, headers=bearer)
+            audit = client.get("/api/v1/audit", params={"actor": "cli:cli"}, headers=bearer)
             assert audit.status_code == 403  # agents:read only
     finally:
         server.kill()

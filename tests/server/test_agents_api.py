@@ -89,7 +89,9 @@ async def test_status_filter_follows_approval_and_revocation(app: App) -> None:
     again = await app.client.post(f"/api/v1/agents/{revoked.agent_id}/revoke", headers=app.auth())
     assert again.status_code == 409
     audit = await app.client.get("/api/v1/audit", params={"action": "agent.revoke"}, headers=app.auth())
-    assert [(e["target"], e["actor"]) for e in audit.json()["items"]] == [(revoked.agent_id, "token:test")]
+    assert [(e["target"], e["actor"]) for e in audit.json()["items"]] == [
+        (revoked.agent_id, f"token:{app.token.split('_')[1]}")
+    ]
 
 
 async def test_text_search_covers_hostname_id_and_notes(app: App) -> None:

@@ -335,6 +335,35 @@ async def test_the_event_stream_shows_state_changes_and_output_then_ends(
     await session.close()
 
 
+async def test_output_is_accepted_only_from_the_agent_that_holds_the_job(
+    job_server: ServerProcess, api: httpx.AsyncClient
+) -> None:
+    """An agent's `job.output` for a job it was not sent never reaches that job's live stream."""
+    holder = await enrolled_agent(api, {}, hostname="holder")
+    intruder = await enrolled_agent(api, {}, hostname="intruder")
+    holding = await online(job_server, api, holder)
+    other = await online(job_server, api, intruder)
+    job = await submit(api, {"agents": [holder.agent_id]})
+    await holding.receive("job")
+
+    async def listen() -> list[tuple[str, dict[str, Any]]]:
+        async with api.stream("GET", f"/api/v1/jobs/{job['id']}/events") as response:
+            return await read_events(response)
+
+    listening = asyncio.create_task(listen())
+    await asyncio.sleep(0.5)  # the stream has its snapshot
+    await holding.accept(job["id"])
+    await other.output(job["id"], "forged by another agent\n", seq=0)
+    await holding.output(job["id"], "real\n", seq=0)
+    await asyncio.sleep(0.3)
+    await holding.result(job["id"], "succeeded", 0, stdout_tail="real\n")
+    events = await asyncio.wait_for(listening, 10)
+    outputs = [(d["chunk"], d["agent_id"]) for name, d in events if name == "output"]
+    assert outputs == [("real\n", holder.agent_id)]
+    await holding.close()
+    await other.close()
+
+
 async def test_fan_out_to_fifty_agents_with_one_dropping_mid_way(
     job_server: ServerProcess, api: httpx.AsyncClient
 ) -> None:

@@ -25,7 +25,7 @@ async def audit_actions(app: App, action: str) -> list[dict[str, object]]:
 
 
 async def test_login_sets_a_strict_httponly_cookie_that_works_for_reads(app: App) -> None:
-    await create_user(app, "olivia", "operator")
+    user = await create_user(app, "olivia", "operator")
     async with browser(app) as who:
         response = await log_in(who, "olivia")
         assert response.status_code == 200
@@ -40,11 +40,11 @@ async def test_login_sets_a_strict_httponly_cookie_that_works_for_reads(app: App
         assert me.json()["name"] == "olivia" and me.json()["kind"] == "user"
         assert (await who.client.get("/api/v1/agents")).status_code == 200
     [entry] = await audit_actions(app, "auth.login")
-    assert entry["actor"] == "user:olivia"
+    assert entry["actor"] == f"user:{user['id']}" and entry["actor_name"] == "olivia"
 
 
 async def test_a_change_with_the_cookie_needs_the_csrf_token(app: App) -> None:
-    await create_user(app, "olivia", "operator")
+    user = await create_user(app, "olivia", "operator")
     async with browser(app) as who:
         await log_in(who, "olivia")
         body = {"uses": 1}
@@ -55,7 +55,7 @@ async def test_a_change_with_the_cookie_needs_the_csrf_token(app: App) -> None:
         assert wrong.status_code == 401
         right = await who.client.post("/api/v1/enrollments", json=body, headers=who.csrf_header())
         assert right.status_code == 201, right.text
-        assert right.json()["created_by"] == "user:olivia"
+        assert right.json()["created_by"] == f"user:{user['id']}"
 
 
 async def test_logout_ends_the_session(app: App) -> None:

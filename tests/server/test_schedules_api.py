@@ -39,7 +39,7 @@ async def test_create_read_replace_and_delete(app: App) -> None:
     assert response.status_code == 201, response.text
     created = response.json()
     assert created["status"] == "active" and created["version"] == 1
-    assert created["owner"] == "token:test" and created["run_count"] == 0
+    assert created["owner"] == f"token:{app.token.split('_')[1]}" and created["run_count"] == 0
     assert created["action"]["job"]["target"] == {"agents": [agent.agent_id]}
     assert created["next_run_at"].endswith(("T02:00:00Z", "T01:00:00Z"))  # 03:00 in Berlin
     schedule_id = created["id"]
@@ -190,7 +190,7 @@ async def test_a_job_schedule_needs_jobs_run_and_viewers_only_read(app: App) -> 
     assert "jobs:run" in refused.json()["detail"]
     runner = await admin_token(app.settings, ("schedules:write", "jobs:run"), name="runner")
     made = await create(app, runner, name="x", interval_s=60, action=job_action(agent.agent_id))
-    assert made.status_code == 201 and made.json()["owner"] == "token:runner"
+    assert made.status_code == 201 and made.json()["owner"] == f"token:{runner.split('_')[1]}"
     reader = await admin_token(app.settings, ("schedules:read",), name="reader")
     schedule_id = made.json()["id"]
     assert (

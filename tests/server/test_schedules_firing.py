@@ -95,7 +95,7 @@ async def test_an_interval_schedule_fires_every_slot_once_and_never_early(app: A
     assert_never_early(runs)
     assert parse(runs[0]["slot_at"]) > parse(schedule["created_at"])
     job = (await app.client.get(f"/api/v1/jobs/{runs[0]['job_id']}", headers=app.auth())).json()
-    assert job["created_by"] == "token:test" and job["role"] == "script"
+    assert job["created_by"] == f"token:{app.token.split('_')[1]}" and job["role"] == "script"
     assert [row["agent_id"] for row in job["results"]] == [agent.agent_id]
     shown = (await app.client.get(f"/api/v1/schedules/{schedule['id']}", headers=app.auth())).json()
     assert shown["run_count"] >= 4 and shown["last_job_id"]
@@ -160,7 +160,7 @@ async def test_a_workflow_schedule_queues_one_slot_behind_a_running_run(app: App
     assert runs[0]["workflow_run_id"] == "run-1"
     assert "already waits" in runs[2]["reason"]
     workflow_id, given, trigger, actor = starter.started[0]
-    assert (workflow_id, given, actor) == ("wf-1", {"n": 1}, "token:test")
+    assert (workflow_id, given, actor) == ("wf-1", {"n": 1}, f"token:{app.token.split('_')[1]}")
     assert trigger["type"] == "schedule" and trigger["schedule_id"] == schedule["id"]
     assert trigger["slot_at"] == runs[0]["slot_at"]
     starter.running.discard("run-1")  # the first run ends: the queued slot fires
@@ -346,7 +346,7 @@ async def test_a_schedule_starts_runs_of_the_real_workflow_engine(app: App) -> N
             assert time.monotonic() < deadline, run
             await asyncio.sleep(0.1)
         assert run["status"] == "succeeded", run
-        assert run["workflow_id"] == workflow_id and run["created_by"] == "token:test"
+        assert run["workflow_id"] == workflow_id and run["created_by"] == f"token:{app.token.split('_')[1]}"
         assert run["trigger"]["type"] == "schedule" and run["trigger"]["slot_at"] == record["slot_at"]
         assert [item["json"] for item in run["output"]] == [{"n": 7, "seen": 7}]
 

@@ -101,7 +101,7 @@ async def test_a_token_cannot_get_scopes_its_creator_lacks(app: App) -> None:
     )
     assert escalate.status_code == 403
     same = await new_token(app, ["agents:read"], name="same", token=narrow["token"])
-    assert same["created_by"] == "token:narrow"
+    assert same["created_by"] == f"token:{narrow['id']}"
 
 
 async def test_a_non_admin_sees_and_revokes_only_its_own_tokens(app: App) -> None:
@@ -169,6 +169,6 @@ async def test_token_changes_are_audited_with_their_actor(app: App) -> None:
     await app.client.delete(f"/api/v1/tokens/{created['id']}", headers=app.auth())
     response = await app.client.get("/api/v1/audit", headers=app.auth())
     entries = [(e["action"], e["target"], e["actor"]) for e in response.json()["items"]]
-    assert ("token.create", created["id"], "token:test") in entries
-    assert ("token.revoke", created["id"], "token:test") in entries
+    assert ("token.create", created["id"], f"token:{app.token.split('_')[1]}") in entries
+    assert ("token.revoke", created["id"], f"token:{app.token.split('_')[1]}") in entries
     assert created["token"] not in response.text

@@ -61,6 +61,7 @@ class FakeServices:
         target: dict[str, Any],
         actor: str,
         *,
+        workflow_id: str = "",
         run_as: str = "system",
         timeout_s: float = 300.0,
         wait_s: float = 600.0,

@@ -18,14 +18,20 @@ def record(
     action: str,
     target: str | None = None,
     ip: str | None = None,
+    *,
+    actor_name: str | None = None,
     **detail: Any,
 ) -> None:
+    """`actor` is an id (`token:<id>`, `user:<id>`…); its display name is kept beside it, from
+    `actor_name` or from the `Actor` the principal gave."""
+    name = actor_name if actor_name is not None else getattr(actor, "display", None)
     # Cut to the columns' sizes: an actor such as `host:<hostname>` comes from the request, and a record
     # that does not fit must not turn the action it records into a failure.
     session.add(
         AuditEntry(
             at=utcnow(),
             actor=actor[:160],
+            actor_name=name[:128] if name else None,
             action=action[:64],
             target=target[:160] if target else target,
             detail=detail,

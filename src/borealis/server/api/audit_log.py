@@ -36,6 +36,7 @@ async def list_audit(
             "id": r.id,
             "at": iso(r.at),
             "actor": r.actor,
+            "actor_name": r.actor_name,
             "action": r.action,
             "target": r.target,
             "detail": r.detail,

@@ -38,7 +38,7 @@ async def login(body: Login, request: Request, response: Response) -> dict[str, 
             else:
                 state.login_throttle.succeeded(key)
                 cookie, csrf = await open_session(session, user, state.settings.session_ttl_s)
-                audit.record(session, f"user:{user.username}", "auth.login", ip=ip)
+                audit.record(session, f"user:{user.id}", "auth.login", ip=ip, actor_name=user.username)
     if user is None:
         raise NotAuthenticated("wrong username or password")
     response.set_cookie(

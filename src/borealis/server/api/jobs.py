@@ -12,6 +12,7 @@ from starlette.responses import StreamingResponse
 from borealis.protocol.jobs import JobState, RunAs
 from borealis.server.api.common import EVENT_STREAM, JobsRead, JobsRun, Limit, client_ip
 from borealis.server.api.schemas.jobs import JobDetail, JobPage, JobView, SubmittedJob
+from borealis.server.auth.authority import require_run
 from borealis.server.db.models import Job
 from borealis.server.jobs import store
 from borealis.server.jobs.spec import JobSpec
@@ -54,6 +55,7 @@ class NewJob(BaseModel):
 
 @router.post("", status_code=201, response_model=SubmittedJob)
 async def submit_job(body: NewJob, request: Request, who: JobsRun) -> dict[str, Any]:
+    require_run(who, "a job")  # the one rule schedules and workflows are held to as well
     spec = JobSpec(
         role=body.role,
         params=body.params,

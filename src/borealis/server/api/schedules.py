@@ -3,7 +3,8 @@ the record of their slots, and a preview of the next fire times.
 
 A schedule runs a job (`action: {type: job, job: <the body of POST /api/v1/jobs>}`) or a workflow
 (`action: {type: workflow, workflow_id, input}`); setting a job action also needs `jobs:run`, a
-workflow action `workflows:write`.
+workflow action `workflows:write` (and `jobs:run` when the workflow has agent steps). Enabling needs
+the same: whoever lets a schedule run becomes its owner.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from borealis.core.errors import Forbidden, InvalidInput, PayloadTooLarge
 from borealis.server.api.common import Limit, SchedulesRead, SchedulesWrite, client_ip
 from borealis.server.api.jobs import NewJob
 from borealis.server.api.schemas.schedules import SchedulePage, SchedulePreview, ScheduleRunPage, ScheduleView
+from borealis.server.auth.authority import require_run
 from borealis.server.auth.principal import Principal
 from borealis.server.auth.scopes import Scope
 from borealis.server.schedules.cron import MAX_EXPRESSION_CHARS
@@ -65,20 +67,29 @@ class ScheduleChange(ScheduleBody):
     version: int = Field(ge=1, le=2**31 - 1, description="the version this change was made from")
 
 
-def _draft(body: ScheduleBody, who: Principal) -> Draft:
+async def _may_set(request: Request, action: dict[str, Any], who: Principal) -> None:
+    """The scopes it takes to make this action run (checked on save and enable)."""
+    if action["type"] == "job":
+        require_run(who, "a schedule that runs a job")
+        return
+    if not who.may(Scope.WORKFLOWS_WRITE):
+        raise Forbidden("a schedule that runs a workflow needs the workflows:write scope")
+    steps = await state_of(request).workflows.agent_steps(str(action["workflow_id"]))
+    if steps:
+        require_run(who, f"a schedule of a workflow with agent steps ({', '.join(steps[:5])})")
+
+
+async def _draft(request: Request, body: ScheduleBody, who: Principal) -> Draft:
     if body.start_at is not None and body.end_at is not None and body.end_at <= body.start_at:
         raise InvalidInput("end_at must be after start_at", field="end_at")
     action: dict[str, Any]
     if isinstance(body.action, JobAction):
-        if not who.may(Scope.JOBS_RUN):
-            raise Forbidden("a schedule that runs a job needs the jobs:run scope")
         action = {"type": "job", "job": body.action.job.model_dump(mode="json", exclude_none=True)}
     else:
-        if not who.may(Scope.WORKFLOWS_WRITE):
-            raise Forbidden("a schedule that runs a workflow needs the workflows:write scope")
         if len(orjson.dumps(body.action.input)) > MAX_INPUT_BYTES:
             raise PayloadTooLarge(f"input is over {MAX_INPUT_BYTES} bytes", field="action.input")
         action = {"type": "workflow", "workflow_id": body.action.workflow_id, "input": body.action.input}
+    await _may_set(request, action, who)
     return Draft(
         name=body.name,
         cron=body.cron,
@@ -101,7 +112,8 @@ def _service(request: Request) -> ScheduleService:
 
 @router.post("", status_code=201, response_model=ScheduleView)
 async def create_schedule(body: ScheduleBody, request: Request, who: SchedulesWrite) -> dict[str, Any]:
-    return await _service(request).create(_draft(body, who), who.actor, client_ip(request))
+    draft = await _draft(request, body, who)
+    return await _service(request).create(draft, who.actor, client_ip(request))
 
 
 @router.get("", response_model=SchedulePage)
@@ -123,7 +135,7 @@ async def one_schedule(schedule_id: ScheduleId, request: Request, who: Schedules
 async def replace_schedule(
     schedule_id: ScheduleId, body: ScheduleChange, request: Request, who: SchedulesWrite
 ) -> dict[str, Any]:
-    draft = _draft(body, who)
+    draft = await _draft(request, body, who)
     return await _service(request).replace(schedule_id, body.version, draft, who.actor, client_ip(request))
 
 
@@ -134,6 +146,7 @@ async def delete_schedule(schedule_id: ScheduleId, request: Request, who: Schedu
 
 @router.post("/{schedule_id}/enable", response_model=ScheduleView)
 async def enable_schedule(schedule_id: ScheduleId, request: Request, who: SchedulesWrite) -> dict[str, Any]:
+    await _may_set(request, (await _service(request).one(schedule_id))["action"], who)
     return await _service(request).set_enabled(schedule_id, True, who.actor, client_ip(request))
 
 

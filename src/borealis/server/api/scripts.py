@@ -13,6 +13,7 @@ from borealis.core.errors import InvalidInput
 from borealis.server import audit
 from borealis.server.api.common import Limit, ScriptsRead, ScriptsWrite, client_ip
 from borealis.server.api.schemas.jobs import ScriptPage, ScriptVersionPage, ScriptVersionView, ScriptView
+from borealis.server.auth.authority import require_run
 from borealis.server.jobs import library
 from borealis.server.jobs.spec import check_body_size, check_language
 from borealis.server.state import state_of
@@ -102,17 +103,27 @@ async def script_versions(script_id: str, request: Request, who: ScriptsRead) ->
 async def update_script(
     script_id: str, body: ScriptChange, request: Request, who: ScriptsWrite
 ) -> dict[str, Any]:
+    """A new version. When schedules or workflows follow the script's newest version, a change of its body makes
+    agents run the new body: that needs the right to run jobs, and the audit row names them."""
     state = state_of(request)
     async with state.db.transaction() as session:
+        current = await library.get_script(session, script_id)
+        before = library.body_sha256(current.body)
         content = None
         if body.language is not None or body.body is not None or body.parameters is not None:
-            current = await library.get_script(session, script_id)
             content = _content(
                 body.language if body.language is not None else current.language,
                 body.body if body.body is not None else current.body,
                 body.parameters if body.parameters is not None else current.parameters,
                 state.settings.max_script_bytes,
             )
+        followed_by = await library.followers(session, script_id)
+        if (
+            followed_by
+            and content is not None
+            and (content.body != current.body or content.language != current.language)
+        ):
+            require_run(who, f"this script is followed by {', '.join(followed_by[:5])}; changing it")
         script = await library.update_script(
             session, script_id, body.version, who.actor, body.name, body.description, content
         )
@@ -124,6 +135,9 @@ async def update_script(
             client_ip(request),
             name=script.name,
             version=script.version,
+            sha256_before=before,
+            sha256=library.body_sha256(script.body),
+            followed_by=followed_by,
         )
     return library.script_view(script)
 

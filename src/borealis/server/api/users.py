@@ -75,7 +75,7 @@ async def change_user(user_id: str, body: UserChange, request: Request, who: Use
         if body.disabled is not None:
             user.disabled = body.disabled
             changed.append("disabled")
-        ended: dict[str, int] = {}
+        ended: dict[str, Any] = {}  # counts, as audit detail
         if body.password is not None:
             user.password_hash = await hash_password_off_loop(body.password)
             changed.append("password")

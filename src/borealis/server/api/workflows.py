@@ -18,6 +18,8 @@ from borealis.server.api.schemas.workflows import (
     WorkflowVersionPage,
     WorkflowView,
 )
+from borealis.server.auth.authority import require_run
+from borealis.server.auth.principal import Principal
 from borealis.server.state import state_of
 from borealis.server.workflows import store
 from borealis.server.workflows.service import as_items, run_view, workflow_view
@@ -44,6 +46,12 @@ class NewRun(BaseModel):
     node_id: str | None = Field(default=None, max_length=64, description="the trigger node to start from")
 
 
+def _may_run_steps(who: Principal, steps: list[str], what: str) -> None:
+    """Agent steps make agents run jobs: saving, enabling or starting them needs what a job needs."""
+    if steps:
+        require_run(who, f"{what} with agent steps ({', '.join(steps[:5])})")
+
+
 @router.get("/workflow-node-types", response_model=NodeTypePage)
 async def node_types(request: Request, who: WorkflowsRead) -> dict[str, Any]:
     catalog = state_of(request).workflows.registry.catalog()
@@ -53,6 +61,7 @@ async def node_types(request: Request, who: WorkflowsRead) -> dict[str, Any]:
 @router.post("/workflows", status_code=201, response_model=WorkflowView, response_model_exclude_unset=True)
 async def create_workflow(body: NewWorkflow, request: Request, who: WorkflowsWrite) -> dict[str, Any]:
     workflows = state_of(request).workflows
+    _may_run_steps(who, workflows.agent_steps_of(body.document), "a workflow")
     workflow, hooks = await workflows.create(
         body.name, body.description, body.document, who.actor, client_ip(request)
     )
@@ -108,7 +117,12 @@ async def workflow_versions(workflow_id: str, request: Request, who: WorkflowsRe
 async def update_workflow(
     workflow_id: str, body: WorkflowChange, request: Request, who: WorkflowsWrite
 ) -> dict[str, Any]:
-    workflow, hooks = await state_of(request).workflows.update(
+    workflows = state_of(request).workflows
+    if body.document is not None:
+        _may_run_steps(who, workflows.agent_steps_of(body.document), "a workflow")
+    elif body.enabled:
+        _may_run_steps(who, await workflows.agent_steps(workflow_id), "enabling a workflow")
+    workflow, hooks = await workflows.update(
         workflow_id,
         body.version,
         who.actor,
@@ -130,6 +144,7 @@ async def delete_workflow(workflow_id: str, request: Request, who: WorkflowsWrit
 @router.post("/workflows/{workflow_id}/runs", status_code=201, response_model=RunView)
 async def start_run(workflow_id: str, body: NewRun, request: Request, who: WorkflowsWrite) -> dict[str, Any]:
     workflows = state_of(request).workflows
+    _may_run_steps(who, await workflows.agent_steps(workflow_id), "a run of a workflow")
     trigger: dict[str, Any] = {"type": "manual"}
     if body.node_id:
         trigger["node_id"] = body.node_id

@@ -7,6 +7,23 @@ from dataclasses import dataclass
 from borealis.server.auth.scopes import Scope, grants
 
 
+class Actor(str):
+    """A principal as it is recorded (`user:<user id>`, `token:<token id>`, `cli:cli`): an id, never a
+    display name, so two principals named alike are never one. `display` carries the name for audit rows."""
+
+    display: str
+
+    def __new__(cls, ref: str, display: str = "") -> Actor:
+        made = super().__new__(cls, ref)
+        made.display = display
+        return made
+
+
+def display_of(actor: str) -> str:
+    """The display name an `Actor` carries ("" for a plain string), cut to the columns' size."""
+    return str(getattr(actor, "display", ""))[:128]
+
+
 @dataclass(frozen=True)
 class Principal:
     kind: str  # "user" (console session), "token", or "cli" (admin commands on the home)
@@ -17,8 +34,11 @@ class Principal:
     via_cookie: bool = False
 
     @property
-    def actor(self) -> str:
-        return f"{self.kind}:{self.name}"
+    def actor(self) -> Actor:
+        """The principal's id as owners, creators and audit rows record it (a user by user id, not by
+        login session)."""
+        ident = self.user_id if self.kind == "user" and self.user_id else self.id
+        return Actor(f"{self.kind}:{ident}", self.name)
 
     def may(self, scope: Scope) -> bool:
         return grants(self.scopes, scope)

@@ -16,6 +16,7 @@ from borealis.server.db.models import ApiToken, User
 
 PREFIX = "brt_"
 LAST_USED_RESOLUTION = timedelta(seconds=60)
+MAX_CREATOR_DEPTH = 8  # tokens made by tokens made by tokens…: checked this deep
 
 
 async def create_token(
@@ -49,22 +50,55 @@ async def authenticate_token(session: AsyncSession, credential: str) -> Principa
     token = await session.get(ApiToken, parts[0]) if parts else None
     if parts is None or token is None or not matches(parts[1], token.secret_hash):
         raise NotAuthenticated("invalid API token")
+    scopes = await token_scopes(session, token)
     now = utcnow()
-    if token.revoked_at is not None:
-        raise NotAuthenticated("API token has been revoked")
-    if token.expires_at is not None and token.expires_at <= now:
-        raise NotAuthenticated("API token has expired")
-    scopes = frozenset(Scope(s) for s in token.scopes if s in Scope._value2member_map_)
-    if token.user_id is not None:
-        # A token made by a user acts for that user: never more than the user's role grants today.
-        owner = await session.get(User, token.user_id)
-        if owner is None or owner.disabled:
-            raise NotAuthenticated("the API token's user is disabled")
-        scopes = frozenset(s for s in scopes if grants(ROLE_SCOPES[Role(owner.role)], s))
     if token.last_used_at is None or now - token.last_used_at > LAST_USED_RESOLUTION:
         token.last_used_at = now
         await session.commit()
     return Principal(kind="token", id=token.id, name=token.name, scopes=scopes, user_id=token.user_id)
+
+
+async def user_scopes(session: AsyncSession, user_id: str) -> frozenset[Scope]:
+    """What a user may do now: their role's scopes, unless the user is gone or disabled."""
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotAuthenticated(f"user {user_id} no longer exists")
+    if user.disabled:
+        raise NotAuthenticated(f"user {user.username!r} ({user_id}) is disabled")
+    return ROLE_SCOPES[Role(user.role)]
+
+
+async def token_scopes(session: AsyncSession, token: ApiToken, depth: int = 0) -> frozenset[Scope]:
+    """What a token may do now: its scopes, never more than what its user's role grants today nor
+    what the token or user that created it may still do. Raises `NotAuthenticated` with the reason
+    when it may do nothing (revoked, expired, its user disabled, its creator revoked…)."""
+    now = utcnow()
+    if token.revoked_at is not None:
+        raise NotAuthenticated(f"API token {token.name!r} ({token.id}) has been revoked")
+    if token.expires_at is not None and token.expires_at <= now:
+        raise NotAuthenticated(f"API token {token.name!r} ({token.id}) has expired")
+    scopes = frozenset(Scope(s) for s in token.scopes if s in Scope._value2member_map_)
+    if token.user_id is not None:
+        # A token made by a user acts for that user: never more than the user's role grants today.
+        try:
+            held = await user_scopes(session, token.user_id)
+        except NotAuthenticated as gone:
+            raise NotAuthenticated(f"the API token's user is disabled ({gone.detail})") from None
+        scopes = frozenset(s for s in scopes if grants(held, s))
+    kind, _, ident = token.created_by.partition(":")
+    if kind == "token" and depth < MAX_CREATOR_DEPTH:
+        creator = await session.get(ApiToken, ident)
+        if creator is None:
+            raise NotAuthenticated(f"the token that created API token {token.id} no longer exists")
+        try:
+            held = await token_scopes(session, creator, depth + 1)
+        except NotAuthenticated as gone:
+            raise NotAuthenticated(f"the token that created API token {token.id}: {gone.detail}") from None
+        scopes = frozenset(s for s in scopes if grants(held, s))
+    elif kind == "user" and ident != token.user_id:
+        held = await user_scopes(session, ident)
+        scopes = frozenset(s for s in scopes if grants(held, s))
+    return scopes
 
 
 def token_view(token: ApiToken) -> dict[str, object]:

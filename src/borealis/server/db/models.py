@@ -87,6 +87,7 @@ class AuditEntry(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(index=True)
     actor: Mapped[str] = mapped_column(String(160))
+    actor_name: Mapped[str | None] = mapped_column(String(128))
     action: Mapped[str] = mapped_column(String(64), index=True)
     target: Mapped[str | None] = mapped_column(String(160))
     detail: Mapped[dict[str, Any]]
@@ -363,7 +364,8 @@ class Schedule(Base):
     ended_reason: Mapped[str | None] = mapped_column(String(128))
     last_ref: Mapped[str | None] = mapped_column(String(64))  # the job id or workflow run id last fired
     last_ref_kind: Mapped[str | None] = mapped_column(String(16))
-    owner: Mapped[str] = mapped_column(String(160))  # the actor its runs are submitted as
+    owner: Mapped[str] = mapped_column(String(160))  # the principal's id its runs are submitted as
+    owner_name: Mapped[str] = mapped_column(String(128), default="")
     version: Mapped[int] = mapped_column(Integer)
     created_by: Mapped[str] = mapped_column(String(160))
     created_at: Mapped[datetime]

@@ -6,6 +6,7 @@ never merged silently. Old versions stay readable; deleting a script deletes its
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from borealis.core.clock import iso, utcnow
 from borealis.core.errors import Conflict, NotFound
 from borealis.core.ids import new_id
-from borealis.server.db.models import Script, ScriptVersion
+from borealis.server.db.models import Schedule, Script, ScriptVersion
+from borealis.server.workflows.models import Workflow
+
+LATEST = "latest"  # a job's `script_version` that follows the newest version instead of a pinned one
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,34 @@ class ScriptContent:
     language: str
     body: str
     parameters: dict[str, Any]
+
+
+def body_sha256(body: str) -> str:
+    """The content hash that pins a script's body."""
+    return hashlib.sha256(body.encode("utf-8")).hexdigest()
+
+
+async def followers(session: AsyncSession, script_id: str) -> list[str]:
+    """What follows this script's newest version (`script_version: "latest"`): schedules (by id) and
+    workflows (`workflow:<id>`, by their current document). An edit of the script changes what they run."""
+    found = []
+    for schedule_id, action in await session.execute(select(Schedule.id, Schedule.action)):
+        job = action.get("job") if isinstance(action, dict) else None
+        if isinstance(job, dict) and _follows(job.get("params"), script_id):
+            found.append(str(schedule_id))
+    for workflow_id, document in await session.execute(select(Workflow.id, Workflow.document)):
+        nodes = document.get("nodes") if isinstance(document, dict) else None
+        if any(isinstance(node, dict) and _follows(node.get("params"), script_id) for node in nodes or []):
+            found.append(f"workflow:{workflow_id}")
+    return found
+
+
+def _follows(params: object, script_id: str) -> bool:
+    return (
+        isinstance(params, dict)
+        and params.get("script_id") == script_id
+        and params.get("script_version") == LATEST
+    )
 
 
 def script_view(script: Script, with_body: bool = True) -> dict[str, Any]:
@@ -41,6 +73,7 @@ def script_view(script: Script, with_body: bool = True) -> dict[str, Any]:
     }
     if with_body:
         view["body"] = script.body
+        view["sha256"] = body_sha256(script.body)
     return view
 
 
@@ -52,6 +85,7 @@ def version_view(script: Script, version: ScriptVersion) -> dict[str, Any]:
         "language": version.language,
         "parameters": version.parameters,
         "body": version.body,
+        "sha256": body_sha256(version.body),
         "version": version.version,
         "latest_version": script.version,
         "created_by": version.created_by,

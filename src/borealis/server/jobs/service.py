@@ -34,6 +34,7 @@ from borealis.server.jobs import store
 from borealis.server.jobs.delivery import SEND_ERRORS, Delivery
 from borealis.server.jobs.events import JobEvents
 from borealis.server.jobs.frames import ack_frame, cancel_frame, job_frame
+from borealis.server.jobs.holders import Holders
 from borealis.server.jobs.inbound import is_replay_refusal, parse_accepted, parse_output, parse_result
 from borealis.server.jobs.report_writer import ReportWriter
 from borealis.server.jobs.reports import Change, Report
@@ -62,6 +63,8 @@ class JobService:
         self.reports = ReportWriter(db, self._stored)
         self.tasks: set[asyncio.Task[None]] = set()
         self.bad_frames = 0
+        self.holders = Holders(db)
+        self.foreign_output = 0
 
     async def start(self) -> None:
         await self.delivery.start()
@@ -254,6 +257,13 @@ class JobService:
         try:
             if kind == MessageType.JOB_OUTPUT:
                 out = parse_output(frame)
+                if not await self.holders.holds(agent_id, out.job_id):
+                    self.foreign_output += 1
+                    log.warning(
+                        "output for a job the agent does not hold ignored",
+                        extra=kv(agent_id=agent_id, job_id=out.job_id),
+                    )
+                    return
                 await self.events.publish(
                     {
                         "type": "output",
@@ -300,6 +310,7 @@ class JobService:
                 running[change.job_id].append(change.agent_id)
             else:
                 final[(change.job_id, change.status, change.exit_code)].append(change.agent_id)
+                self.holders.forget(change.agent_id, change.job_id)
         # Every `running` first: a row's accept and result may be in one batch, never the reverse.
         for job_id, agents in running.items():
             await self._states(job_id, agents, JobState.RUNNING.value)

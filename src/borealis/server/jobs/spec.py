@@ -1,8 +1,10 @@
 """What a submitted job asks for, checked before anything is stored (bad input is a 4xx, never a 500).
 
-For the `script` role, `params` is `{language, script | script_id [+ script_version], args, env, cwd}`;
-a library script is resolved here, so the agent always receives (and the signature always covers) the
-exact body that runs.
+For the `script` role, `params` is `{language, script | script_id [+ script_version [+ script_sha256]],
+args, env, cwd}`; a library script is resolved here, so the agent always receives (and the signature
+always covers) the exact body that runs. What is stored to run later (a schedule's job) is pinned with
+`pin_script`: the version and the SHA-256 of its body, unless `script_version: "latest"` says to follow
+the newest version.
 """
 
 from __future__ import annotations
@@ -22,7 +24,10 @@ from borealis.server.jobs import library
 from borealis.server.jobs.roles import KnownRoles
 
 LANGUAGES = ("bash", "sh", "python", "powershell", "cmd")
-SCRIPT_PARAMS = frozenset({"language", "script", "script_id", "script_version", "args", "env", "cwd"})
+SCRIPT_PARAMS = frozenset(
+    {"language", "script", "script_id", "script_version", "script_sha256", "args", "env", "cwd"}
+)
+LATEST = library.LATEST  # `script_version: "latest"`: follow the library script's newest version
 MAX_ARGS = 256
 MAX_ARG_CHARS = 8192
 MAX_ENV = 256
@@ -112,17 +117,30 @@ async def _script_params(
         raise InvalidInput(f"unknown script parameters {unknown}", field="params")
     script_id = params.get("script_id")
     version = params.get("script_version")
+    pinned_hash = params.get("script_sha256")
     if script_id is not None:
         if "script" in params:
             raise InvalidInput("give either script or script_id, not both", field="params")
         if not isinstance(script_id, str) or not script_id or len(script_id) > 64:
             raise InvalidInput("script_id must be a script's id", field="params.script_id")
-        if version is not None and (not isinstance(version, int) or isinstance(version, bool) or version < 1):
-            raise InvalidInput("script_version must be a positive integer", field="params.script_version")
+        if version == LATEST:
+            version = None
+        elif version is not None and (
+            not isinstance(version, int) or isinstance(version, bool) or version < 1
+        ):
+            raise InvalidInput(
+                'script_version must be a positive integer or "latest"', field="params.script_version"
+            )
         try:
             script, row = await library.get_version(session, script_id, version)
         except NotFound as missing:
             raise InvalidInput(missing.detail, field="params.script_id") from missing
+        if pinned_hash is not None and pinned_hash != library.body_sha256(row.body):
+            raise InvalidInput(
+                f"script {script.name!r} version {row.version} is not the body it was pinned to "
+                "(its SHA-256 differs)",
+                field="params.script_sha256",
+            )
         language = check_language(params.get("language", row.language))
         if language != row.language:
             raise InvalidInput(
@@ -130,7 +148,7 @@ async def _script_params(
             )
         body, version = row.body, row.version
     else:
-        if version is not None:
+        if version is not None or pinned_hash is not None:
             raise InvalidInput("script_version needs a script_id", field="params.script_version")
         language = check_language(params.get("language"))
         given = params.get("script")
@@ -184,3 +202,14 @@ def _cwd(value: object) -> str | None:
     if not isinstance(value, str) or not value or len(value) > 4096 or "\x00" in value:
         raise InvalidInput("cwd must be a path", field="params.cwd")
     return value
+
+
+async def pin_script(session: AsyncSession, params: dict[str, Any]) -> dict[str, Any]:
+    """Script params to store for later runs: a library script pinned to the version it names (or the
+    newest now) and its body's SHA-256, unless `script_version` is `"latest"`. Checked params only."""
+    script_id = params.get("script_id")
+    if not isinstance(script_id, str) or params.get("script_version") == LATEST:
+        return params
+    version = params.get("script_version")
+    _, row = await library.get_version(session, script_id, version if isinstance(version, int) else None)
+    return {**params, "script_version": row.version, "script_sha256": library.body_sha256(row.body)}

@@ -248,3 +248,16 @@ async def row_states(session: AsyncSession, job_id: str) -> dict[str, str]:
 
 def is_final(status: str) -> bool:
     return status in {state.value for state in FINAL_STATES}
+
+
+HELD = (JobState.SENT.value, JobState.RUNNING.value)
+
+
+async def holds(session: AsyncSession, job_id: str, agent_id: str) -> bool:
+    """Whether the agent holds this job: its row for the job was sent to it and is not final."""
+    found = await session.scalar(
+        select(JobResult.id).where(
+            JobResult.job_id == job_id, JobResult.agent_id == agent_id, JobResult.status.in_(HELD)
+        )
+    )
+    return found is not None

@@ -20,9 +20,12 @@ from sqlalchemy import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from borealis.core.clock import monotonic, utcnow
-from borealis.core.errors import BorealisError
+from borealis.core.errors import BorealisError, Forbidden
 from borealis.core.logs import kv
 from borealis.core.settings import ServerSettings
+from borealis.server import audit
+from borealis.server.auth import authority
+from borealis.server.auth.scopes import Scope
 from borealis.server.db.database import Database
 from borealis.server.db.models import Schedule
 from borealis.server.jobs.service import JobService
@@ -76,7 +79,11 @@ class Scheduler:
 
     async def stop(self) -> None:
         if self.task is not None:
-            self.task.cancel()
+            # Python 3.11's wait_for can swallow a cancel that lands as the wakeup is set (a change
+            # just before shutdown): cancel again until the loop has really ended.
+            while not self.task.done():
+                self.task.cancel()
+                await asyncio.wait({self.task}, timeout=0.5)
             await asyncio.gather(self.task, return_exceptions=True)
             self.task = None
         if self.firing:
@@ -278,6 +285,9 @@ class Scheduler:
         action, owner = what
         async with self.slots:
             trigger = actions.trigger_of(firing.schedule_id, firing.slot_at, firing.fired_at)
+            denied = await self._refusal(firing, action, owner)
+            if denied is not None:
+                return store.Finish(firing.schedule_id, firing.slot_at, None, None, denied)
             try:
                 kind, ref = await actions.fire(action, self.jobs, self.starter, owner, trigger)
             except BorealisError as refused:
@@ -289,6 +299,32 @@ class Scheduler:
                 reason = "the server failed to submit it; the error is in its log"
                 return store.Finish(firing.schedule_id, firing.slot_at, None, None, reason)
             return store.Finish(firing.schedule_id, firing.slot_at, kind, ref, None)
+
+    async def _refusal(self, firing: Firing, action: dict[str, Any], owner: str) -> str | None:
+        """Why the owner may not make this slot run, as the owner stands now (re-read from the
+        database: role, token, user, the token's creator); None when it may. A refusal is audited."""
+        try:
+            async with self.db.session() as session:
+                if action["type"] == actions.JOB:
+                    await authority.check_run(session, owner, "this schedule")
+                else:
+                    principal = await authority.load(session, owner)
+                    if not principal.may(Scope.WORKFLOWS_WRITE):
+                        raise Forbidden(f"its owner {owner} no longer has workflows:write")
+            return None
+        except BorealisError as refused:
+            reason = f"refused: {refused.detail}"[:512]
+        async with self.db.transaction() as session:
+            audit.record(
+                session,
+                owner,
+                "schedule.refused",
+                firing.schedule_id,
+                None,
+                slot_at=firing.slot_at.isoformat(),
+                reason=reason,
+            )
+        return reason
 
     # -- retention ----------------------------------------------------------------------------------
 

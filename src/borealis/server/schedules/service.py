@@ -1,9 +1,11 @@
 """The schedule service: create, replace (refusing a stale version), delete, enable and disable
 schedules, read them, their slot records and their next fire times; it owns the scheduler loop.
 
-A schedule runs as its owner: the principal who last set it (created or replaced it), so whoever
-changes what runs answers for it. Enabling starts from the next slot after now; slots that passed
-while a schedule was disabled are not slots it missed.
+A schedule runs as its owner, recorded by id: the principal who last set it (created, replaced or
+enabled it), so whoever changes what runs answers for it. A library script its job names is pinned to
+a version and content hash when it is saved (unless it says `script_version: "latest"`). Enabling
+starts from the next slot after now; slots that passed while a schedule was disabled are not slots it
+missed.
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from borealis.core.errors import Conflict, InvalidInput
 from borealis.core.ids import new_id
 from borealis.core.settings import ServerSettings
 from borealis.server import audit
+from borealis.server.auth.principal import display_of
 from borealis.server.db.database import Database
 from borealis.server.db.models import Schedule
 from borealis.server.jobs.service import JobService
-from borealis.server.jobs.spec import check_cosign, resolve_params
+from borealis.server.jobs.spec import check_cosign, pin_script, resolve_params
 from borealis.server.schedules import actions, store
 from borealis.server.schedules.policy import Misfire, Overlap
 from borealis.server.schedules.runner import Scheduler, timing_of
@@ -87,6 +90,7 @@ class ScheduleService:
                 id=new_id(),
                 run_count=0,
                 owner=actor,
+                owner_name=display_of(actor),
                 version=1,
                 created_by=actor,
                 created_at=now,
@@ -111,6 +115,7 @@ class ScheduleService:
             _check_version(row, version)
             _apply(row, draft, anchor, timing, now)
             row.owner = row.updated_by = actor
+            row.owner_name = display_of(actor)
             row.updated_at = now
             row.version += 1
             audit.record(session, actor, "schedule.update", row.id, ip, name=row.name, version=row.version)
@@ -127,6 +132,8 @@ class ScheduleService:
                 row.enabled = enabled
                 if enabled and row.next_run_at is not None:
                     row.next_run_at = timing_of(row).next_after(now)
+                if enabled:  # whoever lets it run again answers for what it runs
+                    row.owner, row.owner_name = actor, display_of(actor)
                 row.updated_by = actor
                 row.updated_at = now
                 row.version += 1
@@ -202,6 +209,9 @@ class ScheduleService:
                                 field="operator_signature.repeat_s",
                             )
                         check_cosign(spec, target, utcnow(), utcnow())
+                    if spec.role == "script":
+                        job = draft.action["job"]
+                        job["params"] = await pin_script(session, dict(job.get("params") or {}))
                 except InvalidInput as bad:
                     field = bad.extra.get("field")
                     raise InvalidInput(

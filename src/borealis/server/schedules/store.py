@@ -24,7 +24,9 @@ from borealis.server.schedules.policy import Decision, Outcome
 
 UNFINISHED_JOB = (JobState.QUEUED.value, JobState.SENT.value, JobState.RUNNING.value)
 PENDING = (Outcome.FIRING.value, Outcome.QUEUED.value)
-LEFT_OUT_OF_CLAIM = frozenset({"action", "owner", "name", "created_by", "created_at", "updated_by"})
+LEFT_OUT_OF_CLAIM = frozenset(
+    {"action", "owner", "owner_name", "name", "created_by", "created_at", "updated_by"}
+)
 
 
 async def get(session: AsyncSession, schedule_id: str) -> Schedule:

@@ -37,6 +37,7 @@ def schedule_view(row: Schedule) -> dict[str, Any]:
         "last_job_id": row.last_ref if row.last_ref_kind == actions.JOB else None,
         "last_workflow_run_id": row.last_ref if row.last_ref_kind == actions.WORKFLOW else None,
         "owner": row.owner,
+        "owner_name": row.owner_name,
         "version": row.version,
         "created_by": row.created_by,
         "created_at": iso(row.created_at),

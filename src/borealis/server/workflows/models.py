@@ -20,6 +20,8 @@ class Workflow(Base):
     document: Mapped[dict[str, Any]]
     version: Mapped[int] = mapped_column(Integer)
     enabled: Mapped[bool] = mapped_column(Boolean, default=True)
+    owner: Mapped[str] = mapped_column(String(160), default="")  # whose authority its agent steps use
+    owner_name: Mapped[str] = mapped_column(String(128), default="")
     created_by: Mapped[str] = mapped_column(String(160))
     created_at: Mapped[datetime]
     updated_by: Mapped[str] = mapped_column(String(160))

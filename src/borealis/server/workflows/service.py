@@ -21,17 +21,20 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from borealis.core.clock import iso, utcnow
-from borealis.core.errors import Conflict, InvalidInput
+from borealis.core.errors import Conflict, InvalidInput, NotFound
 from borealis.core.home import ensure_dir, write_atomic
 from borealis.core.logs import kv
 from borealis.core.settings import ServerSettings
 from borealis.server import audit
+from borealis.server.auth.principal import display_of
 from borealis.server.bus import Bus
 from borealis.server.db.database import Database
 from borealis.server.jobs.events import JobEvents
 from borealis.server.jobs.service import JobService
+from borealis.server.jobs.spec import pin_script
 from borealis.server.workflows import document as documents
 from borealis.server.workflows import store
 from borealis.server.workflows.engine import Execution, NodeRecord, RunSpec
@@ -67,6 +70,34 @@ def as_items(value: Any) -> list[Item]:
 
 def webhook_nodes(document: documents.Document) -> set[str]:
     return {node.id for node in document.nodes.values() if node.type == "trigger.webhook"}
+
+
+async def pin_scripts(session: AsyncSession, document: dict[str, Any]) -> dict[str, Any]:
+    """The document with each `agents.run_script` that names a library script pinned to the version
+    it names (or the newest now) and that body's SHA-256, unless it says `script_version: "latest"`."""
+    nodes = []
+    for node in document.get("nodes", []):
+        params = node.get("params") if isinstance(node, dict) else None
+        if node.get("type") == "agents.run_script" and isinstance(params, dict) and "script_id" in params:
+            try:
+                params = await pin_script(session, params)
+            except NotFound as missing:
+                raise InvalidInput(
+                    f"the workflow is not valid: node {node.get('id')!r}: params.script_id {missing.detail}",
+                    field="document",
+                ) from None
+            node = {**node, "params": params}
+        nodes.append(node)
+    return {**document, "nodes": nodes}
+
+
+def agent_nodes(document: documents.Document, registry: NodeRegistry) -> list[str]:
+    """The nodes that make agents run something: saving or enabling them needs `jobs:run`."""
+    return sorted(
+        node.id
+        for node in document.nodes.values()
+        if getattr(registry.get(node.type), "category", "") == "agents"
+    )
 
 
 class WorkflowService:
@@ -121,12 +152,29 @@ class WorkflowService:
     def check(self, document: Any) -> documents.Document:
         return documents.parse(document, self.registry)
 
+    def agent_steps_of(self, document: dict[str, Any]) -> list[str]:
+        return agent_nodes(self.check(document), self.registry)
+
+    async def agent_steps(self, workflow_id: str) -> list[str]:
+        """The agent nodes of the workflow's current version ([] when there is no such workflow)."""
+        async with self.db.session() as session:
+            workflow = await session.get(Workflow, workflow_id)
+        if workflow is None:
+            return []
+        try:
+            return self.agent_steps_of(workflow.document)
+        except InvalidInput:
+            return []
+
     async def create(
         self, name: str, description: str, document: dict[str, Any], actor: str, ip: str | None
     ) -> tuple[Workflow, dict[str, str]]:
+        """A new workflow, owned by `actor` (whose authority its agent steps run under)."""
         parsed = self.check(document)
         async with self.db.transaction() as session:
+            document = await pin_scripts(session, document)
             workflow = await store.create_workflow(session, name, description, document, actor)
+            workflow.owner, workflow.owner_name = actor, display_of(actor)
             hooks = await store.sync_hooks(session, workflow.id, webhook_nodes(parsed))
             audit.record(session, actor, "workflow.create", workflow.id, ip, name=name, version=1)
         return workflow, hooks
@@ -136,8 +184,12 @@ class WorkflowService:
     ) -> tuple[Workflow, dict[str, str]]:
         parsed = self.check(changes["document"]) if changes.get("document") is not None else None
         async with self.db.transaction() as session:
+            if parsed is not None:
+                changes["document"] = await pin_scripts(session, changes["document"])
             workflow = await store.get_workflow(session, workflow_id)
             workflow = await store.save_version(session, workflow, from_version, actor, **changes)
+            if parsed is not None or changes.get("enabled"):  # a new document, or let it run again
+                workflow.owner, workflow.owner_name = actor, display_of(actor)
             hooks = await store.sync_hooks(session, workflow.id, webhook_nodes(parsed)) if parsed else {}
             audit.record(session, actor, "workflow.update", workflow.id, ip, version=workflow.version)
         return workflow, hooks
@@ -434,6 +486,8 @@ def workflow_view(workflow: Workflow, hooks: dict[str, str] | None = None) -> di
         "description": workflow.description,
         "version": workflow.version,
         "enabled": workflow.enabled,
+        "owner": workflow.owner,
+        "owner_name": workflow.owner_name,
         "document": workflow.document,
         "created_by": workflow.created_by,
         "created_at": iso(workflow.created_at),

@@ -17,13 +17,15 @@ from sqlalchemy import select
 from borealis.core.clock import utcnow
 from borealis.core.errors import BorealisError
 from borealis.protocol.jobs import RunAs
+from borealis.server import audit
+from borealis.server.auth import authority
 from borealis.server.db.database import Database
 from borealis.server.inventory import queries as inventory_queries
 from borealis.server.jobs import store as job_store
 from borealis.server.jobs.service import JobService
 from borealis.server.jobs.spec import JobSpec
 from borealis.server.jobs.views import result_view
-from borealis.server.workflows.models import WorkflowNodeState
+from borealis.server.workflows.models import Workflow, WorkflowNodeState
 from borealis.server.workflows.nodes.base import NodeError
 from borealis.server.workflows.ssrf import Guard
 
@@ -50,11 +52,15 @@ class NodeServices:
         target: dict[str, Any],
         actor: str,
         *,
+        workflow_id: str,
         run_as: str = "system",
         timeout_s: float = 300.0,
         wait_s: float = 600.0,
     ) -> tuple[str, list[dict[str, Any]]]:
-        """Submit a job and wait until every agent's row is final; (job id, one result per agent)."""
+        """Submit a job and wait until every agent's row is final; (job id, one result per agent).
+        The workflow's owner, and the run's starter when that is a principal, must still be allowed to
+        run jobs (re-read now); otherwise no job is made and the step fails with the reason."""
+        actor = await self._authority(workflow_id, actor)
         spec = JobSpec(
             role=role,
             params=params,
@@ -86,6 +92,22 @@ class NodeServices:
             raise
         finally:
             self.jobs.events.unlisten(listener)
+
+    async def _authority(self, workflow_id: str, actor: str) -> str:
+        """Who the job is submitted as: the run's starter when a principal, else the workflow's owner."""
+        async with self.db.session() as session:
+            owner = await session.scalar(select(Workflow.owner).where(Workflow.id == workflow_id)) or ""
+            refs = [owner] + ([actor] if authority.is_principal(actor) and actor != owner else [])
+            try:
+                for ref in refs:
+                    await authority.check_run(session, ref, "this workflow's agent step")
+            except BorealisError as refused:
+                reason = refused.detail
+            else:
+                return actor if authority.is_principal(actor) else owner
+        async with self.db.transaction() as session:
+            audit.record(session, actor, "workflow.refused", workflow_id, None, owner=owner, reason=reason)
+        raise NodeError(f"refused: {reason}", retryable=False)
 
     async def http(
         self,

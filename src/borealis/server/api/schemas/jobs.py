@@ -87,6 +87,7 @@ class ScriptSummary(Schema):
 
 class ScriptView(ScriptSummary):
     body: str
+    sha256: str
 
 
 class ScriptPage(Page[ScriptSummary]):
@@ -100,6 +101,7 @@ class ScriptVersionView(Schema):
     language: str
     parameters: JsonObject
     body: str
+    sha256: str
     version: int
     latest_version: int
     created_by: str

@@ -57,6 +57,7 @@ class AuditEntryView(Schema):
     id: int
     at: Timestamp
     actor: str
+    actor_name: str | None
     action: str
     target: str | None
     detail: JsonObject

@@ -42,6 +42,7 @@ class ScheduleView(Schema):
     last_job_id: str | None
     last_workflow_run_id: str | None
     owner: str
+    owner_name: str
     version: int
     created_by: str
     created_at: Timestamp

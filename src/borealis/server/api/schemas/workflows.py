@@ -17,6 +17,8 @@ class WorkflowSummary(Schema):
     description: str
     version: int
     enabled: bool
+    owner: str
+    owner_name: str
     created_by: str
     created_at: Timestamp
     updated_by: str

@@ -5,7 +5,7 @@ the later ones are revoked by this migration, so the index can be built. Keys ar
 enrollments store the canonical base64url form.
 
 Revision ID: 0010
-Revises: 0008
+Revises: 0009
 Create Date: 2026-12-06
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from borealis.server.db.models import UTCDateTime
 
 revision = "0010"
-down_revision = "0008"
+down_revision = "0009"
 branch_labels = None
 depends_on = None
 

@@ -54,6 +54,7 @@ class CollectInventory:
             {"sections": sections, "force": True},
             target_of(params, items),
             ctx.actor,
+            workflow_id=ctx.workflow_id,
             timeout_s=float(params.get("timeout_s", 300)),
             wait_s=float(params.get("wait_s", 600)),
         )

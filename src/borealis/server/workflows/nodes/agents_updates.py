@@ -96,6 +96,7 @@ class Updates:
             job_params,
             target_of(params, items),
             ctx.actor,
+            workflow_id=ctx.workflow_id,
             timeout_s=timeout_s,
             wait_s=float(params.get("wait_s", timeout_s + 300)),
         )
