@@ -1,0 +1,9 @@
+import { Center, Loader } from "@mantine/core";
+
+export function Loading() {
+  return (
+    <Center h={200} aria-busy="true">
+      <Loader aria-label="Loading" />
+    </Center>
+  );
+}

@@ -1,0 +1,37 @@
+// Every page of the console and its URL. Pages load on demand (one chunk each), so the shell stays small.
+import { lazy } from "react";
+import { createBrowserRouter, type RouteObject } from "react-router-dom";
+
+import { Shell } from "./components/Shell";
+
+const LoginPage = lazy(() => import("./pages/login/LoginPage"));
+const HomePage = lazy(() => import("./pages/home/HomePage"));
+const FleetPage = lazy(() => import("./pages/fleet/FleetPage"));
+const DevicePage = lazy(() => import("./pages/device/DevicePage"));
+const NotFoundPage = lazy(() => import("./pages/notfound/NotFoundPage"));
+const UpcomingPage = lazy(() => import("./pages/upcoming/UpcomingPage"));
+
+export const routes: RouteObject[] = [
+  { path: "/login", element: <LoginPage /> },
+  {
+    element: <Shell />,
+    children: [
+      { index: true, element: <HomePage /> },
+      { path: "fleet", element: <FleetPage /> },
+      { path: "devices/:id", element: <DevicePage /> },
+      { path: "run", element: <UpcomingPage title="Run a script" /> },
+      { path: "jobs", element: <UpcomingPage title="Jobs" /> },
+      { path: "jobs/:id", element: <UpcomingPage title="Job" /> },
+      { path: "scripts", element: <UpcomingPage title="Scripts" /> },
+      { path: "schedules", element: <UpcomingPage title="Schedules" /> },
+      { path: "patching", element: <UpcomingPage title="Patching" /> },
+      { path: "workflows/*", element: <UpcomingPage title="Workflows" /> },
+      { path: "settings/*", element: <UpcomingPage title="Settings" /> },
+      { path: "*", element: <NotFoundPage /> },
+    ],
+  },
+];
+
+export function createRouter() {
+  return createBrowserRouter(routes);
+}
