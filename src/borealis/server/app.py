@@ -18,12 +18,14 @@ from borealis.protocol.updates import MAX_WHEEL_BYTES
 from borealis.server import problems
 from borealis.server.agent_keys import AgentKeys
 from borealis.server.api import (
+    agent_metrics,
     agent_versions,
     agents,
     audit_log,
     auth,
     enroll,
     enrollments,
+    events,
     health,
     hooks,
     inventory,
@@ -37,9 +39,12 @@ from borealis.server.api import (
     workflows,
 )
 from borealis.server.bus import open_bus
+from borealis.server.console import install_console
+from borealis.server.console_events import ConsoleEvents
 from borealis.server.db import migrate
 from borealis.server.db.database import Database
 from borealis.server.gateway import AgentGateway
+from borealis.server.heartbeats import HeartbeatHistory
 from borealis.server.housekeeping import Housekeeping
 from borealis.server.inventory.service import InventoryService
 from borealis.server.jobs.service import JobService
@@ -78,6 +83,8 @@ def build_state(settings: ServerSettings) -> ServerState:
         role_modules=RoleModules(db, key, presence, bus, jobs_service.roles),
         workflows=WorkflowService(settings, db, jobs_service, bus),
         updates=AgentUpdates.build(settings, db, key, jobs_service.delivery, agent_keys),
+        console_events=ConsoleEvents(bus, presence),
+        heartbeats=HeartbeatHistory.for_heartbeat(settings.heartbeat_s),
     )
 
 
@@ -102,6 +109,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     sync = PresenceSync(state.presence, state.bus) if state.settings.bus_url.startswith("nats") else None
     if sync is not None:
         await sync.start()
+    await state.console_events.start()
     await state.jobs.start()
     await state.role_modules.start()
     await state.workflows.start()
@@ -124,6 +132,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await state.role_modules.stop()
         await state.updates.stop()
         await state.jobs.stop()
+        await state.console_events.stop()
         for agent_id in list(state.presence.live):
             close = state.presence.live[agent_id].close
             if close is not None:
@@ -155,6 +164,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
         enrollments,
         enroll,
         agents,
+        agent_metrics,
+        events,
         jobs,
         scripts,
         inventory,
@@ -167,6 +178,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     ):
         app.include_router(module.router)
     app.router.routes.append(WebSocketRoute(AGENT_WS_PATH, AgentGateway))
+    install_console(app)
     app.add_middleware(
         BodyLimit, max_bytes=settings.max_request_bytes, larger={agent_versions.UPLOAD_PATH: MAX_WHEEL_BYTES}
     )

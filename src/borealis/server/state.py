@@ -11,7 +11,9 @@ from borealis.core.settings import ServerSettings
 from borealis.server.agent_keys import AgentKeys
 from borealis.server.auth.throttle import LoginThrottle
 from borealis.server.bus import Bus
+from borealis.server.console_events import ConsoleEvents
 from borealis.server.db.database import Database
+from borealis.server.heartbeats import HeartbeatHistory
 from borealis.server.inventory.service import InventoryService
 from borealis.server.jobs.service import JobService
 from borealis.server.metrics import Metrics
@@ -36,6 +38,8 @@ class ServerState:
     role_modules: RoleModules
     workflows: WorkflowService
     updates: AgentUpdates
+    console_events: ConsoleEvents
+    heartbeats: HeartbeatHistory = field(default_factory=HeartbeatHistory)
     metrics: Metrics = field(default_factory=Metrics)
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     ready: bool = False
