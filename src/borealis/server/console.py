@@ -8,7 +8,8 @@ from pathlib import Path
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
+from starlette.types import Scope
 
 from borealis.server.problems import problem
 
@@ -57,10 +58,20 @@ def _wants_html(request: Request) -> bool:
     return request.url.path == "/" or "text/html" in request.headers.get("accept", "")
 
 
+class ConsoleRoute(Route):
+    """Matches GET and HEAD only, and not even partially otherwise, so a wrong method on an API route
+    stays 405 and an unknown API path stays 404."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if scope.get("type") != "http" or scope.get("method") not in ("GET", "HEAD"):
+            return Match.NONE, {}
+        return super().matches(scope)
+
+
 def console_endpoint(dist: Path) -> Route:
     async def serve(request: Request) -> Response:
         path = request.url.path
-        if request.method not in ("GET", "HEAD") or path.startswith(NOT_CONSOLE):
+        if path.startswith(NOT_CONSOLE):
             return problem(404, "Not Found", "Not Found", "not-found", request)
         index = dist / "index.html"
         if not index.is_file():
@@ -76,8 +87,7 @@ def console_endpoint(dist: Path) -> Route:
             return problem(404, "Not Found", "Not Found", "not-found", request)
         return _secured(FileResponse(index, headers={"Cache-Control": "no-cache"}, media_type="text/html"))
 
-    methods = ["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
-    return Route("/{path:path}", serve, methods=methods, include_in_schema=False)
+    return ConsoleRoute("/{path:path}", serve, methods=["GET", "HEAD"], include_in_schema=False)
 
 
 def install_console(app: FastAPI, dist: Path = DIST) -> None:

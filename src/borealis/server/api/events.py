@@ -26,7 +26,7 @@ async def _stream(
         yield b"retry: 2000\n\n"
         yield sse("hello", {"kinds": sorted(k for k in ("agent", "job", "run") if client.may_see(k))})
         while True:
-            if client.overflowed:
+            if client.overflowed and client.queue.empty():  # what was queued is sent first
                 yield sse("dropped", {"reason": "reader too slow; reconnect and reload"})
                 return
             try:
