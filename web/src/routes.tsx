@@ -10,6 +10,9 @@ const FleetPage = lazy(() => import("./pages/fleet/FleetPage"));
 const DevicePage = lazy(() => import("./pages/device/DevicePage"));
 const NotFoundPage = lazy(() => import("./pages/notfound/NotFoundPage"));
 const UpcomingPage = lazy(() => import("./pages/upcoming/UpcomingPage"));
+const RunPage = lazy(() => import("./pages/run/RunPage"));
+const JobsPage = lazy(() => import("./pages/jobs/JobsPage"));
+const JobPage = lazy(() => import("./pages/jobs/JobPage"));
 
 export const routes: RouteObject[] = [
   { path: "/login", element: <LoginPage /> },
@@ -19,9 +22,9 @@ export const routes: RouteObject[] = [
       { index: true, element: <HomePage /> },
       { path: "fleet", element: <FleetPage /> },
       { path: "devices/:id", element: <DevicePage /> },
-      { path: "run", element: <UpcomingPage title="Run a script" /> },
-      { path: "jobs", element: <UpcomingPage title="Jobs" /> },
-      { path: "jobs/:id", element: <UpcomingPage title="Job" /> },
+      { path: "run", element: <RunPage /> },
+      { path: "jobs", element: <JobsPage /> },
+      { path: "jobs/:id", element: <JobPage /> },
       { path: "scripts", element: <UpcomingPage title="Scripts" /> },
       { path: "schedules", element: <UpcomingPage title="Schedules" /> },
       { path: "patching", element: <UpcomingPage title="Patching" /> },

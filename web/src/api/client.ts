@@ -36,12 +36,14 @@ export class ApiError extends Error {
 
 export function apiErrorFrom(status: number, body: unknown): ApiError {
   if (body && typeof body === "object") {
-    const problem = body as { title?: unknown; detail?: unknown; errors?: unknown };
+    const problem = body as { title?: unknown; detail?: unknown; errors?: unknown; field?: unknown };
     const fields = Array.isArray(problem.errors)
       ? problem.errors.filter(
           (e): e is FieldError => typeof e?.field === "string" && typeof e?.message === "string",
         )
       : [];
+    // A 4xx raised by the server's own checks names its one field at the top level.
+    if (typeof problem.field === "string") fields.push({ field: problem.field, message: String(problem.detail ?? "") });
     return new ApiError(status, String(problem.title ?? ""), String(problem.detail ?? ""), fields);
   }
   return new ApiError(status, `HTTP ${status}`, typeof body === "string" ? body : "");
