@@ -90,6 +90,10 @@ def console_endpoint(dist: Path) -> Route:
     return ConsoleRoute("/{path:path}", serve, methods=["GET", "HEAD"], include_in_schema=False)
 
 
+def console_built(dist: Path = DIST) -> bool:
+    return (dist / "index.html").is_file()
+
+
 def install_console(app: FastAPI, dist: Path = DIST) -> None:
     """Add the console's catch-all route; call it after every other route so theirs match first."""
     app.router.routes.append(console_endpoint(dist))

@@ -3,7 +3,7 @@ import { Center, Loader } from "@mantine/core";
 export function Loading() {
   return (
     <Center h={200} aria-busy="true">
-      <Loader aria-label="Loading" />
+      <Loader role="status" aria-label="Loading" />
     </Center>
   );
 }

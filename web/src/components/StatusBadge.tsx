@@ -4,7 +4,7 @@ const COLORS: Record<string, string> = {
   online: "teal",
   offline: "gray",
   overdue: "orange",
-  pending: "yellow",
+  pending: "grape",
   revoked: "red",
   succeeded: "teal",
   failed: "red",

@@ -1,5 +1,5 @@
 // Who is signed in: `/auth/me` in the query cache, login and logout, and what the user may do.
-import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
 import { createContext, useCallback, useContext, useEffect, useMemo, type ReactNode } from "react";
 
 import { ApiError, api, onUnauthenticated, setCsrf, unwrap } from "../api/client";
@@ -22,6 +22,11 @@ async function fetchMe(): Promise<Me | null> {
   return unwrap(result) as unknown as Me;
 }
 
+/** Another user's data must not outlive a login or logout; `me` itself stays (its observer holds it). */
+function forgetAllButMe(client: QueryClient): void {
+  client.removeQueries({ predicate: (query) => query.queryKey[0] !== ME_KEY[0] });
+}
+
 export function SessionProvider({ children }: { children: ReactNode }) {
   const client = useQueryClient();
   const query = useQuery({ queryKey: ME_KEY, queryFn: fetchMe, staleTime: Infinity, retry: false });
@@ -31,6 +36,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     () =>
       onUnauthenticated(() => {
         setCsrf(null);
+        forgetAllButMe(client);
         client.setQueryData(ME_KEY, null);
       }),
     [client],
@@ -41,8 +47,8 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       const result = await api.POST("/api/v1/auth/login", { body: { username, password } });
       const data = unwrap(result) as { csrf_token?: string };
       setCsrf(data.csrf_token ?? null);
-      client.clear();
-      await client.fetchQuery({ queryKey: ME_KEY, queryFn: fetchMe });
+      forgetAllButMe(client);
+      client.setQueryData(ME_KEY, await fetchMe());
     },
     [client],
   );
@@ -54,7 +60,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
       if (!(error instanceof ApiError && error.status === 401)) throw error;
     }
     setCsrf(null);
-    client.clear();
+    forgetAllButMe(client);
     client.setQueryData(ME_KEY, null);
   }, [client]);
 

@@ -110,7 +110,7 @@ export default function DevicePage() {
     }
   }
 
-  if (agent.isPending) return <Loader aria-label="Loading" />;
+  if (agent.isPending) return <Loader role="status" aria-label="Loading" />;
   if (agent.error) {
     const gone = agent.error instanceof ApiError && agent.error.status === 404;
     return (
@@ -134,7 +134,7 @@ export default function DevicePage() {
   const tab = (section: string, noun: string, searchable = false) => (
     <Tabs.Panel value={section} pt="md">
       {inventory.isPending ? (
-        <Loader aria-label="Loading" />
+        <Loader role="status" aria-label="Loading" />
       ) : (
         <RecordTable rows={listOf(inventory.data, section)} columns={COLUMNS[section] ?? []} noun={noun} searchable={searchable} testId={section} />
       )}
@@ -184,7 +184,7 @@ export default function DevicePage() {
                       Not enough heartbeats yet ({samples.length} sample{samples.length === 1 ? "" : "s"}).
                     </Text>
                   ) : (
-                    <Suspense fallback={<Loader aria-label="Loading chart" />}>
+                    <Suspense fallback={<Loader role="status" aria-label="Loading chart" />}>
                       <MetricsChart samples={samples} series={series} />
                     </Suspense>
                   )}

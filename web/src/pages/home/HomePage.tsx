@@ -19,7 +19,7 @@ function Figure({ label, value, to, color }: { label: string; value: number | st
       <Text size="sm" c="dimmed">
         {label}
       </Text>
-      <Text size="xl" fw={700} c={color} data-testid={`figure-${label}`}>
+      <Text size="xl" fw={700} c={color ? `${color}.9` : undefined} data-testid={`figure-${label}`}>
         {value}
       </Text>
     </Card>
@@ -88,7 +88,7 @@ export default function HomePage() {
         <Figure label="Online" value={fleet.data ? counts.online : "…"} to="/fleet?status=online" color="teal" />
         <Figure label="Offline" value={fleet.data ? counts.offline : "…"} to="/fleet?status=offline" />
         <Figure label="Overdue" value={fleet.data ? counts.overdue : "…"} to="/fleet?status=overdue" color="orange" />
-        <Figure label="Waiting for approval" value={fleet.data ? counts.pending : "…"} to="/fleet?status=pending" color="yellow" />
+        <Figure label="Waiting for approval" value={fleet.data ? counts.pending : "…"} to="/fleet?status=pending" color="grape" />
       </SimpleGrid>
       <Title order={3} size="h4">
         Attention
