@@ -3,8 +3,8 @@ import { api, type E2EState } from "./borealis";
 import { checkAccessibility, expect, logIn, screenshot, test } from "./fixtures";
 
 async function firstAgent(state: E2EState): Promise<{ id: string; hostname: string }> {
-  const fleet = await api<{ items: { id: string; hostname: string }[] }>(state, "/api/v1/agents");
-  const agent = fleet.items[0];
+  const fleet = await api<{ items: { id: string; hostname: string; status: string }[] }>(state, "/api/v1/agents");
+  const agent = fleet.items.find((a) => a.status === "online");
   if (!agent) throw new Error("no agent");
   return agent;
 }

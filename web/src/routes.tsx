@@ -13,6 +13,7 @@ const UpcomingPage = lazy(() => import("./pages/upcoming/UpcomingPage"));
 const RunPage = lazy(() => import("./pages/run/RunPage"));
 const JobsPage = lazy(() => import("./pages/jobs/JobsPage"));
 const JobPage = lazy(() => import("./pages/jobs/JobPage"));
+const SettingsPage = lazy(() => import("./pages/settings/SettingsPage"));
 
 export const routes: RouteObject[] = [
   { path: "/login", element: <LoginPage /> },
@@ -29,7 +30,7 @@ export const routes: RouteObject[] = [
       { path: "schedules", element: <UpcomingPage title="Schedules" /> },
       { path: "patching", element: <UpcomingPage title="Patching" /> },
       { path: "workflows/*", element: <UpcomingPage title="Workflows" /> },
-      { path: "settings/*", element: <UpcomingPage title="Settings" /> },
+      { path: "settings/*", element: <SettingsPage /> },
       { path: "*", element: <NotFoundPage /> },
     ],
   },

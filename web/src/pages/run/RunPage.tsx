@@ -3,7 +3,6 @@ import {
   Button,
   Checkbox,
   Group,
-  MultiSelect,
   NumberInput,
   Paper,
   SegmentedControl,
@@ -13,15 +12,14 @@ import {
   Text,
   Textarea,
 } from "@mantine/core";
-import { Suspense, lazy, useMemo, useState } from "react";
+import { Suspense, lazy, useState } from "react";
 import { useLocation, useNavigate, useSearchParams } from "react-router-dom";
 
 import { PageTitle } from "../../components/PageTitle";
 import { ProblemAlert } from "../../components/ProblemAlert";
 import { Loading } from "../../components/Loading";
+import { TargetPicker, targetProblem, toTarget, type TargetChoice } from "../../components/TargetPicker";
 import { failing, parseEnv, serverFieldError } from "../../lib/fieldErrors";
-import { useFleet } from "../../lib/fleet";
-import { allTags } from "../../lib/fleetView";
 import { submitJob, type NewJob } from "../../lib/jobs";
 import { LANGUAGES, useScript, useScripts } from "../../lib/scripts";
 import { useSession } from "../../lib/session";
@@ -29,7 +27,6 @@ import { useSession } from "../../lib/session";
 const CodeEditor = lazy(() => import("../../components/CodeEditor"));
 
 type Source = "inline" | "library";
-type TargetKind = "agents" | "tags" | "all";
 
 function initialAgents(state: unknown, params: URLSearchParams): string[] {
   const fromState = (state as { agents?: unknown } | null)?.agents;
@@ -42,7 +39,6 @@ export default function RunPage() {
   const navigate = useNavigate();
   const location = useLocation();
   const [params] = useSearchParams();
-  const fleet = useFleet();
   const scripts = useScripts(can("scripts:read"));
 
   const [source, setSource] = useState<Source>(params.get("script") ? "library" : "inline");
@@ -53,9 +49,11 @@ export default function RunPage() {
   const [envText, setEnvText] = useState("");
   const [runAs, setRunAs] = useState<"system" | "user">("system");
   const [timeoutS, setTimeoutS] = useState<number | string>(300);
-  const [targetKind, setTargetKind] = useState<TargetKind>("agents");
-  const [agents, setAgents] = useState<string[]>(() => initialAgents(location.state, params));
-  const [tags, setTags] = useState<string[]>([]);
+  const [target, setTarget] = useState<TargetChoice>(() => ({
+    kind: "agents",
+    agents: initialAgents(location.state, params),
+    tags: [],
+  }));
   const [batch, setBatch] = useState<number | string>("");
   const [stopOnFailure, setStopOnFailure] = useState(false);
   const [errors, setErrors] = useState<Record<string, string | null | undefined>>({});
@@ -63,14 +61,6 @@ export default function RunPage() {
   const [busy, setBusy] = useState(false);
   const library = useScript(source === "library" ? scriptId : null);
 
-  const agentOptions = useMemo(
-    () =>
-      (fleet.data ?? [])
-        .filter((a) => a.status !== "pending" && a.status !== "revoked")
-        .map((a) => ({ value: a.id, label: `${a.hostname} (${a.status})` })),
-    [fleet.data],
-  );
-  const tagOptions = useMemo(() => allTags(fleet.data ?? []), [fleet.data]);
 
   if (!can("jobs:run")) {
     return (
@@ -92,13 +82,8 @@ export default function RunPage() {
       script: source === "inline" && !body.trim() ? "Write the script to run" : null,
       scriptId: source === "library" && !scriptId ? "Choose a script from the library" : null,
       env: env.error,
-      timeout: !Number.isInteger(seconds) || seconds < 1 || seconds > 86400 ? "Between 1 and 86400 seconds" : null,
-      target:
-        targetKind === "agents" && agents.length === 0
-          ? "Choose at least one agent"
-          : targetKind === "tags" && tags.length === 0
-            ? "Choose at least one tag"
-            : null,
+      timeout: !Number.isInteger(seconds) || seconds < 1 || seconds > 604800 ? "Between 1 and 604800 seconds (7 days)" : null,
+      target: targetProblem(target),
       batch: batchSize !== null && (!Number.isInteger(batchSize) || batchSize < 1) ? "A whole number, 1 or more" : null,
     });
     setErrors(checks);
@@ -113,7 +98,7 @@ export default function RunPage() {
       },
       run_as: runAs,
       timeout_s: seconds,
-      target: targetKind === "agents" ? { agents } : targetKind === "tags" ? { tags } : { all: true },
+      target: toTarget(target),
       ...(batchSize ? { batch_size: batchSize } : {}),
       stop_on_failure: stopOnFailure,
     };
@@ -215,7 +200,7 @@ export default function RunPage() {
               value={timeoutS}
               onChange={setTimeoutS}
               min={1}
-              max={86400}
+              max={604800}
               w={180}
               error={fieldError("timeout", "timeout_s")}
             />
@@ -225,39 +210,7 @@ export default function RunPage() {
       <Paper withBorder p="md">
         <Stack>
           <Text fw={500}>Target</Text>
-          <SegmentedControl
-            aria-label="Target"
-            value={targetKind}
-            onChange={(v) => setTargetKind(v as TargetKind)}
-            data={[
-              { value: "agents", label: "Agents" },
-              { value: "tags", label: "Tags" },
-              { value: "all", label: "All agents" },
-            ]}
-          />
-          {targetKind === "agents" && (
-            <MultiSelect
-              label="Agents"
-              placeholder="Search by hostname"
-              data={agentOptions}
-              value={agents}
-              onChange={setAgents}
-              searchable
-              limit={200}
-              error={fieldError("target", "target")}
-            />
-          )}
-          {targetKind === "tags" && (
-            <MultiSelect
-              label="Tags (agents with every tag)"
-              data={tagOptions}
-              value={tags}
-              onChange={setTags}
-              searchable
-              error={fieldError("target", "target")}
-            />
-          )}
-          {targetKind === "all" && <Text size="sm">Every active agent ({agentOptions.length} now).</Text>}
+          <TargetPicker value={target} onChange={setTarget} error={fieldError("target", "target")} />
           <Group align="end">
             <NumberInput
               label="Rolling batch size"
