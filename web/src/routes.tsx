@@ -14,6 +14,7 @@ const RunPage = lazy(() => import("./pages/run/RunPage"));
 const JobsPage = lazy(() => import("./pages/jobs/JobsPage"));
 const JobPage = lazy(() => import("./pages/jobs/JobPage"));
 const SettingsPage = lazy(() => import("./pages/settings/SettingsPage"));
+const ScriptsPage = lazy(() => import("./pages/scripts/ScriptsPage"));
 
 export const routes: RouteObject[] = [
   { path: "/login", element: <LoginPage /> },
@@ -26,7 +27,7 @@ export const routes: RouteObject[] = [
       { path: "run", element: <RunPage /> },
       { path: "jobs", element: <JobsPage /> },
       { path: "jobs/:id", element: <JobPage /> },
-      { path: "scripts", element: <UpcomingPage title="Scripts" /> },
+      { path: "scripts", element: <ScriptsPage /> },
       { path: "schedules", element: <UpcomingPage title="Schedules" /> },
       { path: "patching", element: <UpcomingPage title="Patching" /> },
       { path: "workflows/*", element: <UpcomingPage title="Workflows" /> },

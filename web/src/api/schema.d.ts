@@ -712,6 +712,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/schedules/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Preview Timing
+         * @description The next `count` slots of a timing that is not saved (a new schedule's anchor is now).
+         */
+        post: operations["preview_timing_api_v1_schedules_preview_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/schedules/{schedule_id}": {
         parameters: {
             query?: never;
@@ -1454,6 +1474,35 @@ export interface components {
             all?: boolean | null;
             /** Tags */
             tags?: string[] | null;
+        };
+        /**
+         * TimingDraft
+         * @description The timing fields of a schedule, to see its next slots before saving it.
+         */
+        TimingDraft: {
+            /**
+             * After
+             * @description from this instant (default: now)
+             */
+            after?: string | null;
+            /**
+             * Count
+             * @default 10
+             */
+            count: number;
+            /** Cron */
+            cron?: string | null;
+            /** End At */
+            end_at?: string | null;
+            /** Interval S */
+            interval_s?: number | null;
+            /** Start At */
+            start_at?: string | null;
+            /**
+             * Timezone
+             * @default UTC
+             */
+            timezone: string;
         };
         /**
          * UpdateState
@@ -3077,6 +3126,41 @@ export interface operations {
         responses: {
             /** @description Successful Response */
             201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
+    preview_timing_api_v1_schedules_preview_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["TimingDraft"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
                 headers: {
                     [name: string]: unknown;
                 };
