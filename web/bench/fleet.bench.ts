@@ -69,14 +69,14 @@ test("fleet page at 10,000 agents", async ({ browser }) => {
     );
     result.enroll = JSON.parse(enrolled.split("\n").pop() ?? "{}");
 
-    // First render: a fresh load of /fleet until the table shows its first row and the full count.
+    // First render: a fresh load of /fleet until the table shows rows, then until it holds every agent.
     const page = await openConsole(browser, url);
     const started = Date.now();
     await page.goto("/fleet");
+    await page.locator("tr[data-agent-id]").first().waitFor({ timeout: 120_000 });
+    result.first_rows_ms = Date.now() - started;
     await page.getByTestId("fleet-count").filter({ hasText: `of ${AGENTS} agents` }).waitFor({ timeout: 120_000 });
-    await page.locator("tr[data-agent-id]").first().waitFor();
-    result.first_render_ms = Date.now() - started;
-    result.first_render_in_page_ms = await page.evaluate(() => Math.round(performance.now()));
+    result.all_rows_ms = Date.now() - started;
 
     // Filter latency: from each keystroke to the table's rows changing, measured in the page.
     await page.evaluate(() => {

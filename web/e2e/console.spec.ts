@@ -127,6 +127,34 @@ test("a session that ends sends the user back to login", async ({ page, state, g
   await expect(page.getByRole("button", { name: "Sign in" })).toBeVisible();
 });
 
+test("keyboard only: sign in, reach the fleet, open a device; the dark theme passes axe too", async ({ page, state }) => {
+  const agent = await theAgent(state);
+  await page.goto("/login");
+  await expect(page.getByLabel("Username")).toBeFocused();
+  await page.keyboard.type(state.admin.username);
+  await page.keyboard.press("Tab");
+  await page.keyboard.type(state.admin.password);
+  await page.keyboard.press("Enter");
+  const nav = page.getByRole("navigation", { name: "Main" });
+  await expect(nav).toBeVisible();
+  await nav.getByRole("link", { name: "Fleet" }).focus();
+  await page.keyboard.press("Enter");
+  await expect(page).toHaveURL(/\/fleet$/);
+  const link = page.getByRole("link", { name: agent.hostname });
+  await link.focus();
+  await expect(link).toBeFocused();
+  await page.keyboard.press("Enter");
+  await expect(page.getByRole("heading", { name: agent.hostname })).toBeVisible();
+
+  await page.getByRole("button", { name: "Switch to dark theme" }).click();
+  await expect(page.locator("html")).toHaveAttribute("data-mantine-color-scheme", "dark");
+  await page.goto("/fleet");
+  await expect(page.locator(`tr[data-agent-id="${agent.id}"]`)).toBeVisible();
+  await checkAccessibility(page, "the fleet page, dark");
+  await screenshot(page, "fleet-dark");
+  await page.getByRole("button", { name: "Switch to light theme" }).click();
+});
+
 test("unknown pages and a deleted agent say so", async ({ page, state, guard }) => {
   guard.allow(404, /\/api\/v1\/agents\/0+$/);
   await logIn(page, state.admin.username, state.admin.password);

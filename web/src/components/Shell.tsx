@@ -57,7 +57,7 @@ export function Shell() {
   const { me, loading, can, logout } = useSession();
   const [opened, { toggle, close }] = useDisclosure();
   const location = useLocation();
-  const stream = useEventStream(!!me);
+  const stream = useEventStream(!!me && can("agents:read"));
   if (loading) return <Loading />;
   if (!me) return <Navigate to={`/login?next=${encodeURIComponent(location.pathname + location.search)}`} replace />;
 

@@ -3,6 +3,7 @@
 import { useQueryClient } from "@tanstack/react-query";
 import { useEffect, useState } from "react";
 
+import { api } from "../api/client";
 import { FLEET_KEY, applyAgentEvents, fetchAgent, upsertAgent, type AgentEvent } from "./fleet";
 
 const FLUSH_MS = 200;
@@ -53,6 +54,16 @@ export function useEventStream(enabled: boolean): StreamState {
       source.onerror = () => {
         hadError = true;
         setState("reconnecting");
+        if (source?.readyState === EventSource.CLOSED && !closed) {
+          // The browser gave up (an HTTP error, not a dropped connection): ask who we are, which sends
+          // an ended session to login, and try again while the session holds.
+          setTimeout(() => {
+            if (closed) return;
+            void api.GET("/api/v1/auth/me").then((result) => {
+              if (result.response.ok && !closed) open();
+            });
+          }, 2000);
+        }
       };
     };
     open();
