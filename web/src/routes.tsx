@@ -15,6 +15,8 @@ const JobsPage = lazy(() => import("./pages/jobs/JobsPage"));
 const JobPage = lazy(() => import("./pages/jobs/JobPage"));
 const SettingsPage = lazy(() => import("./pages/settings/SettingsPage"));
 const ScriptsPage = lazy(() => import("./pages/scripts/ScriptsPage"));
+const SchedulesPage = lazy(() => import("./pages/schedules/SchedulesPage"));
+const PatchingPage = lazy(() => import("./pages/patching/PatchingPage"));
 
 export const routes: RouteObject[] = [
   { path: "/login", element: <LoginPage /> },
@@ -28,8 +30,8 @@ export const routes: RouteObject[] = [
       { path: "jobs", element: <JobsPage /> },
       { path: "jobs/:id", element: <JobPage /> },
       { path: "scripts", element: <ScriptsPage /> },
-      { path: "schedules", element: <UpcomingPage title="Schedules" /> },
-      { path: "patching", element: <UpcomingPage title="Patching" /> },
+      { path: "schedules", element: <SchedulesPage /> },
+      { path: "patching", element: <PatchingPage /> },
       { path: "workflows/*", element: <UpcomingPage title="Workflows" /> },
       { path: "settings/*", element: <SettingsPage /> },
       { path: "*", element: <NotFoundPage /> },

@@ -211,9 +211,15 @@ export default function ScriptsPage() {
               <Table highlightOnHover>
                 <Table.Tbody>
                   {shown.map((s) => (
-                    <Table.Tr key={s.id} data-testid="script-item" bg={s.id === selected ? "var(--mantine-primary-color-light)" : undefined}>
+                    <Table.Tr key={s.id} data-testid="script-item">
                       <Table.Td>
-                        <Anchor component="button" type="button" onClick={() => choose(s.id)} fw={500}>
+                        <Anchor
+                          component="button"
+                          type="button"
+                          onClick={() => choose(s.id)}
+                          fw={s.id === selected ? 700 : 500}
+                          aria-current={s.id === selected ? "true" : undefined}
+                        >
                           {s.name}
                         </Anchor>
                         <Text size="xs" c="dimmed">
