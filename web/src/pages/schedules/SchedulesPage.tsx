@@ -114,6 +114,8 @@ export default function SchedulesPage() {
   const items = schedules.data?.items ?? [];
   const current = items.find((s) => s.id === selected) ?? null;
   const writable = can("schedules:write") && can("jobs:run");
+  // The console writes script jobs; other actions are changed through the API (docs/console-pages.md).
+  const editable = current?.action.type === "job" && current.action.job.role === "script";
   const go = (id: string | null, nextMode: string | null = null) => {
     const next = new URLSearchParams();
     if (id) next.set("id", id);
@@ -216,16 +218,18 @@ export default function SchedulesPage() {
             </Text>
             {writable && (
               <Group gap="xs">
-                <Button size="xs" variant="default" onClick={() => go(current.id, mode === "edit" ? null : "edit")}>
-                  {mode === "edit" ? "Close editor" : "Edit"}
-                </Button>
+                {editable && (
+                  <Button size="xs" variant="default" onClick={() => go(current.id, mode === "edit" ? null : "edit")}>
+                    {mode === "edit" ? "Close editor" : "Edit"}
+                  </Button>
+                )}
                 <Button size="xs" color="red" variant="light" onClick={() => void act(current, "delete")}>
                   Delete
                 </Button>
               </Group>
             )}
           </Group>
-          {mode === "edit" && current.action.type === "job" ? (
+          {mode === "edit" && editable ? (
             <ScheduleForm key={`${current.id}-${current.version}`} schedule={current} onSaved={(s) => void saved(s)} />
           ) : (
             <Detail schedule={current} />
