@@ -1,5 +1,5 @@
 // The fleet in the query cache: every agent, read page by page once, then kept current by the event stream.
-import { useQuery, useQueryClient, type QueryClient } from "@tanstack/react-query";
+import { useQuery, type QueryClient } from "@tanstack/react-query";
 
 import { api, unwrap } from "../api/client";
 import type { Agent, Page } from "../api/models";
@@ -7,8 +7,8 @@ import type { Agent, Page } from "../api/models";
 export const FLEET_KEY = ["fleet"] as const;
 const PAGE = 1000;
 
-/** Every agent, page by page; `onPage` sees the agents read so far while more pages are coming. */
-export async function fetchFleet(onPage?: (soFar: Agent[]) => void): Promise<Agent[]> {
+/** Every agent, page by page (1,000 a page). */
+export async function fetchFleet(): Promise<Agent[]> {
   const agents: Agent[] = [];
   let cursor: string | undefined;
   for (;;) {
@@ -17,19 +17,14 @@ export async function fetchFleet(onPage?: (soFar: Agent[]) => void): Promise<Age
     ) as unknown as Page<Agent>;
     agents.push(...page.items);
     if (!page.next_cursor) return agents;
-    onPage?.(agents.slice());
     cursor = String(page.next_cursor);
   }
 }
 
 export function useFleet() {
-  const client = useQueryClient();
-  return useQuery({
-    queryKey: FLEET_KEY,
-    // A large fleet shows its first thousand rows at once and fills in as the other pages arrive.
-    queryFn: () => fetchFleet((soFar) => client.setQueryData(FLEET_KEY, soFar)),
-    staleTime: 60_000,
-  });
+  // Showing each page as it arrived was tried: at 10,000 agents the nine intermediate renders made the
+  // whole table slower to complete (docs/performance.md, "Console").
+  return useQuery({ queryKey: FLEET_KEY, queryFn: fetchFleet, staleTime: 60_000 });
 }
 
 export async function fetchAgent(id: string): Promise<Agent> {

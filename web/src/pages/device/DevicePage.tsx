@@ -14,6 +14,7 @@ import { StatusBadge } from "../../components/StatusBadge";
 import { fetchAgent } from "../../lib/fleet";
 import { formatAgo, formatBytes } from "../../lib/format";
 import { useSession } from "../../lib/session";
+import { InstallUpdates } from "./InstallUpdates";
 import { Overview, listOf } from "./Overview";
 
 const MetricsChart = lazy(() => import("./MetricsChart"));
@@ -194,7 +195,20 @@ export default function DevicePage() {
           </Stack>
         </Tabs.Panel>
         {tab("software", "packages", true)}
-        {tab("updates", "pending updates", true)}
+        <Tabs.Panel value="updates" pt="md">
+          {can("jobs:run") && inventory.data && (
+            <InstallUpdates
+              agentId={device.id}
+              pending={listOf(inventory.data, "updates").length}
+              security={listOf(inventory.data, "updates").filter((u) => u.security).length}
+            />
+          )}
+          {inventory.isPending ? (
+            <Loader role="status" aria-label="Loading" />
+          ) : (
+            <RecordTable rows={listOf(inventory.data, "updates")} columns={COLUMNS.updates ?? []} noun="pending updates" searchable testId="updates" />
+          )}
+        </Tabs.Panel>
         {tab("processes", "processes", true)}
         {tab("services", "services", true)}
         {tab("users", "sessions")}

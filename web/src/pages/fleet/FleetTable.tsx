@@ -96,15 +96,19 @@ export function FleetTable({ rows, selected, onToggle, onToggleAll, sort, descen
     [selected, allSelected, sort, descending, onToggle, onToggleAll, onSort],
   );
 
-  const table = useReactTable({ data: rows, columns, getCoreRowModel: getCoreRowModel(), getRowId: (row) => row.id });
-  const tableRows = table.getRowModel().rows;
+  // The virtualizer picks the visible rows first; the table model is built for those alone, so a
+  // status change on a 10,000-agent fleet costs ~40 row objects, not 10,000.
   const virtualizer = useVirtualizer({
-    count: tableRows.length,
+    count: rows.length,
     getScrollElement: () => scroller.current,
     estimateSize: () => ROW_HEIGHT,
     overscan: 12,
   });
   const items = virtualizer.getVirtualItems();
+  const firstIndex = items[0]?.index ?? 0;
+  const visible = useMemo(() => rows.slice(firstIndex, firstIndex + items.length), [rows, firstIndex, items.length]);
+  const table = useReactTable({ data: visible, columns, getCoreRowModel: getCoreRowModel(), getRowId: (row) => row.id });
+  const tableRows = table.getRowModel().rows;
   const top = items[0]?.start ?? 0;
   const bottom = virtualizer.getTotalSize() - (items[items.length - 1]?.end ?? 0);
 
@@ -135,7 +139,7 @@ export function FleetTable({ rows, selected, onToggle, onToggleAll, sort, descen
             </tr>
           )}
           {items.map((item) => {
-            const row = tableRows[item.index];
+            const row = tableRows[item.index - firstIndex];
             if (!row) return null;
             return (
               <Table.Tr key={row.id} data-agent-id={row.id} data-status={row.original.status} style={{ height: ROW_HEIGHT }}>
