@@ -9,6 +9,7 @@ import { api, unwrap } from "../../api/client";
 import type { Page } from "../../api/models";
 import { Loading } from "../../components/Loading";
 import { PageTitle } from "../../components/PageTitle";
+import { ConfirmButton } from "../../components/ConfirmButton";
 import { ProblemAlert } from "../../components/ProblemAlert";
 import { StatusBadge } from "../../components/StatusBadge";
 import { formatAgo } from "../../lib/format";
@@ -223,9 +224,15 @@ export default function SchedulesPage() {
                     {mode === "edit" ? "Close editor" : "Edit"}
                   </Button>
                 )}
-                <Button size="xs" color="red" variant="light" onClick={() => void act(current, "delete")}>
+                <ConfirmButton
+                  size="xs"
+                  title={`Delete the schedule "${current.name}"?`}
+                  message="It fires no more, and the record of its slots is deleted with it."
+                  confirmLabel="Delete"
+                  onConfirm={() => act(current, "delete")}
+                >
                   Delete
-                </Button>
+                </ConfirmButton>
               </Group>
             )}
           </Group>

@@ -9,6 +9,7 @@ import { api, unwrap } from "../../api/client";
 import type { Page } from "../../api/models";
 import { Loading } from "../../components/Loading";
 import { PageTitle } from "../../components/PageTitle";
+import { ConfirmButton } from "../../components/ConfirmButton";
 import { ProblemAlert } from "../../components/ProblemAlert";
 import { failing, serverFieldError } from "../../lib/fieldErrors";
 import { formatAgo } from "../../lib/format";
@@ -252,9 +253,14 @@ export default function ScriptsPage() {
                       </Button>
                     )}
                     {can("scripts:write") && (
-                      <Button color="red" variant="light" onClick={() => script.data && void remove(script.data)}>
+                      <ConfirmButton
+                        title={`Delete "${script.data.name}"?`}
+                        message="The script and all its versions are deleted. Jobs keep the body they ran."
+                        confirmLabel="Delete"
+                        onConfirm={() => (script.data ? remove(script.data) : undefined)}
+                      >
                         Delete
-                      </Button>
+                      </ConfirmButton>
                     )}
                   </Group>
                 </Group>

@@ -6,6 +6,7 @@ import { useState } from "react";
 import { api, unwrap } from "../../api/client";
 import type { Agent, Page } from "../../api/models";
 import { Loading } from "../../components/Loading";
+import { ConfirmButton } from "../../components/ConfirmButton";
 import { ProblemAlert } from "../../components/ProblemAlert";
 import { FLEET_KEY } from "../../lib/fleet";
 import { formatAgo } from "../../lib/format";
@@ -74,9 +75,16 @@ export default function ApprovalsTab() {
                       <Button size="xs" onClick={() => void decide(agent, "approve")} aria-label={`Approve ${agent.hostname} ${agent.id}`}>
                         Approve
                       </Button>
-                      <Button size="xs" color="red" variant="light" onClick={() => void decide(agent, "deny")} aria-label={`Deny ${agent.hostname} ${agent.id}`}>
+                      <ConfirmButton
+                        size="xs"
+                        aria-label={`Deny ${agent.hostname} ${agent.id}`}
+                        title={`Deny ${agent.hostname}?`}
+                        message="The agent is refused and removed; it must enroll again to be considered."
+                        confirmLabel="Deny"
+                        onConfirm={() => decide(agent, "deny")}
+                      >
                         Deny
-                      </Button>
+                      </ConfirmButton>
                     </Group>
                   )}
                 </Table.Td>

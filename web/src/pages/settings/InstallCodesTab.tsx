@@ -20,6 +20,7 @@ import { useState } from "react";
 import { api, unwrap } from "../../api/client";
 import type { Page } from "../../api/models";
 import { Loading } from "../../components/Loading";
+import { ConfirmButton } from "../../components/ConfirmButton";
 import { ProblemAlert } from "../../components/ProblemAlert";
 import { StatusBadge } from "../../components/StatusBadge";
 import { failing, serverFieldError } from "../../lib/fieldErrors";
@@ -188,9 +189,15 @@ export default function InstallCodesTab() {
                 <Table.Td>{new Date(row.expires_at).toLocaleString()}</Table.Td>
                 <Table.Td>
                   {can("enrollments:write") && row.state === "active" && (
-                    <Button size="xs" color="red" variant="light" onClick={() => void revoke(row)}>
+                    <ConfirmButton
+                      size="xs"
+                      title="Revoke this install code?"
+                      message="No further agent can enroll with it; agents that enrolled with it stay."
+                      confirmLabel="Revoke"
+                      onConfirm={() => revoke(row)}
+                    >
                       Revoke
-                    </Button>
+                    </ConfirmButton>
                   )}
                 </Table.Td>
               </Table.Tr>

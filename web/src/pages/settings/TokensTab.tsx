@@ -6,6 +6,7 @@ import { useState } from "react";
 import { api, unwrap } from "../../api/client";
 import type { Page } from "../../api/models";
 import { Loading } from "../../components/Loading";
+import { ConfirmButton } from "../../components/ConfirmButton";
 import { ProblemAlert } from "../../components/ProblemAlert";
 import { failing, serverFieldError } from "../../lib/fieldErrors";
 import { formatAgo } from "../../lib/format";
@@ -155,9 +156,16 @@ export default function TokensTab() {
                 <Table.Td>{token.revoked_at ? "revoked" : "active"}</Table.Td>
                 <Table.Td>
                   {!token.revoked_at && (
-                    <Button size="xs" color="red" variant="light" onClick={() => void revoke(token)} aria-label={`Revoke token ${token.name}`}>
+                    <ConfirmButton
+                      size="xs"
+                      aria-label={`Revoke token ${token.name}`}
+                      title={`Revoke the token "${token.name}"?`}
+                      message="Every program that uses it is refused from now on. This cannot be undone."
+                      confirmLabel="Revoke"
+                      onConfirm={() => revoke(token)}
+                    >
                       Revoke
-                    </Button>
+                    </ConfirmButton>
                   )}
                 </Table.Td>
               </Table.Tr>
