@@ -37,6 +37,18 @@ test("a script gets a second version and the diff shows the change", async ({ pa
   await expect(page.getByTestId("script-diff").locator("[data-kind='added']")).toHaveText(/echo second/);
   await checkAccessibility(page, "the scripts page");
   await screenshot(page, "scripts");
+
+  // Run it from the library on the agent: the job runs version 2.
+  await page.getByRole("link", { name: "Run this script" }).click();
+  await expect(page.getByRole("textbox", { name: "Library script (read-only)" })).toContainText("echo second");
+  await page.getByRole("textbox", { name: "Agents" }).click();
+  await page.getByRole("option", { name: /\(online\)/ }).first().click();
+  await page.keyboard.press("Escape");
+  await page.getByRole("button", { name: "Run", exact: true }).click();
+  await expect(page).toHaveURL(/\/jobs\/[0-9a-f-]+$/);
+  await expect(page.getByText("Library script, version 2")).toBeVisible();
+  await expect(page.getByTestId("job-row").first()).toHaveAttribute("data-status", "succeeded", { timeout: 20_000 });
+  await expect(page.getByTestId("job-row").first().getByTestId("stdout")).toContainText("first\nsecond");
 });
 
 test("a schedule shows its next fire times while it is written, then its record", async ({ page, state, guard }) => {

@@ -167,3 +167,8 @@ export async function submitJob(job: NewJob): Promise<Job> {
     await api.POST("/api/v1/jobs", { body: job as never }),
   ) as unknown as Job;
 }
+
+/** Ids begin with their creation time, so ids made close together share a head: show the tail. */
+export function shortId(id: string): string {
+  return `…${id.slice(-8)}`;
+}

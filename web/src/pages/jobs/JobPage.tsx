@@ -9,7 +9,7 @@ import { ProblemAlert } from "../../components/ProblemAlert";
 import { StatusBadge } from "../../components/StatusBadge";
 import { useFleet } from "../../lib/fleet";
 import { formatAgo } from "../../lib/format";
-import { FINAL, cancelJob, useLiveJob, type JobRow } from "../../lib/jobs";
+import { FINAL, cancelJob, shortId, useLiveJob, type JobRow } from "../../lib/jobs";
 import { useSession } from "../../lib/session";
 
 const SHOWN = 200;
@@ -88,7 +88,7 @@ export default function JobPage() {
 
   return (
     <Stack>
-      <PageTitle title={`Job ${id.slice(0, 8)}`}>
+      <PageTitle title={`Job ${shortId(id)}`}>
         <Group>
           <Badge variant="dot" color={live.phase === "live" ? "teal" : done ? "gray" : "orange"} data-testid="job-stream" data-phase={live.phase}>
             {done ? "finished" : live.phase}

@@ -11,6 +11,7 @@ import { PageTitle } from "../../components/PageTitle";
 import { ProblemAlert } from "../../components/ProblemAlert";
 import { StatusBadge } from "../../components/StatusBadge";
 import { formatAgo } from "../../lib/format";
+import { shortId } from "../../lib/jobs";
 import { useSession } from "../../lib/session";
 
 const PAGE = 100;
@@ -18,7 +19,7 @@ const PAGE = 100;
 function describe(job: JobSummary): string {
   const params = job.params as { language?: string; script?: string; script_id?: string; action?: string };
   if (params.script) return params.script.split("\n")[0]?.slice(0, 80) ?? "";
-  if (params.script_id) return `library script ${params.script_id.slice(0, 8)}`;
+  if (params.script_id) return `library script ${shortId(params.script_id)}`;
   return params.action ? `action ${params.action}` : "";
 }
 
@@ -104,7 +105,7 @@ export default function JobsPage() {
                 <Table.Tr key={job.id} data-testid="job-item">
                   <Table.Td>
                     <Anchor component={Link} to={`/jobs/${job.id}`} ff="monospace">
-                      {job.id.slice(0, 8)}
+                      {shortId(job.id)}
                     </Anchor>
                   </Table.Td>
                   <Table.Td>

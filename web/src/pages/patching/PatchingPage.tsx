@@ -13,7 +13,7 @@ import { ProblemAlert } from "../../components/ProblemAlert";
 import { RecordTable, type RecordRow } from "../../components/RecordTable";
 import { StatusBadge } from "../../components/StatusBadge";
 import { formatAgo } from "../../lib/format";
-import { submitJob } from "../../lib/jobs";
+import { shortId, submitJob } from "../../lib/jobs";
 import { useSession } from "../../lib/session";
 
 interface Pending {
@@ -206,7 +206,7 @@ export default function PatchingPage() {
                   <Table.Tr key={job.id}>
                     <Table.Td>
                       <Anchor component={Link} to={`/jobs/${job.id}`} ff="monospace">
-                        {job.id.slice(0, 8)}
+                        {shortId(job.id)}
                       </Anchor>
                     </Table.Td>
                     <Table.Td>

@@ -92,7 +92,10 @@ export default function RunPage() {
     const job: NewJob = {
       role: "script",
       params: {
-        ...(source === "inline" ? { language, script: body } : { language: library.data?.language ?? language, script_id: scriptId }),
+        // A library script runs at the version shown; its language is the library's.
+        ...(source === "inline"
+          ? { language, script: body }
+          : { script_id: scriptId, ...(library.data ? { script_version: library.data.version } : {}) }),
         args: args.split("\n").filter((line) => line.length > 0),
         env: env.env,
       },

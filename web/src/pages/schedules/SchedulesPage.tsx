@@ -13,6 +13,7 @@ import { ConfirmButton } from "../../components/ConfirmButton";
 import { ProblemAlert } from "../../components/ProblemAlert";
 import { StatusBadge } from "../../components/StatusBadge";
 import { formatAgo } from "../../lib/format";
+import { shortId } from "../../lib/jobs";
 import { useSession } from "../../lib/session";
 import { ScheduleForm } from "./ScheduleForm";
 import { timingText, type Schedule, type SlotRecord, type Slot } from "./schedules";
@@ -84,7 +85,7 @@ function Detail({ schedule }: { schedule: Schedule }) {
                   <Table.Td>
                     {run.job_id ? (
                       <Anchor component={Link} to={`/jobs/${run.job_id}`} ff="monospace">
-                        {run.job_id.slice(0, 8)}
+                        {shortId(run.job_id)}
                       </Anchor>
                     ) : (
                       "—"
@@ -192,7 +193,7 @@ export default function SchedulesPage() {
                   <Table.Td>
                     {s.last_job_id ? (
                       <Anchor component={Link} to={`/jobs/${s.last_job_id}`} ff="monospace">
-                        {s.last_job_id.slice(0, 8)}
+                        {shortId(s.last_job_id)}
                       </Anchor>
                     ) : (
                       "—"

@@ -48,7 +48,7 @@ function Detail({ name }: { name: string }) {
       </Code>
       <Text size="sm">
         Reported by {detail.data.agents.length} agent{detail.data.agents.length === 1 ? "" : "s"}
-        {detail.data.agents.length ? ": " + detail.data.agents.map(({ agent_id, ...report }) => `${agent_id.slice(0, 8)} ${JSON.stringify(report)}`).join("; ") : "."}
+        {detail.data.agents.length ? ": " + detail.data.agents.map(({ agent_id, ...report }) => `${agent_id} ${JSON.stringify(report)}`).join("; ") : "."}
       </Text>
     </Stack>
   );
