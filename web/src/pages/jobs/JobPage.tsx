@@ -73,7 +73,7 @@ export default function JobPage() {
   const finished = rows.filter((r) => FINAL.has(r.status)).length;
   const shown = rows.filter((r) => filter === "all" || r.status === filter);
   const job = live.job;
-  const params = (job?.params ?? {}) as { language?: string; script?: string; script_id?: string };
+  const params = (job?.params ?? {}) as { language?: string; script?: string };
   const done = live.phase === "ended";
 
   async function cancel() {
@@ -124,8 +124,8 @@ export default function JobPage() {
                 {params.script}
               </Code>
             )}
-            {params.script_id && (
-              <Anchor component={Link} to={`/scripts?id=${params.script_id}`} size="sm">
+            {job.script_id && (
+              <Anchor component={Link} to={`/scripts?id=${job.script_id}`} size="sm">
                 Library script, version {job.script_version}
               </Anchor>
             )}
