@@ -52,6 +52,13 @@ test("the run form checks its fields before sending", async ({ page, state }) =>
   await expect(page).toHaveURL(/\/run$/);
 });
 
+test("an unknown job says so in words", async ({ page, state, guard }) => {
+  guard.allow(404, /\/api\/v1\/jobs\/0{32}(\/events)?$/);
+  await logIn(page, state.admin.username, state.admin.password);
+  await page.goto(`/jobs/${"0".repeat(32)}`);
+  await expect(page.getByRole("alert").filter({ hasText: "This job cannot be shown" })).toContainText(/no job/i);
+});
+
 test("a viewer sees no run button", async ({ page, state }) => {
   await logIn(page, state.viewer.username, state.viewer.password);
   await page.goto("/run");

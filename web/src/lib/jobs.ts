@@ -71,6 +71,8 @@ export interface LiveJob {
   job: Job | null;
   rows: Map<string, JobRow>;
   phase: StreamPhase;
+  /** Why the job cannot be shown (it does not exist, or the session may not read it). */
+  error: unknown;
 }
 
 function emptyRow(agentId: string, status: string): JobRow {
@@ -101,51 +103,71 @@ export function applyJobEvent(rows: Map<string, JobRow>, kind: string, data: unk
   return next;
 }
 
-/** The job as it happens: rows and output from the SSE stream; at the end, the stored job replaces it. */
+const REOPEN_MS = 2000;
+
+/** The job as it happens: rows and output from the SSE stream; at the end, the stored job replaces it.
+ * When the stream fails for good (the server restarted, a 404), the stored job is read: its error is
+ * shown in words, or, while the job still runs, the stream is opened again. */
 export function useLiveJob(id: string): LiveJob {
   const client = useQueryClient();
-  const [live, setLive] = useState<LiveJob>({ job: null, rows: new Map(), phase: "connecting" });
+  const [live, setLive] = useState<LiveJob>({ job: null, rows: new Map(), phase: "connecting", error: null });
 
   useEffect(() => {
-    let ended = false;
-    setLive({ job: null, rows: new Map(), phase: "connecting" });
-    const source = new EventSource(`/api/v1/jobs/${encodeURIComponent(id)}/events`);
-    const on = (kind: string, handle?: (data: unknown) => void) =>
-      source.addEventListener(kind, (message) => {
-        const data = JSON.parse((message as MessageEvent<string>).data) as unknown;
-        setLive((old) => ({
-          job: kind === "snapshot" || kind === "end" ? (data as Job) : old.job,
-          rows: applyJobEvent(old.rows, kind, data),
-          phase: kind === "end" ? "ended" : "live",
-        }));
-        handle?.(data);
-      });
-    on("snapshot");
-    on("state");
-    on("output");
-    on("dropped");
-    on("end", () => {
-      ended = true;
-      source.close();
-      // The stored rows carry the exit codes, output tails, flags and errors.
+    let stopped = false;
+    let source: EventSource | null = null;
+    let timer: ReturnType<typeof setTimeout> | null = null;
+    setLive({ job: null, rows: new Map(), phase: "connecting", error: null });
+
+    const settle = (final: boolean) =>
       fetchJob(id).then(
         (job) => {
+          if (stopped) return;
           client.setQueryData(["jobs", id], job);
+          const done = final || job.results.every((row) => FINAL.has(row.status));
           setLive((old) => {
             const rows = new Map(old.rows);
-            for (const row of job.results) rows.set(row.agent_id, row);
-            return { job, rows, phase: "ended" };
+            // The stored rows carry the exit codes, output tails, flags and errors; a running row keeps
+            // what was streamed.
+            for (const row of job.results) if (done || FINAL.has(row.status) || !rows.has(row.agent_id)) rows.set(row.agent_id, row);
+            return { job, rows, phase: done ? "ended" : "reconnecting", error: null };
           });
+          if (!done) timer = setTimeout(open, REOPEN_MS);
         },
-        () => undefined,
+        (error: unknown) => {
+          if (!stopped) setLive((old) => ({ ...old, phase: "ended", error }));
+        },
       );
-    });
-    source.onerror = () => {
-      if (!ended) setLive((old) => ({ ...old, phase: "reconnecting" }));
-    };
+
+    function open() {
+      if (stopped) return;
+      const stream = new EventSource(`/api/v1/jobs/${encodeURIComponent(id)}/events`);
+      source = stream;
+      const on = (kind: string) =>
+        stream.addEventListener(kind, (message) => {
+          const data = JSON.parse((message as MessageEvent<string>).data) as unknown;
+          setLive((old) => ({
+            job: kind === "snapshot" || kind === "end" ? (data as Job) : old.job,
+            rows: applyJobEvent(old.rows, kind, data),
+            phase: kind === "end" ? "ended" : "live",
+            error: null,
+          }));
+          if (kind === "end") {
+            stream.close();
+            void settle(true);
+          }
+        });
+      ["snapshot", "state", "output", "dropped", "end"].forEach(on);
+      stream.onerror = () => {
+        if (stopped) return;
+        if (stream.readyState === EventSource.CLOSED) void settle(false); // the browser gave up on it
+        else setLive((old) => ({ ...old, phase: "reconnecting" }));
+      };
+    }
+    open();
     return () => {
-      ended = true;
-      source.close();
+      stopped = true;
+      source?.close();
+      if (timer) clearTimeout(timer);
     };
   }, [client, id]);
 

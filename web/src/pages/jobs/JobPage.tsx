@@ -102,9 +102,7 @@ export default function JobPage() {
         </Group>
       </PageTitle>
       <ProblemAlert error={cancelError} title="The job was not cancelled" />
-      {live.phase === "reconnecting" && !job && (
-        <ProblemAlert error={new Error("The job's event stream could not be opened: the job may not exist, or you may not read jobs.")} title="No live view" />
-      )}
+      <ProblemAlert error={live.error} title="This job cannot be shown" />
       {job && (
         <Paper withBorder p="sm">
           <Stack gap={6}>
