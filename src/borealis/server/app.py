@@ -26,6 +26,7 @@ from borealis.server.api import (
     enroll,
     enrollments,
     events,
+    fleet_trend,
     health,
     hooks,
     inventory,
@@ -43,6 +44,7 @@ from borealis.server.console import install_console
 from borealis.server.console_events import ConsoleEvents
 from borealis.server.db import migrate
 from borealis.server.db.database import Database
+from borealis.server.fleet_trend import FleetTrend
 from borealis.server.gateway import AgentGateway
 from borealis.server.heartbeats import HeartbeatHistory
 from borealis.server.housekeeping import Housekeeping
@@ -84,6 +86,7 @@ def build_state(settings: ServerSettings) -> ServerState:
         workflows=WorkflowService(settings, db, jobs_service, bus),
         updates=AgentUpdates.build(settings, db, key, jobs_service.delivery, agent_keys),
         console_events=ConsoleEvents(bus, presence),
+        fleet_trend=FleetTrend(db, presence),
         heartbeats=HeartbeatHistory.for_heartbeat(settings.heartbeat_s),
     )
 
@@ -118,6 +121,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     state.inventory.start()
     housekeeping = Housekeeping(state)
     housekeeping.start()
+    state.fleet_trend.start()
     state.schedules.start()
     state.ready = True
     log.info("server ready", extra={"kv": {"url": state.settings.base_url}})
@@ -126,6 +130,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         state.ready = False
         await state.schedules.stop()
+        await state.fleet_trend.stop()
         await housekeeping.stop()
         await state.inventory.stop()
         await state.workflows.stop()
@@ -166,6 +171,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         agents,
         agent_metrics,
         events,
+        fleet_trend,
         jobs,
         scripts,
         inventory,

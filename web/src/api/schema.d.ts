@@ -416,6 +416,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/fleet/trend": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Fleet Trend
+         * @description Counts by status, one sample every `every_s` (5 minutes), the last day, kept in memory.
+         */
+        get: operations["fleet_trend_api_v1_fleet_trend_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/inventory/disks": {
         parameters: {
             query?: never;
@@ -1158,6 +1178,13 @@ export interface components {
             /** Secret */
             secret: string;
         };
+        /** FleetTrendView */
+        FleetTrendView: {
+            /** Every S */
+            every_s: number;
+            /** Samples */
+            samples: components["schemas"]["TrendPoint"][];
+        };
         /** HTTPValidationError */
         HTTPValidationError: {
             /** Detail */
@@ -1503,6 +1530,24 @@ export interface components {
              * @default UTC
              */
             timezone: string;
+        };
+        /** TrendPoint */
+        TrendPoint: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Offline */
+            offline: number;
+            /** Online */
+            online: number;
+            /** Overdue */
+            overdue: number;
+            /** Pending */
+            pending: number;
+            /** Revoked */
+            revoked: number;
         };
         /**
          * UpdateState
@@ -2463,6 +2508,38 @@ export interface operations {
                 };
                 content: {
                     "text/event-stream": unknown;
+                };
+            };
+        };
+    };
+    fleet_trend_api_v1_fleet_trend_get: {
+        parameters: {
+            query?: {
+                /** @description only samples after this time (ISO 8601) */
+                since?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["FleetTrendView"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };

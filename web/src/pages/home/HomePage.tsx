@@ -1,6 +1,7 @@
 // The fleet's health at a glance; each figure links to the list it counts.
-import { Anchor, Card, Group, SimpleGrid, Stack, Text, Title } from "@mantine/core";
+import { Anchor, Card, Group, Loader, SimpleGrid, Stack, Text, Title } from "@mantine/core";
 import { useQuery } from "@tanstack/react-query";
+import { Suspense, lazy, type ReactNode } from "react";
 import { Link } from "react-router-dom";
 
 import { api, unwrap } from "../../api/client";
@@ -10,8 +11,21 @@ import { ProblemAlert } from "../../components/ProblemAlert";
 import { useFleet } from "../../lib/fleet";
 import { statusCounts } from "../../lib/fleetView";
 import { useSession } from "../../lib/session";
+import { failedPerHour } from "../../lib/trend";
 
 const DAY_MS = 24 * 3600 * 1000;
+const TrendChart = lazy(() => import("./TrendChart"));
+
+function ChartCard({ title, children }: { title: string; children: ReactNode }) {
+  return (
+    <Card withBorder>
+      <Text size="sm" fw={600} mb="xs">
+        {title}
+      </Text>
+      <Suspense fallback={<Loader role="status" aria-label="Loading chart" size="sm" />}>{children}</Suspense>
+    </Card>
+  );
+}
 
 function Figure({ label, value, to, color }: { label: string; value: number | string; to: string; color?: string }) {
   return (
@@ -55,14 +69,20 @@ export default function HomePage() {
         (unwrap(await api.GET("/api/v1/inventory/updates", { params: { query: { security: true, limit: 1000 } } })) as unknown as Page<AgentRow>).items,
       ),
   });
-  const jobs = useQuery({
+  const recentJobs = useQuery({
     queryKey: ["jobs", "recent"],
     enabled: can("jobs:read"),
-    queryFn: async () => {
-      const page = unwrap(await api.GET("/api/v1/jobs", { params: { query: { limit: 500 } } })) as unknown as Page<JobSummary>;
-      const since = Date.now() - DAY_MS;
-      return page.items.filter((job) => job.status === "failed" && Date.parse(job.created_at) >= since).length;
-    },
+    queryFn: async () =>
+      (unwrap(await api.GET("/api/v1/jobs", { params: { query: { limit: 500 } } })) as unknown as Page<JobSummary>).items,
+  });
+  const jobs = {
+    error: recentJobs.error,
+    data: recentJobs.data?.filter((job) => job.status === "failed" && Date.parse(job.created_at) >= Date.now() - DAY_MS).length,
+  };
+  const trend = useQuery({
+    queryKey: ["fleet", "trend"],
+    refetchInterval: 300_000,
+    queryFn: async () => unwrap(await api.GET("/api/v1/fleet/trend")),
   });
   const runs = useQuery({
     queryKey: ["runs", "failed", "24h"],
@@ -80,7 +100,7 @@ export default function HomePage() {
   return (
     <Stack>
       <PageTitle title="Home" />
-      <ProblemAlert error={fleet.error ?? disks.error ?? security.error ?? jobs.error ?? runs.error} />
+      <ProblemAlert error={fleet.error ?? disks.error ?? security.error ?? jobs.error ?? runs.error ?? trend.error} />
       <Title order={3} size="h4">
         Agents
       </Title>
@@ -101,6 +121,33 @@ export default function HomePage() {
         {can("jobs:read") && <Figure label="Failed jobs (24 h)" value={show(jobs.data)} to="/jobs?status=failed" color="red" />}
         {can("workflows:read") && (
           <Figure label="Failed workflow runs (24 h)" value={show(runs.data)} to="/workflows/runs?status=failed" color="red" />
+        )}
+      </SimpleGrid>
+      <Title order={3} size="h4">
+        The last day
+      </Title>
+      <SimpleGrid cols={{ base: 1, md: 2 }}>
+        <ChartCard title="Online agents">
+          {trend.data && trend.data.samples.length > 1 ? (
+            <TrendChart
+              label="Online agents"
+              color="#0ca678"
+              points={trend.data.samples.map((s) => ({ at: Date.parse(s.at) / 1000, value: s.online }))}
+            />
+          ) : (
+            <Text size="sm" c="dimmed">
+              The server samples the fleet every 5 minutes; the chart starts with the second sample.
+            </Text>
+          )}
+        </ChartCard>
+        {can("jobs:read") && (
+          <ChartCard title="Failed jobs per hour">
+            {recentJobs.data ? (
+              <TrendChart label="Failed jobs" color="#e03131" points={failedPerHour(recentJobs.data, Date.now())} />
+            ) : (
+              <Loader role="status" aria-label="Loading" size="sm" />
+            )}
+          </ChartCard>
         )}
       </SimpleGrid>
       <Group>
