@@ -52,6 +52,17 @@ test("the run form checks its fields before sending", async ({ page, state }) =>
   await expect(page).toHaveURL(/\/run$/);
 });
 
+test("the fleet hands its selection to the run page", async ({ page, state }) => {
+  const agent = await firstAgent(state);
+  await logIn(page, state.admin.username, state.admin.password);
+  await page.goto("/fleet?status=online");
+  await page.getByRole("checkbox", { name: `Select ${agent.hostname}`, exact: true }).first().check();
+  await page.getByRole("button", { name: /^Actions \(1\)/ }).click();
+  await page.getByRole("menuitem", { name: "Run a script…" }).click();
+  await expect(page).toHaveURL(/\/run$/);
+  await expect(page.locator(".mantine-Pill-label", { hasText: `${agent.hostname} (online)` })).toHaveCount(1);
+});
+
 test("an unknown job says so in words", async ({ page, state, guard }) => {
   guard.allow(404, /\/api\/v1\/jobs\/0{32}(\/events)?$/);
   await logIn(page, state.admin.username, state.admin.password);
