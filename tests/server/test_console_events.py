@@ -157,7 +157,10 @@ async def test_a_slow_reader_is_dropped_with_a_final_event() -> None:
         async def is_disconnected(self) -> bool:
             return False
 
-    frames = [frame async for frame in _stream(hub, slow, Connected(), 0.1)]  # type: ignore[arg-type]
+    async def still_admin() -> frozenset[Scope]:
+        return frozenset({Scope.ADMIN})
+
+    frames = [frame async for frame in _stream(hub, slow, Connected(), 0.1, still_admin)]  # type: ignore[arg-type]
     text = b"".join(frames).decode()
     assert text.count("event: agent") == 3 and text.rstrip().splitlines()[-2] == "event: dropped"
     assert slow not in hub.clients
@@ -182,3 +185,37 @@ async def test_presence_changes_become_agent_events() -> None:
     assert jobs_only.queue.empty()
     await hub.stop()
     assert hub._on_presence not in presence.listeners
+
+
+async def test_a_stream_ends_when_its_session_ends_and_follows_a_changed_role() -> None:
+    from borealis.core.errors import NotAuthenticated
+    from borealis.server.api.events import _stream
+
+    bus = MemoryBus()
+    hub = ConsoleEvents(bus, Presence(1.0, 60.0))
+    await hub.start()
+    client = hub.open(frozenset({Scope.ADMIN}))
+    checks: list[frozenset[Scope]] = [frozenset({Scope.AGENTS_READ})]
+
+    class Connected:
+        async def is_disconnected(self) -> bool:
+            return False
+
+    async def recheck() -> frozenset[Scope]:
+        if not checks:
+            raise NotAuthenticated("session expired or closed")
+        return checks.pop()
+
+    stream = _stream(hub, client, Connected(), 0.05, recheck)  # type: ignore[arg-type]
+    assert b"retry" in await anext(stream)
+    assert b"event: hello" in await anext(stream)
+    assert await anext(stream) == b": keep-alive\n\n"  # first recheck: the role is now a viewer's
+    assert client.scopes == frozenset({Scope.AGENTS_READ})
+    await bus.publish(JOB_SUBJECT, {"type": "state", "job_id": "j1", "agent_ids": [], "status": "queued"})
+    assert client.queue.empty()  # job events are no longer for this reader
+    ended = await anext(stream)
+    assert ended.startswith(b"event: ended") and b"session expired" in ended
+    with pytest.raises(StopAsyncIteration):
+        await anext(stream)
+    assert client not in hub.clients
+    await hub.stop()

@@ -33,6 +33,16 @@ export function useEventStream(enabled: boolean): StreamState {
       }
     };
 
+    // Ask who we are (a 401 sends an ended session to login) and reopen while the session holds.
+    const retryWhileSignedIn = () => {
+      setTimeout(() => {
+        if (closed) return;
+        void api.GET("/api/v1/auth/me").then((result) => {
+          if (result.response.ok && !closed) open();
+        });
+      }, 2000);
+    };
+
     const open = () => {
       source = new EventSource("/api/v1/events");
       source.addEventListener("hello", () => {
@@ -51,19 +61,19 @@ export function useEventStream(enabled: boolean): StreamState {
         hadError = true;
         if (!closed) setTimeout(open, 500);
       });
+      // The server ended the stream because the session ended: the next request finds out and sends
+      // the user to login.
+      source.addEventListener("ended", () => {
+        source?.close();
+        hadError = true;
+        setState("reconnecting");
+        retryWhileSignedIn();
+      });
       source.onerror = () => {
         hadError = true;
         setState("reconnecting");
-        if (source?.readyState === EventSource.CLOSED && !closed) {
-          // The browser gave up (an HTTP error, not a dropped connection): ask who we are, which sends
-          // an ended session to login, and try again while the session holds.
-          setTimeout(() => {
-            if (closed) return;
-            void api.GET("/api/v1/auth/me").then((result) => {
-              if (result.response.ok && !closed) open();
-            });
-          }, 2000);
-        }
+        // The browser gave up (an HTTP error, not a dropped connection, which it retries by itself).
+        if (source?.readyState === EventSource.CLOSED) retryWhileSignedIn();
       };
     };
     open();

@@ -4,13 +4,15 @@ sent only to readers whose scopes cover it. A slow reader is dropped with a fina
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from fastapi import APIRouter, Request
 from starlette.responses import StreamingResponse
 
-from borealis.core.errors import TransientError
+from borealis.core.errors import NotAuthenticated, TransientError
 from borealis.server.api.common import AgentsRead
+from borealis.server.auth.guard import authenticate
+from borealis.server.auth.scopes import Scope
 from borealis.server.console_events import MAX_CLIENTS, ConsoleClient, ConsoleEvents
 from borealis.server.jobs.stream import sse
 from borealis.server.state import state_of
@@ -19,9 +21,14 @@ router = APIRouter(prefix="/api/v1", tags=["events"])
 KEEPALIVE_S = 15.0
 
 
+Recheck = Callable[[], Awaitable[frozenset[Scope]]]
+
+
 async def _stream(
-    hub: ConsoleEvents, client: ConsoleClient, request: Request, keepalive_s: float
+    hub: ConsoleEvents, client: ConsoleClient, request: Request, keepalive_s: float, recheck: Recheck
 ) -> AsyncIterator[bytes]:
+    """Events until the reader leaves, falls behind, or its session or token ends (checked again at
+    every keep-alive, which also picks up a changed role)."""
     try:
         yield b"retry: 2000\n\n"
         yield sse("hello", {"kinds": sorted(k for k in ("agent", "job", "run") if client.may_see(k))})
@@ -33,6 +40,11 @@ async def _stream(
                 event = await asyncio.wait_for(client.queue.get(), keepalive_s)
             except TimeoutError:
                 if await request.is_disconnected():
+                    return
+                try:
+                    client.scopes = await recheck()
+                except NotAuthenticated as exc:
+                    yield sse("ended", {"reason": exc.detail})
                     return
                 yield b": keep-alive\n\n"
                 continue
@@ -53,8 +65,12 @@ async def console_events(request: Request, who: AgentsRead) -> StreamingResponse
     if len(hub.clients) >= MAX_CLIENTS:
         raise TransientError("too many open event streams; try again later")
     client = hub.open(who.scopes)
+
+    async def recheck() -> frozenset[Scope]:
+        return (await authenticate(request)).scopes
+
     return StreamingResponse(
-        _stream(hub, client, request, KEEPALIVE_S),
+        _stream(hub, client, request, KEEPALIVE_S, recheck),
         media_type="text/event-stream",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
