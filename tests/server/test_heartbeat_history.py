@@ -64,6 +64,8 @@ async def test_metrics_endpoint_returns_the_agents_heartbeats(
         assert later.status_code == 200 and later.json()["samples"] == []
     finally:
         await session.close()
+    assert (await api.post(f"/api/v1/agents/{agent.agent_id}/revoke")).status_code == 200
+    assert (await api.get(url)).json()["samples"] == []  # a revoked agent's history is let go
     missing = await api.get("/api/v1/agents/" + "0" * 32 + "/metrics")
     assert missing.status_code == 404 and missing.headers["content-type"].startswith(
         "application/problem+json"

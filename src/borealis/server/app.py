@@ -93,6 +93,7 @@ def build_state(settings: ServerSettings) -> ServerState:
 
 async def _on_agent_close(state: ServerState, message: dict[str, Any]) -> None:
     state.agent_keys.forget(str(message.get("agent_id")))
+    state.heartbeats.forget(str(message.get("agent_id")))  # revoked, denied or deleted: no chart left
     close = state.presence.forget(str(message.get("agent_id")))
     if close is not None:
         await close(int(message.get("code", CloseCode.POLICY)), str(message.get("reason", ""))[:120])
