@@ -1,3 +1,4 @@
+// The console's entry: theme, notifications, the query cache, the session, and the router.
 import "@mantine/core/styles.css";
 import "@mantine/notifications/styles.css";
 

@@ -1,3 +1,4 @@
+// The placeholder while a page or its data loads.
 import { Center, Loader } from "@mantine/core";
 
 export function Loading() {

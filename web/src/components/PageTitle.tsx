@@ -1,3 +1,4 @@
+// A page heading that also sets the document title, with room for the page's actions.
 import { Group, Title } from "@mantine/core";
 import { useEffect, type ReactNode } from "react";
 

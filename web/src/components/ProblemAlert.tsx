@@ -1,3 +1,4 @@
+// An API error shown as an alert, in the words of its problem+json detail.
 import { Alert } from "@mantine/core";
 
 import { ApiError } from "../api/client";

@@ -1,3 +1,4 @@
+// A status (agent or job) as a coloured badge with its word.
 import { Badge } from "@mantine/core";
 
 const COLORS: Record<string, string> = {

@@ -1,3 +1,4 @@
+// The page for a URL the console does not know.
 import { Anchor, Stack, Text } from "@mantine/core";
 import { Link, useLocation } from "react-router-dom";
 
