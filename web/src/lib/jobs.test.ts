@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 
-import { appendTail, applyJobEvent, type JobRow } from "./jobs";
+import { appendTail, applyJobEvent, applyJobEvents, type JobRow, type StreamEvent } from "./jobs";
 
 describe("applyJobEvent", () => {
   it("builds rows from a snapshot, then states and output chunks in order", () => {
@@ -28,5 +28,20 @@ describe("appendTail", () => {
   it("keeps only the newest characters", () => {
     expect(appendTail("abc", "def", 4)).toBe("cdef");
     expect(appendTail("", "ab", 4)).toBe("ab");
+  });
+});
+
+describe("applyJobEvents", () => {
+  it("applies a batch for 10,000 agents in one copy, quickly", () => {
+    const ids = Array.from({ length: 10_000 }, (_, i) => `agent-${i}`);
+    let rows = applyJobEvents(new Map(), [{ kind: "snapshot", data: { results: ids.map((agent_id) => ({ agent_id, status: "sent" })) } }]);
+    const batch: StreamEvent[] = ids.slice(0, 2000).map((id) => ({ kind: "output", data: { agent_id: id, stream: "stdout", chunk: "line\n" } }));
+    batch.push({ kind: "state", data: { agent_ids: ids, status: "running" } });
+    const start = performance.now();
+    rows = applyJobEvents(rows, batch);
+    expect(performance.now() - start).toBeLessThan(200);
+    expect(rows.size).toBe(10_000);
+    expect(rows.get("agent-1")).toMatchObject({ status: "running", stdout: "line\n" });
+    expect(rows.get("agent-9999")).toMatchObject({ status: "running", stdout: "" });
   });
 });

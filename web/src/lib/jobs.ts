@@ -79,30 +79,43 @@ function emptyRow(agentId: string, status: string): JobRow {
   return { agent_id: agentId, status, exit_code: null, stdout: "", stderr: "", flags: [], error: null };
 }
 
-/** Applies one stream event to the rows (pure, so it is unit-tested). */
-export function applyJobEvent(rows: Map<string, JobRow>, kind: string, data: unknown): Map<string, JobRow> {
+export interface StreamEvent {
+  kind: string;
+  data: unknown;
+}
+
+/** Applies stream events to the rows in one copy (pure, so it is unit-tested; one copy per batch keeps
+ * a job on thousands of agents cheap while output pours in). */
+export function applyJobEvents(rows: Map<string, JobRow>, events: StreamEvent[]): Map<string, JobRow> {
   const next = new Map(rows);
-  if (kind === "snapshot" || kind === "end") {
-    const job = data as { results?: Partial<JobRow>[] };
-    for (const result of job.results ?? []) {
-      if (!result.agent_id) continue;
-      const old = next.get(result.agent_id) ?? emptyRow(result.agent_id, result.status ?? "queued");
-      next.set(result.agent_id, { ...old, ...result } as JobRow);
+  for (const { kind, data } of events) {
+    if (kind === "snapshot" || kind === "end") {
+      const job = data as { results?: Partial<JobRow>[] };
+      for (const result of job.results ?? []) {
+        if (!result.agent_id) continue;
+        const old = next.get(result.agent_id) ?? emptyRow(result.agent_id, result.status ?? "queued");
+        next.set(result.agent_id, { ...old, ...result } as JobRow);
+      }
+    } else if (kind === "state") {
+      const event = data as StateEvent;
+      for (const id of event.agent_ids) {
+        const old = next.get(id) ?? emptyRow(id, event.status);
+        next.set(id, { ...old, status: event.status, exit_code: event.exit_code ?? old.exit_code });
+      }
+    } else if (kind === "output") {
+      const event = data as OutputEvent;
+      const old = next.get(event.agent_id) ?? emptyRow(event.agent_id, "running");
+      next.set(event.agent_id, { ...old, [event.stream]: appendTail(old[event.stream], event.chunk) });
     }
-  } else if (kind === "state") {
-    const event = data as StateEvent;
-    for (const id of event.agent_ids) {
-      const old = next.get(id) ?? emptyRow(id, event.status);
-      next.set(id, { ...old, status: event.status, exit_code: event.exit_code ?? old.exit_code });
-    }
-  } else if (kind === "output") {
-    const event = data as OutputEvent;
-    const old = next.get(event.agent_id) ?? emptyRow(event.agent_id, "running");
-    next.set(event.agent_id, { ...old, [event.stream]: appendTail(old[event.stream], event.chunk) });
   }
   return next;
 }
 
+export function applyJobEvent(rows: Map<string, JobRow>, kind: string, data: unknown): Map<string, JobRow> {
+  return applyJobEvents(rows, [{ kind, data }]);
+}
+
+const FLUSH_MS = 100;
 const REOPEN_MS = 2000;
 
 /** The job as it happens: rows and output from the SSE stream; at the end, the stored job replaces it.
@@ -116,6 +129,7 @@ export function useLiveJob(id: string): LiveJob {
     let stopped = false;
     let source: EventSource | null = null;
     let timer: ReturnType<typeof setTimeout> | null = null;
+    let flushTimer: ReturnType<typeof setTimeout> | null = null;
     setLive({ job: null, rows: new Map(), phase: "connecting", error: null });
 
     const settle = (final: boolean) =>
@@ -142,18 +156,30 @@ export function useLiveJob(id: string): LiveJob {
       if (stopped) return;
       const stream = new EventSource(`/api/v1/jobs/${encodeURIComponent(id)}/events`);
       source = stream;
+      let pending: StreamEvent[] = [];
+      const flush = () => {
+        flushTimer = null;
+        const batch = pending;
+        pending = [];
+        if (!batch.length || stopped) return;
+        const jobs = batch.filter((e) => e.kind === "snapshot" || e.kind === "end");
+        const ended = batch.some((e) => e.kind === "end");
+        setLive((old) => ({
+          job: jobs.length ? (jobs[jobs.length - 1]?.data as Job) : old.job,
+          rows: applyJobEvents(old.rows, batch),
+          phase: ended ? "ended" : "live",
+          error: null,
+        }));
+        if (ended) void settle(true);
+      };
       const on = (kind: string) =>
         stream.addEventListener(kind, (message) => {
-          const data = JSON.parse((message as MessageEvent<string>).data) as unknown;
-          setLive((old) => ({
-            job: kind === "snapshot" || kind === "end" ? (data as Job) : old.job,
-            rows: applyJobEvent(old.rows, kind, data),
-            phase: kind === "end" ? "ended" : "live",
-            error: null,
-          }));
+          pending.push({ kind, data: JSON.parse((message as MessageEvent<string>).data) as unknown });
           if (kind === "end") {
             stream.close();
-            void settle(true);
+            flush();
+          } else {
+            flushTimer ??= setTimeout(flush, FLUSH_MS);
           }
         });
       ["snapshot", "state", "output", "dropped", "end"].forEach(on);
@@ -168,6 +194,7 @@ export function useLiveJob(id: string): LiveJob {
       stopped = true;
       source?.close();
       if (timer) clearTimeout(timer);
+      if (flushTimer) clearTimeout(flushTimer);
     };
   }, [client, id]);
 
