@@ -31,6 +31,10 @@ export async function fetchAgent(id: string): Promise<Agent> {
   return unwrap(await api.GET("/api/v1/agents/{agent_id}", { params: { path: { agent_id: id } } })) as unknown as Agent;
 }
 
+// Up and down describe a connection; a revoked or pending agent keeps that status whatever its socket did
+// (a revocation closes the socket, and its "down" may arrive after the "revoked" record was re-read).
+const TRUST_STATES = new Set(["revoked", "pending"]);
+
 export interface AgentEvent {
   agent_id: string;
   change: string;
@@ -65,14 +69,17 @@ export function applyAgentEvents(client: QueryClient, events: AgentEvent[]): str
       known.add(agent.id);
       const patch = patches.get(agent.id);
       if (patch === null) continue;
-      next.push(patch ? { ...agent, ...patch } : agent);
+      next.push(patch && !TRUST_STATES.has(agent.status) ? { ...agent, ...patch } : agent);
     }
     for (const [id, patch] of patches) if (patch && !known.has(id)) reread.add(id);
     return next;
   });
   for (const [id, patch] of patches) {
     if (patch === null) client.removeQueries({ queryKey: ["agent", id] });
-    else client.setQueryData<Agent>(["agent", id], (agent) => (agent ? { ...agent, ...patch } : agent));
+    else
+      client.setQueryData<Agent>(["agent", id], (agent) =>
+        agent && !TRUST_STATES.has(agent.status) ? { ...agent, ...patch } : agent,
+      );
   }
   return [...reread];
 }
