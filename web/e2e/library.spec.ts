@@ -61,6 +61,8 @@ test("a schedule shows its next fire times while it is written, then its record"
   const preview = page.getByTestId("schedule-preview");
   await page.getByLabel("Cron expression").fill("61 * * * *");
   await expect(preview.getByRole("alert")).toBeVisible();
+  // The server's reason is also beside the field it names.
+  await expect(page.getByLabel("Cron expression")).toHaveAttribute("aria-invalid", "true");
   await page.getByText("Daily at 03:00").click();
   await expect(page.getByLabel("Cron expression")).toHaveValue("0 3 * * *");
   await expect(preview.getByRole("listitem")).toHaveCount(5);
