@@ -364,6 +364,34 @@ async def test_output_is_accepted_only_from_the_agent_that_holds_the_job(
     await other.close()
 
 
+async def test_a_listener_that_comes_late_first_gets_the_output_sent_before_it(
+    job_server: ServerProcess, api: httpx.AsyncClient
+) -> None:
+    agent = await enrolled_agent(api, {})
+    session = await online(job_server, api, agent)
+    job = await submit(api, {"agents": [agent.agent_id]})
+    await session.receive("job")
+    await session.accept(job["id"])
+    await session.output(job["id"], "early\n", seq=0)
+    await eventually(lambda: _job_status_is(api, job["id"], "running"), 3, "running")
+    await asyncio.sleep(0.3)  # the chunk has crossed the bus
+
+    async def listen() -> list[tuple[str, dict[str, Any]]]:
+        async with api.stream("GET", f"/api/v1/jobs/{job['id']}/events") as response:
+            return await read_events(response)
+
+    listening = asyncio.create_task(listen())
+    await asyncio.sleep(0.5)
+    await session.output(job["id"], "late\n", seq=1)
+    await session.result(job["id"], "failed", 3, stdout_tail="early\nlate\n")
+    events = await asyncio.wait_for(listening, 10)
+    names = [name for name, _ in events]
+    assert names[0] == "snapshot" and names[1] == "output" and names[-1] == "end"
+    chunks = [d["chunk"] for n, d in events if n == "output"]
+    assert chunks == ["early\n", "late\n"]  # each once, in order
+    await session.close()
+
+
 async def test_fan_out_to_fifty_agents_with_one_dropping_mid_way(
     job_server: ServerProcess, api: httpx.AsyncClient
 ) -> None:

@@ -37,6 +37,8 @@ SKIPPED = {
     # tests/server/test_workflows.py.
     "GET /api/v1/jobs/{job_id}/events": "SSE stream",
     "GET /api/v1/runs/{run_id}/events": "SSE stream",
+    # The operators' stream never ends while the session lives; tests/server/test_console_events.py.
+    "GET /api/v1/events": "SSE stream",
     # A wheel upload is a raw body the document describes as no JSON; test_agent_versions.py covers it.
     "POST /api/v1/agent-versions": "raw wheel upload",
 }

@@ -125,6 +125,45 @@ async def test_preview_follows_the_zone_across_dst(app: App) -> None:
     assert capped.status_code == 422
 
 
+async def test_a_timing_not_saved_yet_is_previewed_as_a_saved_one_would_be(app: App) -> None:
+    body = {"cron": "30 2 * * *", "timezone": "Europe/Berlin", "count": 3, "after": "2027-03-27T12:00:00Z"}
+    draft = await app.client.post("/api/v1/schedules/preview", json=body, headers=app.auth())
+    assert draft.status_code == 200, draft.text
+    assert draft.json()["timezone"] == "Europe/Berlin"
+    assert [item["local"] for item in draft.json()["items"]] == [
+        "2027-03-28T03:00:00+02:00",
+        "2027-03-29T02:30:00+02:00",
+        "2027-03-30T02:30:00+02:00",
+    ]
+    every = await app.client.post(
+        "/api/v1/schedules/preview",
+        json={
+            "interval_s": 90,
+            "start_at": "2027-01-01T00:00:00Z",
+            "after": "2027-01-01T00:00:00Z",
+            "count": 2,
+        },
+        headers=app.auth(),
+    )
+    assert [item["at"] for item in every.json()["items"]] == ["2027-01-01T00:01:30Z", "2027-01-01T00:03:00Z"]
+    bad = await app.client.post("/api/v1/schedules/preview", json={"cron": "61 * * * *"}, headers=app.auth())
+    assert bad.status_code == 400 and bad.json()["field"] == "cron"
+    both = await app.client.post(
+        "/api/v1/schedules/preview", json={"cron": "* * * * *", "interval_s": 60}, headers=app.auth()
+    )
+    assert both.status_code == 400
+    zone = await app.client.post(
+        "/api/v1/schedules/preview", json={"cron": "* * * * *", "timezone": "Mars/Base"}, headers=app.auth()
+    )
+    assert zone.status_code == 400 and zone.json()["field"] == "timezone"
+    too_many = await app.client.post(
+        "/api/v1/schedules/preview", json={"cron": "@daily", "count": 101}, headers=app.auth()
+    )
+    assert too_many.status_code == 422
+    nobody = await app.client.post("/api/v1/schedules/preview", json={"cron": "@daily"})
+    assert nobody.status_code == 401
+
+
 @pytest.mark.parametrize(
     ("change", "status", "field"),
     [

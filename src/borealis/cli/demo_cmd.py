@@ -73,6 +73,7 @@ def _stop(process: subprocess.Popen[bytes] | None, timeout_s: float = 15.0) -> N
 def demo(home: str, port: int) -> None:
     """Run a server and a local agent on one home; prints the console URL and a login."""
     from borealis.server.admin import create_install_code
+    from borealis.server.console import console_built
 
     where = Home.resolve(home)
     ensure_dir(where.root)
@@ -104,6 +105,10 @@ def demo(home: str, port: int) -> None:
             _borealis("agent", "run", "--home", str(where.root), "--no-startup-delay"), start_new_session=True
         )
         click.echo("", err=True)
+        if console_built():
+            click.echo(f"Console: {url}/", err=True)
+        else:
+            click.echo("Console: not built (it needs Node.js 20+); the API alone is served", err=True)
         click.echo(f"Borealis demo is running at {url}  (home: {where.root})", err=True)
         click.echo(f"  API docs: {url}/api/v1/docs", err=True)
         if password:

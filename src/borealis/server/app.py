@@ -18,12 +18,15 @@ from borealis.protocol.updates import MAX_WHEEL_BYTES
 from borealis.server import problems
 from borealis.server.agent_keys import AgentKeys
 from borealis.server.api import (
+    agent_metrics,
     agent_versions,
     agents,
     audit_log,
     auth,
     enroll,
     enrollments,
+    events,
+    fleet_trend,
     health,
     hooks,
     inventory,
@@ -39,9 +42,13 @@ from borealis.server.api import (
 from borealis.server.api import openapi as api_document
 from borealis.server.api_docs import install_docs
 from borealis.server.bus import open_bus
+from borealis.server.console import install_console
+from borealis.server.console_events import ConsoleEvents
 from borealis.server.db import migrate
 from borealis.server.db.database import Database
+from borealis.server.fleet_trend import FleetTrend
 from borealis.server.gateway import AgentGateway
+from borealis.server.heartbeats import HeartbeatHistory
 from borealis.server.housekeeping import Housekeeping
 from borealis.server.inventory.service import InventoryService
 from borealis.server.jobs.service import JobService
@@ -82,11 +89,15 @@ def build_state(settings: ServerSettings) -> ServerState:
         role_modules=RoleModules(db, key, presence, bus, jobs_service.roles),
         workflows=WorkflowService(settings, db, jobs_service, bus),
         updates=AgentUpdates.build(settings, db, key, jobs_service.delivery, agent_keys),
+        console_events=ConsoleEvents(bus, presence),
+        fleet_trend=FleetTrend(db, presence),
+        heartbeats=HeartbeatHistory.for_heartbeat(settings.heartbeat_s),
     )
 
 
 async def _on_agent_close(state: ServerState, message: dict[str, Any]) -> None:
     state.agent_keys.forget(str(message.get("agent_id")))
+    state.heartbeats.forget(str(message.get("agent_id")))  # revoked, denied or deleted: no chart left
     close = state.presence.forget(str(message.get("agent_id")))
     if close is not None:
         await close(int(message.get("code", CloseCode.POLICY)), str(message.get("reason", ""))[:120])
@@ -106,6 +117,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     sync = PresenceSync(state.presence, state.bus) if state.settings.bus_url.startswith("nats") else None
     if sync is not None:
         await sync.start()
+    await state.console_events.start()
     await state.jobs.start()
     await state.role_modules.start()
     await state.workflows.start()
@@ -114,6 +126,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     state.inventory.start()
     housekeeping = Housekeeping(state)
     housekeeping.start()
+    state.fleet_trend.start()
     state.schedules.start()
     state.ready = True
     log.info("server ready", extra={"kv": {"url": state.settings.base_url}})
@@ -122,12 +135,14 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         state.ready = False
         await state.schedules.stop()
+        await state.fleet_trend.stop()
         await housekeeping.stop()
         await state.inventory.stop()
         await state.workflows.stop()
         await state.role_modules.stop()
         await state.updates.stop()
         await state.jobs.stop()
+        await state.console_events.stop()
         for agent_id in list(state.presence.live):
             close = state.presence.live[agent_id].close
             if close is not None:
@@ -159,6 +174,9 @@ def create_app(settings: ServerSettings) -> FastAPI:
         enrollments,
         enroll,
         agents,
+        agent_metrics,
+        events,
+        fleet_trend,
         jobs,
         scripts,
         inventory,
@@ -175,6 +193,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
     app.add_middleware(JsonGuard)  # inside BodyLimit, so the bodies it reads whole are bounded
     if settings.api_docs:
         install_docs(app, OPENAPI_PATH)
+    install_console(app)
     app.add_middleware(
         BodyLimit, max_bytes=settings.max_request_bytes, larger={agent_versions.UPLOAD_PATH: MAX_WHEEL_BYTES}
     )

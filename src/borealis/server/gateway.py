@@ -170,12 +170,9 @@ class AgentGateway(WebSocketEndpoint):
             kind = frame.get("t")
             if kind == MessageType.HEARTBEAT:
                 metrics.heartbeats += 1
-                presence.heartbeat(
-                    agent_id,
-                    _int(frame.get("seq")),
-                    _int(frame.get("rss_bytes")),
-                    _float(frame.get("cpu_pct")),
-                )
+                rss_bytes, cpu_pct = _int(frame.get("rss_bytes")), _float(frame.get("cpu_pct"))
+                presence.heartbeat(agent_id, _int(frame.get("seq")), rss_bytes, cpu_pct)
+                state.heartbeats.record(agent_id, cpu_pct, rss_bytes)
                 roles = frame.get("roles_health")
                 if roles and isinstance(roles, dict):
                     jobs.roles.note(roles)

@@ -12,7 +12,10 @@ from borealis.server.agent_keys import AgentKeys
 from borealis.server.auth.hash_gate import HashGate
 from borealis.server.auth.throttle import LoginThrottle
 from borealis.server.bus import Bus
+from borealis.server.console_events import ConsoleEvents
 from borealis.server.db.database import Database
+from borealis.server.fleet_trend import FleetTrend
+from borealis.server.heartbeats import HeartbeatHistory
 from borealis.server.inventory.service import InventoryService
 from borealis.server.jobs.service import JobService
 from borealis.server.metrics import Metrics
@@ -37,6 +40,9 @@ class ServerState:
     role_modules: RoleModules
     workflows: WorkflowService
     updates: AgentUpdates
+    console_events: ConsoleEvents
+    fleet_trend: FleetTrend
+    heartbeats: HeartbeatHistory = field(default_factory=HeartbeatHistory)
     metrics: Metrics = field(default_factory=Metrics)
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)
     login_gate: HashGate = field(default_factory=HashGate)

@@ -72,6 +72,7 @@ async def change_agent(
         if body.notes is not None:
             agent.notes = body.notes
         audit.record(session, who.actor, "agent.update", agent.id, client_ip(request), fields=sorted(changed))
+    await state.console_events.agent_changed(agent.id, "updated", fields=sorted(changed))
     return agent_view(agent, state.presence)
 
 
@@ -88,6 +89,7 @@ async def delete_agent(agent_id: str, request: Request, who: AgentsWrite) -> Non
             session, who.actor, "agent.delete", agent.id, client_ip(request), hostname=agent.hostname
         )
     await close_everywhere(state, agent_id, CloseCode.UNKNOWN_AGENT, "agent deleted")
+    await state.console_events.agent_changed(agent_id, "deleted")
 
 
 @router.post("/{agent_id}/revoke", response_model=AgentView)
@@ -99,6 +101,7 @@ async def revoke_agent(agent_id: str, request: Request, who: AgentsWrite) -> dic
             session, who.actor, "agent.revoke", agent.id, client_ip(request), hostname=agent.hostname
         )
     await close_everywhere(state, agent_id, CloseCode.REVOKED, "agent revoked")
+    await state.console_events.agent_changed(agent_id, "revoked", status="revoked")
     return agent_view(agent, state.presence)
 
 
@@ -110,6 +113,7 @@ async def approve_agent(agent_id: str, request: Request, who: AgentsWrite) -> di
         audit.record(
             session, who.actor, "agent.approve", agent.id, client_ip(request), hostname=agent.hostname
         )
+    await state.console_events.agent_changed(agent_id, "approved")
     return agent_view(agent, state.presence)
 
 
@@ -121,3 +125,4 @@ async def deny_agent(agent_id: str, request: Request, who: AgentsWrite) -> None:
         await session.delete(agent)
         audit.record(session, who.actor, "agent.deny", agent.id, client_ip(request), hostname=agent.hostname)
     await close_everywhere(state, agent_id, CloseCode.UNKNOWN_AGENT, "enrollment denied")
+    await state.console_events.agent_changed(agent_id, "denied")

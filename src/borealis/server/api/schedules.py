@@ -1,5 +1,6 @@
 """Schedules: create, list, read, replace (naming a stale `version` is a 409), delete, enable, disable,
-the record of their slots, and a preview of the next fire times.
+the record of their slots, and a preview of the next fire times (of a schedule, or of a timing not saved
+yet, for the console's cron helper).
 
 A schedule runs a job (`action: {type: job, job: <the body of POST /api/v1/jobs>}`) or a workflow
 (`action: {type: workflow, workflow_id, input}`); setting a job action also needs `jobs:run`, a
@@ -15,6 +16,7 @@ import orjson
 from fastapi import APIRouter, Path, Query, Request
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from borealis.core.clock import utcnow
 from borealis.core.errors import Forbidden, InvalidInput, PayloadTooLarge
 from borealis.server.api.common import Limit, SchedulesRead, SchedulesWrite, client_ip
 from borealis.server.api.jobs import NewJob
@@ -25,7 +27,8 @@ from borealis.server.auth.scopes import Scope
 from borealis.server.schedules.cron import MAX_EXPRESSION_CHARS
 from borealis.server.schedules.policy import Misfire, Overlap
 from borealis.server.schedules.service import MAX_PREVIEW, Draft, ScheduleService
-from borealis.server.schedules.timing import MAX_INTERVAL_S, MAX_ZONE_CHARS, MIN_INTERVAL_S
+from borealis.server.schedules.timing import MAX_INTERVAL_S, MAX_ZONE_CHARS, MIN_INTERVAL_S, Timing
+from borealis.server.schedules.views import slot_view
 from borealis.server.state import state_of
 
 router = APIRouter(prefix="/api/v1/schedules", tags=["schedules"])
@@ -61,6 +64,19 @@ class ScheduleBody(BaseModel):
     overlap: Overlap = Overlap.ALLOW
     enabled: bool = True
     action: JobAction | WorkflowAction = Field(discriminator="type")
+
+
+class TimingDraft(BaseModel):
+    """The timing fields of a schedule, to see its next slots before saving it."""
+
+    model_config = ConfigDict(extra="forbid")
+    cron: str | None = Field(default=None, min_length=1, max_length=MAX_EXPRESSION_CHARS)
+    interval_s: int | None = Field(default=None, ge=MIN_INTERVAL_S, le=MAX_INTERVAL_S)
+    timezone: str = Field(default="UTC", min_length=1, max_length=MAX_ZONE_CHARS)
+    start_at: AwareDatetime | None = None
+    end_at: AwareDatetime | None = None
+    count: int = Field(default=10, ge=1, le=MAX_PREVIEW)
+    after: AwareDatetime | None = Field(default=None, description="from this instant (default: now)")
 
 
 class ScheduleChange(ScheduleBody):
@@ -114,6 +130,15 @@ def _service(request: Request) -> ScheduleService:
 async def create_schedule(body: ScheduleBody, request: Request, who: SchedulesWrite) -> dict[str, Any]:
     draft = await _draft(request, body, who)
     return await _service(request).create(draft, who.actor, client_ip(request))
+
+
+@router.post("/preview", response_model=SchedulePreview)
+async def preview_timing(body: TimingDraft, who: SchedulesRead) -> dict[str, Any]:
+    """The next `count` slots of a timing that is not saved (a new schedule's anchor is now)."""
+    now = utcnow()
+    timing = Timing.build(body.cron, body.interval_s, body.timezone, body.start_at or now, body.end_at)
+    slots = timing.upcoming(body.after or now, body.count)
+    return {"timezone": body.timezone, "items": [slot_view(slot, timing.zone) for slot in slots]}
 
 
 @router.get("", response_model=SchedulePage)

@@ -1,5 +1,6 @@
 """A job's live events as Server-Sent Events: a snapshot, then state changes and output chunks, and
-`end` once every row is final. A listener that fell behind is told how many events it lost and gets
+`end` once every row is final. Output that came before the listener (the latest, bounded) follows the
+snapshot. A listener that fell behind is told how many events it lost and gets
 a fresh snapshot; a quiet stream sends a keep-alive comment and re-reads the rows now and then."""
 
 from __future__ import annotations
@@ -33,10 +34,14 @@ async def job_events(
     service: JobService, job_id: str, keepalive_s: float = KEEPALIVE_S
 ) -> AsyncIterator[bytes]:
     listener = service.events.listen(job_id)
+    earlier = service.events.recent_output(job_id)
     try:
         view, states = await _rows(service, job_id)
         yield sse("snapshot", {**view, "results": [{"agent_id": a, "status": s} for a, s in states.items()]})
         unfinished = {agent_id for agent_id, status in states.items() if not store.is_final(status)}
+        if unfinished:  # output that came before this listener did; a finished job has its stored tails
+            for event in earlier:
+                yield sse("output", event)
         while unfinished:
             try:
                 event = await asyncio.wait_for(listener.queue.get(), keepalive_s)

@@ -29,7 +29,7 @@ from borealis.server.schedules.policy import Misfire, Overlap
 from borealis.server.schedules.runner import Scheduler, timing_of
 from borealis.server.schedules.starter import WorkflowStarter
 from borealis.server.schedules.timing import Timing
-from borealis.server.schedules.views import run_view, schedule_view
+from borealis.server.schedules.views import run_view, schedule_view, slot_view
 
 MAX_PREVIEW = 100
 
@@ -180,13 +180,7 @@ class ScheduleService:
         slots = timing.upcoming(after or utcnow(), min(count, MAX_PREVIEW))
         return {
             "timezone": row.timezone,
-            "items": [
-                {
-                    "at": slot.isoformat().replace("+00:00", "Z"),
-                    "local": slot.astimezone(timing.zone).isoformat(),
-                }
-                for slot in slots
-            ],
+            "items": [slot_view(slot, timing.zone) for slot in slots],
         }
 
     # -- checks ---------------------------------------------------------------------------------------

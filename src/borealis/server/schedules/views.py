@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from borealis.core.clock import iso
 from borealis.server.db.models import Schedule, ScheduleRun
 from borealis.server.schedules import actions
+
+
+def slot_view(slot: datetime, zone: ZoneInfo) -> dict[str, str]:
+    """One upcoming slot, in UTC and as the wall-clock time of the schedule's zone."""
+    return {"at": slot.isoformat().replace("+00:00", "Z"), "local": slot.astimezone(zone).isoformat()}
 
 
 def status_of(row: Schedule) -> str:
