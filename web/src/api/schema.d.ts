@@ -866,7 +866,11 @@ export interface paths {
         };
         /** One Script */
         get: operations["one_script_api_v1_scripts__script_id__get"];
-        /** Update Script */
+        /**
+         * Update Script
+         * @description A new version. When schedules or workflows follow the script's newest version, a change of its body makes
+         *     agents run the new body: that needs the right to run jobs, and the audit row names them.
+         */
         put: operations["update_script_api_v1_scripts__script_id__put"];
         post?: never;
         /** Delete Script */
@@ -1151,6 +1155,54 @@ export interface components {
             /** Tags */
             tags?: string[] | null;
         };
+        /** AgentDetail */
+        AgentDetail: {
+            /** Agent Cpu Pct */
+            agent_cpu_pct: number | null;
+            /** Agent Rss Bytes */
+            agent_rss_bytes: number | null;
+            /** Arch */
+            arch: string;
+            /** Connected Since */
+            connected_since: string | null;
+            /**
+             * Enrolled At
+             * Format: date-time
+             */
+            enrolled_at: string;
+            /** Facts */
+            facts: {
+                [key: string]: unknown;
+            };
+            /** Hostname */
+            hostname: string;
+            /** Id */
+            id: string;
+            /** Last Seen */
+            last_seen: string | null;
+            /** Notes */
+            notes: string;
+            /** Os */
+            os: string;
+            /** Os Version */
+            os_version: string;
+            /** Revoked At */
+            revoked_at: string | null;
+            status: components["schemas"]["AgentStatus"];
+            /** Tags */
+            tags: string[];
+            /** Version */
+            version: string;
+        };
+        /** AgentInventory */
+        AgentInventory: {
+            /** Agent Id */
+            agent_id: string;
+            /** Sections */
+            sections: {
+                [key: string]: components["schemas"]["SectionView"];
+            };
+        };
         /** AgentMetrics */
         AgentMetrics: {
             /** Agent Id */
@@ -1160,11 +1212,195 @@ export interface components {
             /** Samples */
             samples: components["schemas"]["MetricSample"][];
         };
+        /** AgentPage */
+        AgentPage: {
+            /** Items */
+            items: components["schemas"]["AgentView"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** AgentSection */
+        AgentSection: {
+            /** Agent Id */
+            agent_id: string;
+            /**
+             * Collected At
+             * Format: date-time
+             */
+            collected_at: string;
+            /** Data */
+            data: unknown;
+            /** Duration Ms */
+            duration_ms: number;
+            /** Error */
+            error: string | null;
+            /** Hash */
+            hash: string;
+            /**
+             * Received At
+             * Format: date-time
+             */
+            received_at: string;
+            /** Section */
+            section: string;
+        };
         /**
          * AgentStatus
          * @enum {string}
          */
         AgentStatus: "online" | "offline" | "overdue" | "pending" | "revoked";
+        /** AgentVersionPage */
+        AgentVersionPage: {
+            /** Items */
+            items: components["schemas"]["AgentVersionView"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** AgentVersionView */
+        AgentVersionView: {
+            /** Filename */
+            filename: string;
+            /** Sha256 */
+            sha256: string;
+            /** Signature */
+            signature: string;
+            /** Size */
+            size: number;
+            /**
+             * Uploaded At
+             * Format: date-time
+             */
+            uploaded_at: string;
+            /** Uploaded By */
+            uploaded_by: string;
+            /** Version */
+            version: string;
+        };
+        /** AgentView */
+        AgentView: {
+            /** Agent Cpu Pct */
+            agent_cpu_pct: number | null;
+            /** Agent Rss Bytes */
+            agent_rss_bytes: number | null;
+            /** Arch */
+            arch: string;
+            /** Connected Since */
+            connected_since: string | null;
+            /**
+             * Enrolled At
+             * Format: date-time
+             */
+            enrolled_at: string;
+            /** Hostname */
+            hostname: string;
+            /** Id */
+            id: string;
+            /** Last Seen */
+            last_seen: string | null;
+            /** Notes */
+            notes: string;
+            /** Os */
+            os: string;
+            /** Os Version */
+            os_version: string;
+            /** Revoked At */
+            revoked_at: string | null;
+            status: components["schemas"]["AgentStatus"];
+            /** Tags */
+            tags: string[];
+            /** Version */
+            version: string;
+        };
+        /** Alive */
+        Alive: {
+            /**
+             * Status
+             * @constant
+             */
+            status: "ok";
+        };
+        /** AuditEntryView */
+        AuditEntryView: {
+            /** Action */
+            action: string;
+            /** Actor */
+            actor: string;
+            /** Actor Name */
+            actor_name: string | null;
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Detail */
+            detail: {
+                [key: string]: unknown;
+            };
+            /** Id */
+            id: number;
+            /** Ip */
+            ip: string | null;
+            /** Target */
+            target: string | null;
+        };
+        /** AuditPage */
+        AuditPage: {
+            /** Items */
+            items: components["schemas"]["AuditEntryView"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** ChangePage */
+        ChangePage: {
+            /** Items */
+            items: components["schemas"]["ChangeView"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** ChangeView */
+        ChangeView: {
+            /** After */
+            after: string | null;
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Before */
+            before: string | null;
+            /** Id */
+            id: number;
+            /** Kind */
+            kind: string;
+            /** Section */
+            section: string;
+            /** Subject */
+            subject: string;
+        };
+        /** DiskHit */
+        DiskHit: {
+            /** Agent Id */
+            agent_id: string;
+            /** Device */
+            device?: string | null;
+            /** Hostname */
+            hostname: string;
+            /** Mountpoint */
+            mountpoint: string;
+            /** Percent */
+            percent: number | null;
+            /** Total Bytes */
+            total_bytes?: number | null;
+            /** Used Bytes */
+            used_bytes?: number | null;
+        };
+        /** DiskPage */
+        DiskPage: {
+            /** Items */
+            items: components["schemas"]["DiskHit"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
         /** EnrollRequest */
         EnrollRequest: {
             /** Facts */
@@ -1178,6 +1414,71 @@ export interface components {
             /** Secret */
             secret: string;
         };
+        /** Enrolled */
+        Enrolled: {
+            /** Agent Id */
+            agent_id: string;
+            /** Heartbeat S */
+            heartbeat_s: number;
+            /** Server Public Key */
+            server_public_key: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "active" | "pending";
+        };
+        /** EnrollmentPage */
+        EnrollmentPage: {
+            /** Items */
+            items: components["schemas"]["EnrollmentView"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** EnrollmentView */
+        EnrollmentView: {
+            /** Approval Required */
+            approval_required: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Id */
+            id: string;
+            /** Note */
+            note: string;
+            /** Revoked At */
+            revoked_at: string | null;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "active" | "expired" | "used_up" | "revoked";
+            /** Tags */
+            tags: string[];
+            /** Uses Allowed */
+            uses_allowed: number;
+            /** Uses Count */
+            uses_count: number;
+        };
+        /** FieldError */
+        FieldError: {
+            /**
+             * Field
+             * @description the path of the field, dotted (`target.agents.0`)
+             */
+            field: string;
+            /** Message */
+            message: string;
+        };
         /** FleetTrendView */
         FleetTrendView: {
             /** Every S */
@@ -1185,10 +1486,30 @@ export interface components {
             /** Samples */
             samples: components["schemas"]["TrendPoint"][];
         };
-        /** HTTPValidationError */
-        HTTPValidationError: {
-            /** Detail */
-            detail?: components["schemas"]["ValidationError"][];
+        /**
+         * HookAccepted
+         * @description A webhook's answer: 202 while the run is queued or unfinished; 200 with its output when the
+         *     hook answers synchronously and the run ended in time.
+         */
+        HookAccepted: {
+            /** Error */
+            error?: string | null;
+            /** Output */
+            output?: unknown[] | null;
+            /** Run Id */
+            run_id: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "queued" | "running" | "succeeded" | "failed" | "timed_out" | "cancelled" | "interrupted";
+        };
+        /** HookRotated */
+        HookRotated: {
+            /** Node Id */
+            node_id: string;
+            /** Url */
+            url: string;
         };
         /** JobAction */
         JobAction: {
@@ -1199,17 +1520,213 @@ export interface components {
              */
             type: "job";
         };
+        /** JobActionView */
+        JobActionView: {
+            /** Job */
+            job: {
+                [key: string]: unknown;
+            };
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "job";
+        };
+        /**
+         * JobCounts
+         * @description How many of the job's per-agent rows are in each state (every state is present).
+         */
+        JobCounts: {
+            /** Cancelled */
+            cancelled: number;
+            /** Expired */
+            expired: number;
+            /** Failed */
+            failed: number;
+            /** Interrupted */
+            interrupted: number;
+            /** Queued */
+            queued: number;
+            /** Running */
+            running: number;
+            /** Sent */
+            sent: number;
+            /** Succeeded */
+            succeeded: number;
+            /** Timed Out */
+            timed_out: number;
+        };
+        /** JobDetail */
+        JobDetail: {
+            /** Agent Count */
+            agent_count: number;
+            /** Batch Size */
+            batch_size: number | null;
+            /** Cancelled At */
+            cancelled_at: string | null;
+            counts: components["schemas"]["JobCounts"];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Current Batch */
+            current_batch: number;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Id */
+            id: string;
+            /** Params */
+            params: {
+                [key: string]: unknown;
+            };
+            /** Results */
+            results: components["schemas"]["JobResultView"][];
+            /** Role */
+            role: string;
+            run_as: components["schemas"]["RunAs"];
+            /** Script Id */
+            script_id: string | null;
+            /** Script Version */
+            script_version: number | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "expired";
+            /** Stop On Failure */
+            stop_on_failure: boolean;
+            /** Target */
+            target: {
+                [key: string]: unknown;
+            };
+            /** Timeout S */
+            timeout_s: number;
+        };
+        /** JobPage */
+        JobPage: {
+            /** Items */
+            items: components["schemas"]["JobView"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** JobResultView */
+        JobResultView: {
+            /** Agent Id */
+            agent_id: string;
+            /** Batch */
+            batch: number;
+            /** Data */
+            data: unknown;
+            /** Error */
+            error: string | null;
+            /** Exit Code */
+            exit_code: number | null;
+            /** Finished At */
+            finished_at: string | null;
+            /** Flags */
+            flags: string[];
+            /** Sent At */
+            sent_at: string | null;
+            /** Started At */
+            started_at: string | null;
+            status: components["schemas"]["JobState"];
+            /** Stderr */
+            stderr: string;
+            /** Stdout */
+            stdout: string;
+        };
         /**
          * JobState
          * @enum {string}
          */
         JobState: "queued" | "sent" | "running" | "succeeded" | "failed" | "timed_out" | "cancelled" | "expired" | "interrupted";
+        /** JobView */
+        JobView: {
+            /** Agent Count */
+            agent_count: number;
+            /** Batch Size */
+            batch_size: number | null;
+            /** Cancelled At */
+            cancelled_at: string | null;
+            counts: components["schemas"]["JobCounts"];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Current Batch */
+            current_batch: number;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Id */
+            id: string;
+            /** Params */
+            params: {
+                [key: string]: unknown;
+            };
+            /** Role */
+            role: string;
+            run_as: components["schemas"]["RunAs"];
+            /** Script Id */
+            script_id: string | null;
+            /** Script Version */
+            script_version: number | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "expired";
+            /** Stop On Failure */
+            stop_on_failure: boolean;
+            /** Target */
+            target: {
+                [key: string]: unknown;
+            };
+            /** Timeout S */
+            timeout_s: number;
+        };
+        /** LoggedIn */
+        LoggedIn: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Csrf Token */
+            csrf_token: string;
+            role: components["schemas"]["Role"];
+            /** Username */
+            username: string;
+        };
         /** Login */
         Login: {
             /** Password */
             password: string;
             /** Username */
             username: string;
+        };
+        /** Me */
+        Me: {
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "user" | "token";
+            /** Name */
+            name: string;
+            /** Scopes */
+            scopes: string[];
         };
         /** MetricSample */
         MetricSample: {
@@ -1258,6 +1775,42 @@ export interface components {
              */
             uses: number;
         };
+        /** NewEnrollmentView */
+        NewEnrollmentView: {
+            /** Approval Required */
+            approval_required: boolean;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Id */
+            id: string;
+            /** Install Code */
+            install_code: string;
+            /** Note */
+            note: string;
+            /** Revoked At */
+            revoked_at: string | null;
+            /**
+             * State
+             * @enum {string}
+             */
+            state: "active" | "expired" | "used_up" | "revoked";
+            /** Tags */
+            tags: string[];
+            /** Uses Allowed */
+            uses_allowed: number;
+            /** Uses Count */
+            uses_count: number;
+        };
         /** NewJob */
         NewJob: {
             /** Batch Percent */
@@ -1269,6 +1822,7 @@ export interface components {
              * @default 3600
              */
             expires_in_s: number;
+            operator_signature?: components["schemas"]["OperatorSignature"] | null;
             /** Params */
             params?: {
                 [key: string]: unknown;
@@ -1353,6 +1907,30 @@ export interface components {
             /** Scopes */
             scopes: string[];
         };
+        /** NewTokenView */
+        NewTokenView: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Expires At */
+            expires_at: string | null;
+            /** Id */
+            id: string;
+            /** Last Used At */
+            last_used_at: string | null;
+            /** Name */
+            name: string;
+            /** Revoked At */
+            revoked_at: string | null;
+            /** Scopes */
+            scopes: string[];
+            /** Token */
+            token: string;
+        };
         /** NewUser */
         NewUser: {
             /** Password */
@@ -1376,11 +1954,188 @@ export interface components {
             /** Name */
             name: string;
         };
+        /** NodeRecord */
+        NodeRecord: {
+            /** Attempt */
+            attempt: number;
+            /** Duration Ms */
+            duration_ms: number;
+            /** Error */
+            error: string | null;
+            /**
+             * Finished At
+             * Format: date-time
+             */
+            finished_at: string;
+            /** Id */
+            id: number;
+            /** Input */
+            input: unknown;
+            /** Node Id */
+            node_id: string;
+            /** Node Type */
+            node_type: string;
+            /** Output */
+            output: unknown;
+            /**
+             * Started At
+             * Format: date-time
+             */
+            started_at: string;
+            /** Status */
+            status: string;
+        };
+        /** NodeTypePage */
+        NodeTypePage: {
+            /** Items */
+            items: components["schemas"]["NodeTypeView"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** NodeTypeView */
+        NodeTypeView: {
+            /** Category */
+            category: string;
+            /** Doc */
+            doc: string;
+            /** Error Port */
+            error_port: string;
+            /** Inputs */
+            inputs: string[];
+            /** Outputs */
+            outputs: string[];
+            /**
+             * Schema
+             * @description the parameters' JSON Schema
+             */
+            schema: {
+                [key: string]: unknown;
+            };
+            /** Title */
+            title: string;
+            /** Type */
+            type: string;
+            /** Version */
+            version: number;
+        };
+        /**
+         * OperatorSignature
+         * @description An operator's co-signature over the job's content (protocol/cosign.py).
+         */
+        OperatorSignature: {
+            /** Key */
+            key: string;
+            /** Nonce */
+            nonce: string;
+            /** Not After */
+            not_after: number;
+            /** Repeat S */
+            repeat_s?: number | null;
+            /** Signature */
+            signature: string;
+        };
+        /**
+         * Outcome
+         * @enum {string}
+         */
+        Outcome: "firing" | "queued" | "fired" | "skipped" | "failed";
         /**
          * Overlap
          * @enum {string}
          */
         Overlap: "allow" | "skip" | "queue";
+        /** PreviewSlot */
+        PreviewSlot: {
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /**
+             * Local
+             * Format: date-time
+             */
+            local: string;
+        };
+        /**
+         * Problem
+         * @description An error (RFC 9457). Some carry more members: `errors` (every invalid field), `field`, …
+         */
+        Problem: {
+            /** Detail */
+            detail: string;
+            /**
+             * Errors
+             * @default null
+             */
+            errors: components["schemas"]["FieldError"][] | null;
+            /**
+             * Field
+             * @default null
+             */
+            field: string | null;
+            /**
+             * Instance
+             * @default null
+             */
+            instance: string | null;
+            /** Status */
+            status: number;
+            /** Title */
+            title: string;
+            /** Type */
+            type: string;
+        } & {
+            [key: string]: unknown;
+        };
+        /** ProcessHit */
+        ProcessHit: {
+            /** Agent Id */
+            agent_id: string;
+            /** Cmdline */
+            cmdline: string;
+            /** Hostname */
+            hostname: string;
+            /** Name */
+            name: string;
+            /** Pid */
+            pid: number | null;
+            /** Ppid */
+            ppid: number | null;
+            /** User */
+            user: string;
+        };
+        /** ProcessPage */
+        ProcessPage: {
+            /** Items */
+            items: components["schemas"]["ProcessHit"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** Ready */
+        Ready: {
+            /** Database */
+            database: string | null;
+            /**
+             * Status
+             * @constant
+             */
+            status: "ready";
+        };
+        /**
+         * RefreshDone
+         * @description 200: the refresh finished (`sections` as stored after it); 202: still `pending`, no sections.
+         */
+        RefreshDone: {
+            /** Job Id */
+            job_id: string;
+            /** Sections */
+            sections?: {
+                [key: string]: components["schemas"]["SectionView"];
+            } | null;
+            /** Status */
+            status: components["schemas"]["JobState"] | "pending";
+        };
         /** RefreshRequest */
         RefreshRequest: {
             /** Sections */
@@ -1392,10 +2147,277 @@ export interface components {
             wait_s: number;
         };
         /**
+         * Role
+         * @enum {string}
+         */
+        Role: "admin" | "operator" | "viewer";
+        /** RoleModuleDetail */
+        RoleModuleDetail: {
+            /** Agents */
+            agents: components["schemas"]["RoleReport"][];
+            /** Body */
+            body: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Description */
+            description: string;
+            /** Name */
+            name: string;
+            /** Sha256 */
+            sha256: string;
+            /** Target */
+            target: {
+                [key: string]: unknown;
+            };
+            /** Version */
+            version: number;
+            /** Versions */
+            versions: components["schemas"]["RoleModuleView"][];
+            /** Withdrawn At */
+            withdrawn_at: string | null;
+        };
+        /** RoleModulePage */
+        RoleModulePage: {
+            /** Items */
+            items: components["schemas"]["RoleModuleView"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** RoleModuleView */
+        RoleModuleView: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Description */
+            description: string;
+            /** Name */
+            name: string;
+            /** Sha256 */
+            sha256: string;
+            /** Target */
+            target: {
+                [key: string]: unknown;
+            };
+            /** Version */
+            version: number;
+            /** Withdrawn At */
+            withdrawn_at: string | null;
+        };
+        /**
+         * RoleReport
+         * @description What an agent last said about the module (kept in memory by the server process).
+         */
+        RoleReport: {
+            /** Agent Id */
+            agent_id: string;
+            /**
+             * At
+             * Format: date-time
+             */
+            at: string;
+            /** Error */
+            error: string | null;
+            /** Ok */
+            ok: boolean;
+            /** Removed */
+            removed: boolean;
+            /** Version */
+            version: number | null;
+        };
+        /** RolloutAgent */
+        RolloutAgent: {
+            /** Agent Id */
+            agent_id: string;
+            /** From Version */
+            from_version: string;
+            /** Hostname */
+            hostname: string;
+            /** Offered At */
+            offered_at: string | null;
+            /** Reason */
+            reason: string | null;
+            state: components["schemas"]["UpdateState"];
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+        };
+        /**
+         * RolloutCounts
+         * @description How many agents of the rollout are in each state (every state is present).
+         */
+        RolloutCounts: {
+            /** Cancelled */
+            cancelled: number;
+            /** Connected */
+            connected: number;
+            /** Downloading */
+            downloading: number;
+            /** Failed */
+            failed: number;
+            /** Installed */
+            installed: number;
+            /** Offered */
+            offered: number;
+            /** Pending */
+            pending: number;
+            /** Rolled Back */
+            rolled_back: number;
+            /** Switching */
+            switching: number;
+            /** Timed Out */
+            timed_out: number;
+        };
+        /** RolloutProgress */
+        RolloutProgress: {
+            /** Agents */
+            agents: components["schemas"]["RolloutAgent"][];
+            /** Batch Size */
+            batch_size: number;
+            counts: components["schemas"]["RolloutCounts"];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Done */
+            done: boolean;
+            /** Next Cursor */
+            next_cursor: string | null;
+            /** Target */
+            target: {
+                [key: string]: unknown;
+            };
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Version */
+            version: string;
+        };
+        /** RolloutView */
+        RolloutView: {
+            /** Batch Size */
+            batch_size: number;
+            counts: components["schemas"]["RolloutCounts"];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Done */
+            done: boolean;
+            /** Target */
+            target: {
+                [key: string]: unknown;
+            };
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Version */
+            version: string;
+        };
+        /**
          * RunAs
          * @enum {string}
          */
         RunAs: "system" | "user";
+        /** RunDetail */
+        RunDetail: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Error */
+            error: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /** Id */
+            id: string;
+            /** Input */
+            input: unknown;
+            /** Nodes */
+            nodes: components["schemas"]["NodeRecord"][];
+            /** Output */
+            output: unknown;
+            /** Started At */
+            started_at: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "queued" | "running" | "succeeded" | "failed" | "timed_out" | "cancelled" | "interrupted";
+            /** Trigger */
+            trigger: {
+                [key: string]: unknown;
+            };
+            /** Workflow Id */
+            workflow_id: string;
+            /** Workflow Version */
+            workflow_version: number;
+        };
+        /** RunPage */
+        RunPage: {
+            /** Items */
+            items: components["schemas"]["RunView"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** RunView */
+        RunView: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Error */
+            error: string | null;
+            /** Finished At */
+            finished_at: string | null;
+            /** Id */
+            id: string;
+            /** Input */
+            input: unknown;
+            /** Output */
+            output: unknown;
+            /** Started At */
+            started_at: string | null;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "queued" | "running" | "succeeded" | "failed" | "timed_out" | "cancelled" | "interrupted";
+            /** Trigger */
+            trigger: {
+                [key: string]: unknown;
+            };
+            /** Workflow Id */
+            workflow_id: string;
+            /** Workflow Version */
+            workflow_version: number;
+        };
         /** ScheduleBody */
         ScheduleBody: {
             /** Action */
@@ -1473,6 +2495,120 @@ export interface components {
              */
             version: number;
         };
+        /** SchedulePage */
+        SchedulePage: {
+            /** Items */
+            items: components["schemas"]["ScheduleView"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** SchedulePreview */
+        SchedulePreview: {
+            /** Items */
+            items: components["schemas"]["PreviewSlot"][];
+            /** Timezone */
+            timezone: string;
+        };
+        /** ScheduleRunPage */
+        ScheduleRunPage: {
+            /** Items */
+            items: components["schemas"]["ScheduleRunView"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** ScheduleRunView */
+        ScheduleRunView: {
+            /** Fired At */
+            fired_at: string | null;
+            /** Id */
+            id: number;
+            /** Job Id */
+            job_id: string | null;
+            /** Lateness S */
+            lateness_s: number | null;
+            outcome: components["schemas"]["Outcome"];
+            /** Reason */
+            reason: string | null;
+            /**
+             * Recorded At
+             * Format: date-time
+             */
+            recorded_at: string;
+            /**
+             * Slot At
+             * Format: date-time
+             */
+            slot_at: string;
+            /** Slots */
+            slots: number;
+            /** Workflow Run Id */
+            workflow_run_id: string | null;
+        };
+        /** ScheduleView */
+        ScheduleView: {
+            /** Action */
+            action: components["schemas"]["JobActionView"] | components["schemas"]["WorkflowActionView"];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Cron */
+            cron: string | null;
+            /** Enabled */
+            enabled: boolean;
+            /** End At */
+            end_at: string | null;
+            /** Ended Reason */
+            ended_reason: string | null;
+            /** Grace S */
+            grace_s: number;
+            /** Id */
+            id: string;
+            /** Interval S */
+            interval_s: number | null;
+            /** Last Job Id */
+            last_job_id: string | null;
+            /** Last Workflow Run Id */
+            last_workflow_run_id: string | null;
+            /** Max Runs */
+            max_runs: number | null;
+            misfire: components["schemas"]["Misfire"];
+            /** Name */
+            name: string;
+            /** Next Run At */
+            next_run_at: string | null;
+            overlap: components["schemas"]["Overlap"];
+            /** Owner */
+            owner: string;
+            /** Owner Name */
+            owner_name: string;
+            /** Run Count */
+            run_count: number;
+            /**
+             * Start At
+             * Format: date-time
+             */
+            start_at: string;
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "active" | "disabled" | "ended";
+            /** Timezone */
+            timezone: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Updated By */
+            updated_by: string;
+            /** Version */
+            version: number;
+        };
         /** ScriptChange */
         ScriptChange: {
             /** Body */
@@ -1492,6 +2628,228 @@ export interface components {
              * @description the version this change was made from
              */
             version: number;
+        };
+        /** ScriptPage */
+        ScriptPage: {
+            /** Items */
+            items: components["schemas"]["ScriptSummary"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** ScriptSummary */
+        ScriptSummary: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Description */
+            description: string;
+            /** Id */
+            id: string;
+            /** Language */
+            language: string;
+            /** Name */
+            name: string;
+            /** Parameters */
+            parameters: {
+                [key: string]: unknown;
+            };
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Updated By */
+            updated_by: string;
+            /** Version */
+            version: number;
+        };
+        /** ScriptVersionEntry */
+        ScriptVersionEntry: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Language */
+            language: string;
+            /** Version */
+            version: number;
+        };
+        /** ScriptVersionPage */
+        ScriptVersionPage: {
+            /** Items */
+            items: components["schemas"]["ScriptVersionEntry"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** ScriptVersionView */
+        ScriptVersionView: {
+            /** Body */
+            body: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Description */
+            description: string;
+            /** Id */
+            id: string;
+            /** Language */
+            language: string;
+            /** Latest Version */
+            latest_version: number;
+            /** Name */
+            name: string;
+            /** Parameters */
+            parameters: {
+                [key: string]: unknown;
+            };
+            /** Sha256 */
+            sha256: string;
+            /** Version */
+            version: number;
+        };
+        /** ScriptView */
+        ScriptView: {
+            /** Body */
+            body: string;
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Description */
+            description: string;
+            /** Id */
+            id: string;
+            /** Language */
+            language: string;
+            /** Name */
+            name: string;
+            /** Parameters */
+            parameters: {
+                [key: string]: unknown;
+            };
+            /** Sha256 */
+            sha256: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Updated By */
+            updated_by: string;
+            /** Version */
+            version: number;
+        };
+        /**
+         * SectionView
+         * @description One stored section; `data` is what the agent collected (an object or a list of objects).
+         */
+        SectionView: {
+            /**
+             * Collected At
+             * Format: date-time
+             */
+            collected_at: string;
+            /** Data */
+            data: unknown;
+            /** Duration Ms */
+            duration_ms: number;
+            /** Error */
+            error: string | null;
+            /** Hash */
+            hash: string;
+            /**
+             * Received At
+             * Format: date-time
+             */
+            received_at: string;
+        };
+        /** SoftwareHit */
+        SoftwareHit: {
+            /** Agent Id */
+            agent_id: string;
+            /** Arch */
+            arch: string;
+            /** Hostname */
+            hostname: string;
+            /** Name */
+            name: string;
+            /** Source */
+            source: string;
+            /** Version */
+            version: string;
+        };
+        /** SoftwarePage */
+        SoftwarePage: {
+            /** Items */
+            items: components["schemas"]["SoftwareHit"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** SubmittedJob */
+        SubmittedJob: {
+            /** Agent Count */
+            agent_count: number;
+            /** Batch Size */
+            batch_size: number | null;
+            /** Cancelled At */
+            cancelled_at: string | null;
+            counts: components["schemas"]["JobCounts"];
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Current Batch */
+            current_batch: number;
+            /**
+             * Expires At
+             * Format: date-time
+             */
+            expires_at: string;
+            /** Id */
+            id: string;
+            /** Params */
+            params: {
+                [key: string]: unknown;
+            };
+            /** Role */
+            role: string;
+            run_as: components["schemas"]["RunAs"];
+            /** Script Id */
+            script_id: string | null;
+            /** Script Version */
+            script_version: number | null;
+            /** Skipped */
+            skipped: string[];
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "queued" | "running" | "succeeded" | "failed" | "cancelled" | "expired";
+            /** Stop On Failure */
+            stop_on_failure: boolean;
+            /** Target */
+            target: {
+                [key: string]: unknown;
+            };
+            /** Timeout S */
+            timeout_s: number;
         };
         /** Target */
         Target: {
@@ -1531,6 +2889,35 @@ export interface components {
              */
             timezone: string;
         };
+        /** TokenPage */
+        TokenPage: {
+            /** Items */
+            items: components["schemas"]["TokenView"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** TokenView */
+        TokenView: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Expires At */
+            expires_at: string | null;
+            /** Id */
+            id: string;
+            /** Last Used At */
+            last_used_at: string | null;
+            /** Name */
+            name: string;
+            /** Revoked At */
+            revoked_at: string | null;
+            /** Scopes */
+            scopes: string[];
+        };
         /** TrendPoint */
         TrendPoint: {
             /**
@@ -1555,32 +2942,80 @@ export interface components {
          * @enum {string}
          */
         UpdateState: "pending" | "offered" | "downloading" | "installed" | "switching" | "connected" | "failed" | "rolled_back" | "timed_out" | "cancelled";
+        /** UpdatesHit */
+        UpdatesHit: {
+            /** Agent Id */
+            agent_id: string;
+            /** Hostname */
+            hostname: string;
+            /** Pending */
+            pending: number;
+            /** Security */
+            security: number;
+        };
+        /** UpdatesPage */
+        UpdatesPage: {
+            /** Items */
+            items: components["schemas"]["UpdatesHit"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
         /** UserChange */
         UserChange: {
             /** Disabled */
             disabled?: boolean | null;
             /** Password */
             password?: string | null;
+            /**
+             * Revoke Tokens
+             * @default false
+             */
+            revoke_tokens: boolean;
             /** Role */
             role?: string | null;
         };
-        /** ValidationError */
-        ValidationError: {
-            /** Context */
-            ctx?: Record<string, never>;
-            /** Input */
-            input?: unknown;
-            /** Location */
-            loc: (string | number)[];
-            /** Message */
-            msg: string;
-            /** Error Type */
-            type: string;
+        /** UserPage */
+        UserPage: {
+            /** Items */
+            items: components["schemas"]["UserView"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** UserView */
+        UserView: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Disabled */
+            disabled: boolean;
+            /** Id */
+            id: string;
+            /** Last Login At */
+            last_login_at: string | null;
+            role: components["schemas"]["Role"];
+            /** Username */
+            username: string;
         };
         /** WorkflowAction */
         WorkflowAction: {
             /** Input */
             input?: {
+                [key: string]: unknown;
+            };
+            /**
+             * @description discriminator enum property added by openapi-typescript
+             * @enum {string}
+             */
+            type: "workflow";
+            /** Workflow Id */
+            workflow_id: string;
+        };
+        /** WorkflowActionView */
+        WorkflowActionView: {
+            /** Input */
+            input: {
                 [key: string]: unknown;
             };
             /**
@@ -1609,6 +3044,106 @@ export interface components {
              */
             version: number;
         };
+        /** WorkflowPage */
+        WorkflowPage: {
+            /** Items */
+            items: components["schemas"]["WorkflowSummary"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** WorkflowSummary */
+        WorkflowSummary: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Description */
+            description: string;
+            /** Enabled */
+            enabled: boolean;
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Owner */
+            owner: string;
+            /** Owner Name */
+            owner_name: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Updated By */
+            updated_by: string;
+            /** Version */
+            version: number;
+        };
+        /** WorkflowVersionEntry */
+        WorkflowVersionEntry: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Version */
+            version: number;
+        };
+        /** WorkflowVersionPage */
+        WorkflowVersionPage: {
+            /** Items */
+            items: components["schemas"]["WorkflowVersionEntry"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /**
+         * WorkflowView
+         * @description `document` is the workflow graph (DESIGN §11); `hooks` (node id → secret URL) appears only in
+         *     the answer to a save that created webhook secrets, the one time they are shown.
+         */
+        WorkflowView: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Description */
+            description: string;
+            /** Document */
+            document: {
+                [key: string]: unknown;
+            };
+            /** Enabled */
+            enabled: boolean;
+            /** Hooks */
+            hooks?: {
+                [key: string]: string;
+            } | null;
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Owner */
+            owner: string;
+            /** Owner Name */
+            owner_name: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Updated By */
+            updated_by: string;
+            /** Version */
+            version: number;
+        };
     };
     responses: never;
     parameters: never;
@@ -1633,9 +3168,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["AgentVersionPage"];
+                };
+            };
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1658,18 +3200,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["AgentVersionView"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1691,18 +3231,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["AgentVersionView"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1725,13 +3263,13 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1759,18 +3297,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["RolloutProgress"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1796,18 +3332,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["RolloutView"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1829,18 +3363,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["RolloutView"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1868,18 +3400,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["AgentPage"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1901,18 +3431,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["AgentDetail"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1935,13 +3463,13 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -1967,18 +3495,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["AgentView"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2000,18 +3526,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["AgentView"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2034,13 +3558,13 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2062,18 +3586,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["AgentInventory"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2103,18 +3625,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ChangePage"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2140,18 +3660,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["RefreshDone"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description still running: `{job_id, status: pending}` */
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["RefreshDone"];
+                };
+            };
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2174,18 +3701,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["AgentSection"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2213,13 +3738,13 @@ export interface operations {
                     "application/json": components["schemas"]["AgentMetrics"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2241,18 +3766,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["AgentView"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2280,18 +3803,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["AuditPage"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2315,18 +3836,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["LoggedIn"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2347,6 +3866,15 @@ export interface operations {
                 };
                 content?: never;
             };
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
         };
     };
     me_api_v1_auth_me_get: {
@@ -2364,9 +3892,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Me"];
+                };
+            };
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2390,18 +3925,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["Enrolled"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2421,9 +3954,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["EnrollmentPage"];
+                };
+            };
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2447,18 +3987,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["NewEnrollmentView"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2481,13 +4019,13 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2501,13 +4039,22 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description server-sent events */
+            /** @description server-sent events (`event:` and `data:` lines, JSON data), until the end */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/event-stream": unknown;
+                    "text/event-stream": string;
+                };
+            };
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2533,13 +4080,13 @@ export interface operations {
                     "application/json": components["schemas"]["FleetTrendView"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2565,18 +4112,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["DiskPage"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2603,18 +4148,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ProcessPage"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2645,18 +4188,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["SoftwarePage"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2682,18 +4223,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UpdatesPage"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2717,18 +4256,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["JobPage"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2752,18 +4289,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["SubmittedJob"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2787,18 +4322,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["JobDetail"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2820,18 +4353,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["JobView"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2847,22 +4378,22 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description server-sent events (`event:` and `data:` lines, JSON data), until the end */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "text/event-stream": string;
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2882,9 +4413,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["RoleModulePage"];
+                };
+            };
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2908,18 +4446,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["RoleModuleView"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2941,18 +4477,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["RoleModuleDetail"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -2975,13 +4509,13 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3008,18 +4542,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["RunPage"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3041,18 +4573,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["RunDetail"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3074,18 +4604,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["RunView"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3101,22 +4629,22 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description server-sent events (`event:` and `data:` lines, JSON data), until the end */
             200: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "text/event-stream": string;
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3133,7 +4661,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Successful Response */
+            /** @description the stored JSON payload, as it was recorded */
             200: {
                 headers: {
                     [name: string]: unknown;
@@ -3142,13 +4670,13 @@ export interface operations {
                     "application/json": unknown;
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3172,18 +4700,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["SchedulePage"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3207,18 +4733,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ScheduleView"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3242,18 +4766,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["SchedulePreview"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3275,18 +4797,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ScheduleView"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3312,18 +4832,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ScheduleView"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3346,13 +4864,13 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3374,18 +4892,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ScheduleView"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3407,18 +4923,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ScheduleView"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3444,18 +4958,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["SchedulePreview"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3481,18 +4993,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ScheduleRunPage"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3516,18 +5026,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ScriptPage"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3551,18 +5059,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ScriptView"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3586,18 +5092,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ScriptVersionView"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3623,18 +5127,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ScriptView"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3657,13 +5159,13 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3685,18 +5187,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["ScriptVersionPage"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3716,9 +5216,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["TokenPage"];
+                };
+            };
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3742,18 +5249,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["NewTokenView"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3776,13 +5281,13 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3802,9 +5307,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UserPage"];
+                };
+            };
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3828,18 +5340,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UserView"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3865,18 +5375,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["UserView"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3896,9 +5404,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["NodeTypePage"];
+                };
+            };
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3922,18 +5437,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["WorkflowPage"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3957,18 +5470,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["WorkflowView"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -3992,18 +5503,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["WorkflowView"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4029,18 +5538,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["WorkflowView"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4063,13 +5570,13 @@ export interface operations {
                 };
                 content?: never;
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4092,18 +5599,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["HookRotated"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4129,18 +5634,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["RunView"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4162,18 +5665,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: unknown;
-                    };
+                    "application/json": components["schemas"]["WorkflowVersionPage"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4193,9 +5694,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": {
-                        [key: string]: string;
-                    };
+                    "application/json": components["schemas"]["Alive"];
+                };
+            };
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4217,16 +5725,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["HookAccepted"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description the run is queued or still running */
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["HookAccepted"];
+                };
+            };
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4248,16 +5765,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["HookAccepted"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description the run is queued or still running */
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["HookAccepted"];
+                };
+            };
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4279,16 +5805,25 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["HookAccepted"];
                 };
             };
-            /** @description Validation Error */
-            422: {
+            /** @description the run is queued or still running */
+            202: {
                 headers: {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": components["schemas"]["HTTPValidationError"];
+                    "application/json": components["schemas"]["HookAccepted"];
+                };
+            };
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4308,7 +5843,16 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "text/plain": string;
+                    "text/plain; version=0.0.4": string;
+                };
+            };
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };
@@ -4328,7 +5872,23 @@ export interface operations {
                     [name: string]: unknown;
                 };
                 content: {
-                    "application/json": unknown;
+                    "application/json": components["schemas"]["Ready"];
+                };
+            };
+            /** @description not ready (a problem body says why) */
+            503: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
                 };
             };
         };

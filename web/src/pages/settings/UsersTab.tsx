@@ -58,7 +58,8 @@ export default function UsersTab() {
   async function change(user: User, body: { role?: string; disabled?: boolean }) {
     setError(null);
     try {
-      unwrap(await api.PATCH("/api/v1/users/{user_id}", { params: { path: { user_id: user.id } }, body }));
+      // revoke_tokens only matters with a new password, which this form does not set
+      unwrap(await api.PATCH("/api/v1/users/{user_id}", { params: { path: { user_id: user.id } }, body: { ...body, revoke_tokens: false } }));
       await client.invalidateQueries({ queryKey: KEY });
     } catch (e) {
       setError(e);
