@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import select
 import socket
+import time
 from pathlib import Path
 
 import httpx
@@ -101,3 +102,22 @@ def test_forwarded_for_is_ignored_by_default(tmp_path: Path, db_url: str) -> Non
 def test_forwarded_for_counts_from_a_configured_proxy(tmp_path: Path, db_url: str) -> None:
     with running_server(tmp_path / "home", db_url, trusted_proxies=["127.0.0.0/8"]) as server:
         assert failed_login_ip(server, "203.0.113.7") == "203.0.113.7"
+
+
+def test_a_long_answer_on_a_kept_alive_connection_is_not_cut_by_the_idle_timer(server: ServerProcess) -> None:
+    # A browser reuses a kept-alive connection for its event stream: the idle timer armed after the
+    # first answer (5 s) must be cancelled by the next request, or it closes the stream mid-answer.
+    auth = f"Authorization: Bearer {server.token}\r\n".encode()
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as sock:
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        first = sock.recv(65536)
+        assert first.startswith(b"HTTP/1.1 200 "), first[:200]
+        sock.sendall(b"GET /api/v1/events HTTP/1.1\r\nHost: x\r\n" + auth + b"\r\n")
+        stream = b""
+        deadline = time.monotonic() + 7.0  # past uvicorn's 5 s keep-alive timeout
+        while time.monotonic() < deadline:
+            if select.select([sock], [], [], 0.2)[0]:
+                chunk = sock.recv(65536)
+                assert chunk, f"the server closed the stream after {stream[:300]!r}"
+                stream += chunk
+        assert b"event: hello" in stream

@@ -31,6 +31,9 @@ def bounded_http_protocol(max_bytes: int, max_count: int) -> type[HttpToolsProto
             self.reading_head = True
 
         def data_received(self, data: bytes) -> None:
+            # As uvicorn's own: a request arriving on a kept-alive connection cancels the idle timer,
+            # which would otherwise close the connection under a long answer (an event stream).
+            self._unset_keepalive_if_required()
             if self.reading_head:
                 self.head_bytes += len(data)
             try:
