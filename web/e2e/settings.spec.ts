@@ -67,7 +67,10 @@ test("an API token's secret is shown once and works; the audit log shows its cre
   await expect(page.getByText(secret)).toHaveCount(0);
 
   await page.getByRole("tab", { name: "Audit log" }).click();
-  await expect(page.locator("[data-testid='audit-row'][data-action='token.create']").first()).toContainText("user:admin");
+  // Actors are ids (user:<id>) shown with their display name.
+  const created = page.locator("[data-testid='audit-row'][data-action='token.create']").first();
+  await expect(created).toContainText("admin");
+  await expect(created).toContainText(/user:[0-9a-f]{32}/);
   await expect(page.locator("[data-testid='audit-row'][data-action='enrollment.create']").first()).toBeVisible();
   await page.getByLabel("Action").fill("token.create");
   await page.getByRole("button", { name: "Filter" }).click();

@@ -1,5 +1,5 @@
 // The audit log, newest first, with filters by action, actor, target and time; older pages on demand.
-import { Button, Code, Group, Stack, Table, TextInput } from "@mantine/core";
+import { Button, Code, Group, Stack, Table, Text, TextInput } from "@mantine/core";
 import { useInfiniteQuery } from "@tanstack/react-query";
 import { useState } from "react";
 
@@ -12,6 +12,7 @@ interface Entry {
   id: number;
   at: string;
   actor: string;
+  actor_name: string | null;
   action: string;
   target: string | null;
   detail: Record<string, unknown> | null;
@@ -58,7 +59,7 @@ export default function AuditTab() {
       >
         <Group align="start">
           <TextInput label="Action" placeholder="token.create" value={action} onChange={(e) => setAction(e.currentTarget.value)} maxLength={64} />
-          <TextInput label="Actor" placeholder="user:admin" value={actor} onChange={(e) => setActor(e.currentTarget.value)} maxLength={160} />
+          <TextInput label="Actor" placeholder="user:<id> or token:<id>" value={actor} onChange={(e) => setActor(e.currentTarget.value)} maxLength={160} />
           <TextInput label="Target" value={target} onChange={(e) => setTarget(e.currentTarget.value)} maxLength={160} />
           <TextInput label="Since" placeholder="2026-01-31" value={since} onChange={(e) => setSince(e.currentTarget.value)} error={sinceError} />
           <Button type="submit" mt={25}>
@@ -85,7 +86,10 @@ export default function AuditTab() {
             {rows.map((entry) => (
               <Table.Tr key={entry.id} data-testid="audit-row" data-action={entry.action}>
                 <Table.Td>{new Date(entry.at).toLocaleString()}</Table.Td>
-                <Table.Td>{entry.actor}</Table.Td>
+                <Table.Td title={entry.actor}>
+                  {entry.actor_name ?? entry.actor}
+                  {entry.actor_name && <Text size="xs" c="dimmed" ff="monospace">{entry.actor}</Text>}
+                </Table.Td>
                 <Table.Td>{entry.action}</Table.Td>
                 <Table.Td ff="monospace">{entry.target ?? "—"}</Table.Td>
                 <Table.Td>{entry.detail && Object.keys(entry.detail).length ? <Code>{JSON.stringify(entry.detail)}</Code> : "—"}</Table.Td>
