@@ -24,6 +24,19 @@ class LazyGroup(click.Group):
         "workflow": "borealis.cli.workflow_cmd:workflow",
         "keys": "borealis.cli.keys_cmd:keys_group",
         "job": "borealis.cli.job_cmd:job",
+        # The operator's client of a running server (public API only; no server or agent imports).
+        "login": "borealis.cli.login_cmd:login",
+        "logout": "borealis.cli.login_cmd:logout",
+        "agents": "borealis.cli.fleet_cmd:agents_list",
+        "run": "borealis.cli.run_cmd:run",
+        "jobs": "borealis.cli.jobs_cmd:jobs_list",
+        "inventory": "borealis.cli.inventory_cmd:inventory",
+        "software": "borealis.cli.inventory_cmd:software",
+        "updates": "borealis.cli.inventory_cmd:updates",
+        "patch": "borealis.cli.inventory_cmd:patch",
+        "workflows": "borealis.cli.automation_cmd:workflows",
+        "schedules": "borealis.cli.automation_cmd:schedules",
+        "schedule": "borealis.cli.automation_cmd:schedule",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
@@ -46,7 +59,16 @@ class LazyGroup(click.Group):
 def cli() -> None:
     """Borealis: remote monitoring, management and automation.
 
-    Every command takes --home DIR (or BOREALIS_HOME; default ./borealis-home).
+    Commands on this machine (server, demo, admin, agent enroll|run|install|status, helper) take
+    --home DIR (or BOREALIS_HOME; default ./borealis-home). Commands on a running server (login,
+    agents, run, jobs, inventory, ...) use the profile `borealis login` saved, or BOREALIS_URL and
+    BOREALIS_TOKEN.
+
+    \b
+    Examples:
+      borealis login https://rmm.example.com -u alice
+      borealis agents --status online
+      borealis run --all -- 'uptime'
     """
 
 
