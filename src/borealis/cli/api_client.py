@@ -99,7 +99,7 @@ def error_of(response: httpx.Response) -> ApiError:
     code = response.status_code
     if code == 401:
         return TokenRefused(
-            f"the server refused the credentials ({detail}); the token may be revoked or expired: "
+            f"the server refused the token (401: {detail}); it may be revoked or expired: "
             "run `borealis login` again"
         )
     if code == 403:

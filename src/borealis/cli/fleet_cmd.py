@@ -26,6 +26,9 @@ COLUMNS = [
 ]
 
 
+DONE = {"approve": "approved", "deny": "denied", "revoke": "revoked"}
+
+
 class AmbiguousAgent(BorealisError):
     exit_code = 2
 
@@ -134,7 +137,7 @@ def _act(action: str, agent_ref: str, as_json: bool) -> None:
     if as_json:
         emit_json(answer or {"id": agent["id"], "denied": True})
     else:
-        click.echo(f"{agent['hostname']} ({agent['id']}): {action.rstrip('e')}ed")
+        click.echo(f"{agent['hostname']} ({agent['id']}): {DONE[action]}")
 
 
 @click.command("approve")
