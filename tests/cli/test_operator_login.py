@@ -88,5 +88,13 @@ def test_profiles_token_stdin_environment_override_and_logout(server: ServerProc
     [token] = [t for t in tokens if t["name"].startswith("cli olga@")]
     assert token["revoked_at"] is not None
     assert borealis_cli("logout", config=config).code == 2
+    kept = borealis_cli("logout", "--profile", "lab", config=config)
+    assert kept.code == 0 and kept.err.startswith("logged out")
+    assert (
+        borealis_cli(
+            "agents", config=config, env={"BOREALIS_URL": server.url, "BOREALIS_TOKEN": server.token}
+        ).code
+        == 0
+    )
     unreachable = borealis_cli("login", "http://127.0.0.1:9", "--token-stdin", config=config, stdin="x\n")
     assert unreachable.code == 4 and "cannot reach the server" in unreachable.err

@@ -147,7 +147,7 @@ def login(
 @click.command()
 @click.option("--profile", envvar="BOREALIS_PROFILE", default=profiles.DEFAULT_PROFILE, show_default=True)
 def logout(profile: str) -> None:
-    """Revoke the profile's token on the server (when it made it) and forget the profile.
+    """Revoke the profile's token on the server (one `login` made) and forget the profile.
 
     \b
     Example:
@@ -158,11 +158,9 @@ def logout(profile: str) -> None:
     saved = profiles.load(profile)
     if saved is None:
         raise InvalidInput(f"no profile {profile!r} to log out of")
-    if saved.token_id:
-        try:
-            ApiClient(saved.url, saved.token, profiles.cert_file(profile, saved)).delete(
-                f"/api/v1/tokens/{saved.token_id}"
-            )
+    if saved.token_id:  # made by `login`; a token given with --token-stdin is only forgotten
+        try:  # the token revokes itself (POST /api/v1/auth/logout with a token)
+            ApiClient(saved.url, saved.token, profiles.cert_file(profile, saved)).post("/api/v1/auth/logout")
         except BorealisError as exc:
             click.echo(f"borealis: the token was not revoked on the server: {exc.detail}", err=True)
     profiles.remove(profile)

@@ -7,7 +7,7 @@ from typing import Any
 
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, Field
-from sqlalchemy import or_, select
+from sqlalchemy import select
 
 from borealis.core.clock import utcnow
 from borealis.core.errors import Conflict, Forbidden, NotFound
@@ -30,14 +30,10 @@ class NewToken(BaseModel):
 
 
 def _owned(principal: Principal) -> Any:
-    """Admins see every token; others the ones they created, and a token itself (so `borealis logout`
-    can revoke the token it logged in with)."""
+    """Admins see every token; others only the ones they created."""
     query = select(ApiToken).order_by(ApiToken.id)
     if not principal.may(Scope.ADMIN):
-        mine = ApiToken.created_by == principal.actor
-        if principal.kind == "token":
-            mine = or_(mine, ApiToken.id == principal.id)
-        query = query.where(mine)
+        query = query.where(ApiToken.created_by == principal.actor)
     return query
 
 
