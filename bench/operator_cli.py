@@ -30,11 +30,12 @@ LISTED = 100
 def timed(command: list[str], env: dict[str, str]) -> tuple[float, float, int, str]:
     """(seconds to the first line of stdout, seconds to exit, exit code, stdout)."""
     started = time.perf_counter()
-    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    proc = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
     assert proc.stdout is not None
     first_line = proc.stdout.readline()
     first = time.perf_counter() - started
-    rest, _ = proc.communicate(timeout=300)
+    rest = proc.stdout.read()  # through the same buffer (communicate() would skip what readline buffered)
+    proc.wait(300)
     return first, time.perf_counter() - started, proc.returncode, first_line + rest
 
 
@@ -129,7 +130,7 @@ def main() -> None:
                 _, wall, rc, out = timed([PY, "-m", "borealis", "run", "--all", "--", "echo hi"], env)
                 lines = [line for line in out.splitlines() if line.endswith(": hi")]
                 if rc != 0 or len(lines) != count:
-                    raise RuntimeError(f"run over {count}: exit {rc}, {len(lines)} answers")
+                    raise RuntimeError(f"run over {count}: exit {rc}, {len(lines)} answers:\n{out}")
                 walls.append(wall)
             result["run"][str(count)] = {**figures(walls), "load": round(os.getloadavg()[0], 2)}
             log(f"run over {count}: {result['run'][str(count)]}")

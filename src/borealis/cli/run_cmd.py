@@ -68,7 +68,7 @@ def script_params(
 
 @click.command()
 @click.option("--all", "all_agents", is_flag=True, help="Every agent.")
-@click.option("--tag", "tags", multiple=True, help="Agents with this tag (repeat: any of them).")
+@click.option("--tag", "tags", multiple=True, help="Agents with this tag (repeat: with every one).")
 @click.option("--agent", "agents", multiple=True, help="An agent id or hostname (repeatable).")
 @click.option("--as", "run_as", type=click.Choice(["system", "user"]), default="system", show_default=True)
 @click.option(
