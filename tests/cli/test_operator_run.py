@@ -4,7 +4,12 @@ real server and two real agents (alpha, tagged web; beta)."""
 from __future__ import annotations
 
 import json
+import os
+import pty
+import select
+import signal
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -186,3 +191,40 @@ def test_approve_deny_and_revoke(fleet: Fleet, tmp_path: Path) -> None:
     assert revoked.code == 0 and revoked.json()["status"] == "revoked", revoked.err
     again = fleet.cli("agent", "deny", pending[0].agent_id)
     assert again.code != 0 and again.err.startswith("borealis: error:")
+
+
+def _read_until(fd: int, text: str, timeout: float = 30) -> str:
+    seen = ""
+    deadline = time.monotonic() + timeout
+    while text not in seen:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no {text!r} in {seen!r}")
+        ready, _, _ = select.select([fd], [], [], 0.2)
+        if ready:
+            seen += os.read(fd, 4096).decode(errors="replace")
+    return seen
+
+
+def test_ctrl_c_on_a_terminal_offers_to_cancel_the_job(fleet: Fleet) -> None:
+    main, child = pty.openpty()
+    proc = subprocess.Popen(
+        [*BOREALIS, "run", "--agent", "alpha", "--", "sleep 45"],
+        stdin=child,
+        stdout=child,
+        stderr=child,
+        env=fleet.env(),
+    )
+    os.close(child)
+    try:
+        seen = _read_until(main, "running 1")  # the live progress line, on a terminal
+        assert "[1 agents] done 0" in seen
+        proc.send_signal(signal.SIGINT)
+        _read_until(main, "cancel job")
+        os.write(main, b"y\n")
+        assert proc.wait(30) == 130
+    finally:
+        proc.kill()
+        os.close(main)
+    with fleet.server.api as api:
+        latest = api.get("/api/v1/jobs", params={"limit": 1}).json()["items"][0]
+    assert latest["params"]["script"] == "sleep 45" and latest["cancelled_at"] is not None

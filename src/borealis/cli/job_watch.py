@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 FINAL = {"succeeded", "failed", "timed_out", "cancelled", "expired", "interrupted"}
 FLEET_REFRESH_S = 5.0
 GRACE_S = 30.0
+SMALL_JOB = 200  # rows
 
 
 class TargetsFailed(BorealisError):
@@ -100,7 +101,8 @@ class JobWatch:
             if wait_s is None and waiting_offline and not view.get("batch_size"):
                 break
             time.sleep(interval)
-            interval = min(interval * 1.5, 0.5)
+            # Small jobs are read often (an operator waits on them); big ones less, each read is O(rows).
+            interval = min(interval * 1.5, 0.2 if len(rows) <= SMALL_JOB else 1.0)
         self.clear_progress()
         return view
 
