@@ -34,10 +34,12 @@ def build_deb(workdir: Path, version: str) -> Path:
     return deb
 
 
-@pytest.fixture(scope="module")
-def apt_options(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
-    """PROBE 1.0 installed; 1.1 in a `file:` repository only the returned apt options know."""
-    root = tmp_path_factory.mktemp("apt")
+@pytest.fixture
+def apt_options(tmp_path: Path) -> Iterator[list[str]]:
+    """PROBE 1.0 installed; 1.1 in a `file:` repository only the returned apt options know (per test:
+    the test patches it to 1.1)."""
+    root = tmp_path / "apt"
+    root.mkdir()
     repo, lists = root / "repo", root / "lists"
     repo.mkdir()
     (lists / "partial").mkdir(parents=True)
