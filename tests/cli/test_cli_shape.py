@@ -3,8 +3,10 @@ the client commands import neither the server nor the agent, and the §4 command
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
+from pathlib import Path
 
 import click
 from click.testing import CliRunner
@@ -103,3 +105,27 @@ def test_client_commands_import_neither_server_nor_agent() -> None:
         if any(m in line for m in ("borealis.server", "borealis.agent", "sqlalchemy", "fastapi", "httpx"))
     ]
     assert heavy == []
+
+
+def test_shell_completion_is_clicks_own() -> None:
+    program = str(Path(sys.executable).parent / "borealis")
+    for shell in ("bash", "zsh", "fish"):
+        source = subprocess.run(
+            [program],
+            env={**os.environ, "_BOREALIS_COMPLETE": f"{shell}_source"},
+            capture_output=True,
+            text=True,
+        )
+        assert source.returncode == 0 and "_BOREALIS_COMPLETE" in source.stdout, shell
+    words = subprocess.run(
+        [program],
+        env={
+            **os.environ,
+            "_BOREALIS_COMPLETE": "bash_complete",
+            "COMP_WORDS": "borealis agent t",
+            "COMP_CWORD": "2",
+        },
+        capture_output=True,
+        text=True,
+    )
+    assert words.stdout.split() == ["plain,tags"]
