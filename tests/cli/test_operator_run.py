@@ -150,6 +150,9 @@ def test_wait_0_jobs_show_follow_and_cancel(fleet: Fleet) -> None:
     assert fleet.cli("job", "show", job_id, "--json").json()["status"] == "cancelled"
     unknown = fleet.cli("job", "show", "nosuchjob")
     assert unknown.code == 1 and "not found" in unknown.err
+    walked = fleet.cli("job", "cancel", f"../agents/{fleet.agents['alpha'].agent_id}/revoke")
+    assert walked.code == 1 and "not found" in walked.err  # one path segment: no other route reached
+    assert fleet.status("alpha") == "online"
 
 
 def test_library_scripts_files_and_bad_input(fleet: Fleet, tmp_path: Path) -> None:

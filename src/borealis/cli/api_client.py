@@ -6,10 +6,11 @@ from __future__ import annotations
 import ssl
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 
-from borealis.core.errors import BorealisError, ConfigError
+from borealis.core.errors import BorealisError, ConfigError, InvalidInput
 from borealis.protocol.tls import pinned_context
 
 TIMEOUT_S = 30.0
@@ -27,6 +28,11 @@ class TokenRefused(ApiError):
 
 class ApiNotFound(ApiError):
     exit_code = 1
+
+
+def segment(value: str) -> str:
+    """An operator-given id as one path segment (a `/` or `?` in it cannot reach another route)."""
+    return quote(value, safe="")
 
 
 class ApiClient:
@@ -76,6 +82,9 @@ class ApiClient:
             self._http = None
 
     def _call(self, method: str, path: str, **options: Any) -> dict[str, Any]:
+        if any(part in (".", "..") for part in path.split("?", 1)[0].split("/")):
+            # An id typed by the operator must not walk to another route (`job cancel ../agents/X/revoke`).
+            raise InvalidInput(f"not an id: {path!r}")
         if self._http is None:
             self._http = httpx.Client(headers=self._headers, timeout=TIMEOUT_S, verify=self._verify)
         try:

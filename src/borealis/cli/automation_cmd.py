@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from borealis.cli.api_client import segment
 from borealis.cli.connection import client, connection_options
 from borealis.cli.output import emit_json, json_option, table
 
@@ -88,7 +89,7 @@ def schedule() -> None:
 @connection_options
 def preview(schedule_id: str, count: int, as_json: bool) -> None:
     """The schedule's next slots, in UTC and its own time zone: `borealis schedule preview ID`."""
-    answer = client().get(f"/api/v1/schedules/{schedule_id}/preview", {"count": count})
+    answer = client().get(f"/api/v1/schedules/{segment(schedule_id)}/preview", {"count": count})
     if as_json:
         emit_json(answer)
         return

@@ -35,10 +35,10 @@ class AmbiguousAgent(BorealisError):
 
 def find_agent(api: ApiClient, ref: str) -> dict[str, Any]:
     """The agent whose id is `ref`, else the one agent whose hostname is `ref`."""
-    from borealis.cli.api_client import ApiNotFound
+    from borealis.cli.api_client import ApiNotFound, segment
 
     try:
-        return api.get(f"/api/v1/agents/{ref}")
+        return api.get(f"/api/v1/agents/{segment(ref)}")
     except ApiNotFound:
         pass
     matches = [a for a in api.get_all("/api/v1/agents", {"q": ref}) if a["hostname"].lower() == ref.lower()]

@@ -7,6 +7,7 @@ from typing import Any
 
 import click
 
+from borealis.cli.api_client import segment
 from borealis.cli.connection import client, connection_options
 from borealis.cli.output import emit_json, json_option, pairs, table
 
@@ -91,14 +92,14 @@ def show(job_id: str, follow: bool, group: bool, as_json: bool) -> None:
 
     api = client()
     if follow:
-        view = api.get(f"/api/v1/jobs/{job_id}")
-        watch = JobWatch(api, job_id, "json" if as_json else "group" if group else "lines")
+        view = api.get(f"/api/v1/jobs/{segment(job_id)}")
+        watch = JobWatch(api, view["id"], "json" if as_json else "group" if group else "lines")
         final = follow_interruptibly(watch, None, float(view.get("timeout_s") or 300))
         if as_json:
             emit_json(final)
         watch.summarize(final)
         return
-    view = api.get(f"/api/v1/jobs/{job_id}")
+    view = api.get(f"/api/v1/jobs/{segment(job_id)}")
     if as_json:
         emit_json(view)
         return
@@ -146,7 +147,7 @@ def show(job_id: str, follow: bool, group: bool, as_json: bool) -> None:
 @connection_options
 def cancel(job_id: str, as_json: bool) -> None:
     """Cancel every unfinished row of a job: `borealis job cancel 01J…`."""
-    answer = client().post(f"/api/v1/jobs/{job_id}/cancel")
+    answer = client().post(f"/api/v1/jobs/{segment(job_id)}/cancel")
     if as_json:
         emit_json(answer)
     else:
