@@ -4,6 +4,8 @@ as `BorealisError`s carrying the server's problem detail, so the CLI prints one 
 from __future__ import annotations
 
 import ssl
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -75,6 +77,25 @@ class ApiClient:
             if not cursor or len(items) >= cap:
                 return items[:cap]
             query["cursor"] = cursor
+
+    def event_lines(self, path: str, stop: threading.Event) -> Iterator[str]:
+        """The lines of a server-sent event stream (its own connection, for a listener thread),
+        until `stop` is set or the stream ends; errors end it quietly (callers poll as well)."""
+        try:
+            with (
+                httpx.Client(
+                    headers=self._headers, timeout=httpx.Timeout(TIMEOUT_S, read=60.0), verify=self._verify
+                ) as http,
+                http.stream("GET", self._server + path) as response,
+            ):
+                if response.status_code != 200:
+                    return
+                for line in response.iter_lines():
+                    if stop.is_set():
+                        return
+                    yield line
+        except httpx.HTTPError:
+            return
 
     def close(self) -> None:
         if self._http is not None:
