@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import shutil
 import signal
 import statistics
 import subprocess
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -132,7 +134,19 @@ def main() -> None:
                 if rc != 0 or len(lines) != count:
                     raise RuntimeError(f"run over {count}: exit {rc}, {len(lines)} answers:\n{out}")
                 walls.append(wall)
-            result["run"][str(count)] = {**figures(walls), "load": round(os.getloadavg()[0], 2)}
+            spans = []  # the server's own view: job created → last result finished (agent clock)
+            for _ in range(args.repeat):
+                _, wall, rc, out = timed(
+                    [PY, "-m", "borealis", "run", "--all", "--json", "--", "echo hi"], env
+                )
+                view = json.loads(out)
+                last = max(datetime.fromisoformat(r["finished_at"]) for r in view["results"])
+                spans.append((last - datetime.fromisoformat(view["created_at"])).total_seconds())
+            result["run"][str(count)] = {
+                **figures(walls),
+                "job_span": figures(spans),
+                "load": round(os.getloadavg()[0], 2),
+            }
             log(f"run over {count}: {result['run'][str(count)]}")
         extra = LISTED - len(agents.procs)
         if extra > 0:
