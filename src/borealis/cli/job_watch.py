@@ -22,6 +22,7 @@ FINAL = {"succeeded", "failed", "timed_out", "cancelled", "expired", "interrupte
 FLEET_REFRESH_S = 5.0
 GRACE_S = 30.0
 SMALL_JOB = 200  # rows
+OFFLINE_GRACE_S = 1.0
 
 
 class TargetsFailed(BorealisError):
@@ -98,6 +99,7 @@ class JobWatch:
         start = time.monotonic()
         deadline = start + (wait_s if wait_s is not None else timeout_s + GRACE_S)
         interval = 0.05
+        offline_since: float | None = None
         while True:
             view = self.api.get(f"/api/v1/jobs/{self.job_id}")
             rows = view.get("results", [])
@@ -117,7 +119,16 @@ class JobWatch:
                 r["status"] == "queued" and not self.online(r["agent_id"]) for r in unfinished
             )
             if wait_s is None and waiting_offline and not view.get("batch_size"):
-                break
+                # Only the offline are left: sure of it after OFFLINE_GRACE_S with fresh statuses (a
+                # presence blip of a busy agent, or a row not yet sent, must not end the wait).
+                offline_since = offline_since or time.monotonic()
+                if time.monotonic() - offline_since >= OFFLINE_GRACE_S:
+                    self.refresh_fleet()
+                    if all(not self.online(r["agent_id"]) for r in unfinished):
+                        break
+                    offline_since = None
+            else:
+                offline_since = None
             if self._wake.wait(interval):
                 self._wake.clear()
                 time.sleep(0.02)  # a burst of results is read once
