@@ -62,4 +62,4 @@ def test_bad_files_documents_and_tokens_get_one_line_errors(server: ServerProces
     code, _, err = cli(server, "import", str(invalid))
     assert code == 1 and "node 'a'" in err and "unknown node type" in err and err.count("\n") == 1
     done = borealis("workflow", "run", "x", "--server", server.url, "--token", "wrong")
-    assert done.returncode == 1 and "401" in done.stderr
+    assert done.returncode == 4 and "401" in done.stderr  # a refused token: exit code 4 (docs/cli.md)

@@ -18,7 +18,8 @@ from borealis.core.home import Home
 
 @click.group()
 def agent() -> None:
-    """The agent on a managed device: enroll, install, run it, see its status."""
+    """The agent on this device (enroll, install, run, status: --home) and, through the server,
+    any agent of the fleet (show, tags, approve, deny, revoke: login profile or BOREALIS_URL)."""
 
 
 @agent.command()
@@ -164,3 +165,14 @@ def helper(home: str, session: str | None, user: str | None, address: str, once:
     code = run_helper(Home.resolve(home), session=session, user=user, reconnect=not once, address=address)
     if code:
         raise SystemExit(code)
+
+
+def _add_server_commands() -> None:
+    """The fleet's side of an agent (show, tags, approve, deny, revoke) talks to the server."""
+    from borealis.cli.fleet_cmd import SERVER_COMMANDS
+
+    for command in SERVER_COMMANDS:
+        agent.add_command(command)
+
+
+_add_server_commands()

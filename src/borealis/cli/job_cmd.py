@@ -19,10 +19,13 @@ from borealis.protocol import cosign, keys
 FINAL = {"succeeded", "failed", "timed_out", "cancelled", "expired", "interrupted"}
 
 server_option = click.option(
-    "--server", envvar="BOREALIS_URL", default="http://127.0.0.1:5000", show_default=True, help="Server URL."
+    "--server", envvar="BOREALIS_URL", default=None, help="Server URL (default: the login profile's)."
 )
 token_option = click.option(
-    "--token", envvar="BOREALIS_TOKEN", required=True, help="An API token with jobs:run (or BOREALIS_TOKEN)."
+    "--token",
+    envvar="BOREALIS_TOKEN",
+    default=None,
+    help="An API token with jobs:run (or BOREALIS_TOKEN; default: the login profile's).",
 )
 cacert_option = click.option(
     "--cacert",
@@ -122,8 +125,8 @@ script_options: list[Any] = [
 
 
 def submit_job(
-    server: str,
-    token: str,
+    server: str | None,
+    token: str | None,
     body: dict[str, Any],
     *,
     cacert: str | None,
@@ -133,12 +136,12 @@ def submit_job(
     wait_s: float,
 ) -> None:
     """Sign (when asked) and submit `body`; print the job id, or with a wait the results as JSON."""
-    from borealis.cli.api_client import ApiClient
+    from borealis.cli.connection import resolve
 
     body["expires_in_s"] = expires_s
     if sign_key is not None:
         sign_body(body, sign_key, passphrase_stdin, int(time.time()) + expires_s)
-    client = ApiClient(server, token, cacert)
+    client = resolve(None, server, token, cacert)
     job = client.post("/api/v1/jobs", body)
     click.echo(f"job {job['id']} submitted to {job.get('agent_count', '?')} agent(s)", err=True)
     if wait_s <= 0:
@@ -161,7 +164,8 @@ def submit_job(
 
 @click.group()
 def job() -> None:
-    """Jobs through a running server: submit one, co-signed with an operator key when asked."""
+    """Jobs through a running server: show or follow one, cancel it, submit one (co-signed when
+    asked), sign one for later. `borealis run` is the everyday way to run a script."""
 
 
 @job.command()
@@ -174,8 +178,8 @@ def job() -> None:
 @_apply(run_options)
 @_apply(script_options)
 def submit(
-    server: str,
-    token: str,
+    server: str | None,
+    token: str | None,
     cacert: str | None,
     sign_key: str | None,
     passphrase_stdin: bool,
@@ -228,8 +232,8 @@ def submit(
     help="A trusted operator public key (repeat); none: off.",
 )
 def set_policy(
-    server: str,
-    token: str,
+    server: str | None,
+    token: str | None,
     cacert: str | None,
     sign_key: str | None,
     passphrase_stdin: bool,
@@ -312,3 +316,13 @@ def sign(
     }
     sign_body(body, sign_key, passphrase_stdin, int(time.time()) + valid_s, repeat_s)
     click.echo(json.dumps(body, indent=2))
+
+
+def _add_view_commands() -> None:
+    from borealis.cli.jobs_cmd import cancel, show
+
+    job.add_command(show)
+    job.add_command(cancel)
+
+
+_add_view_commands()

@@ -24,10 +24,54 @@ class LazyGroup(click.Group):
         "workflow": "borealis.cli.workflow_cmd:workflow",
         "keys": "borealis.cli.keys_cmd:keys_group",
         "job": "borealis.cli.job_cmd:job",
+        # The operator's client of a running server (public API only; no server or agent imports).
+        "login": "borealis.cli.login_cmd:login",
+        "logout": "borealis.cli.login_cmd:logout",
+        "agents": "borealis.cli.fleet_cmd:agents_list",
+        "run": "borealis.cli.run_cmd:run",
+        "jobs": "borealis.cli.jobs_cmd:jobs_list",
+        "inventory": "borealis.cli.inventory_cmd:inventory",
+        "software": "borealis.cli.inventory_cmd:software",
+        "updates": "borealis.cli.inventory_cmd:updates",
+        "patch": "borealis.cli.inventory_cmd:patch",
+        "workflows": "borealis.cli.automation_cmd:workflows",
+        "schedules": "borealis.cli.automation_cmd:schedules",
+        "schedule": "borealis.cli.automation_cmd:schedule",
+    }
+
+    # `borealis --help` prints these without importing any command module (start-up stays quick).
+    LOCAL = {
+        "server": "Run the Borealis server (API, agent gateway, presence) in the foreground.",
+        "demo": "Run a server and a local agent on one home; prints the console URL and a login.",
+        "admin": "Users, API tokens and install codes on the server's home (works while it is stopped).",
+        "agent": "This device's agent (enroll, install, run, status); show, tags, approve… via the server.",
+        "helper": "The user-session helper: runs `run_as: user` jobs in this login session.",
+        "keys": "Operator signing keys for co-signed jobs.",
+    }
+    REMOTE = {
+        "login": "Log in to a server; saves a scoped API token in a profile.",
+        "logout": "Revoke the profile's token and forget the profile.",
+        "agents": "List the fleet (--status, --tag, -q).",
+        "run": "Run a script on agents (--all, --tag, --agent) and show each answer.",
+        "jobs": "The latest jobs.",
+        "job": "One job: show (--follow), cancel; submit or sign a co-signed job.",
+        "inventory": "An agent's inventory, or one section of it.",
+        "software": "Which machines hold a package (--older-than VERSION).",
+        "updates": "Machines with pending OS updates (--security).",
+        "patch": "Install pending OS updates on agents, in batches.",
+        "workflows": "The workflows on the server.",
+        "workflow": "Workflows as files (import, export) and runs (run --follow).",
+        "schedules": "The schedules on the server.",
+        "schedule": "One schedule: preview its next slots.",
     }
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(self.COMMANDS)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        for title, summaries in (("On this machine", self.LOCAL), ("On a running server", self.REMOTE)):
+            with formatter.section(title):
+                formatter.write_dl(sorted(summaries.items()))
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         target = self.COMMANDS.get(cmd_name)
@@ -46,7 +90,16 @@ class LazyGroup(click.Group):
 def cli() -> None:
     """Borealis: remote monitoring, management and automation.
 
-    Every command takes --home DIR (or BOREALIS_HOME; default ./borealis-home).
+    Commands on this machine (server, demo, admin, agent enroll|run|install|status, helper) take
+    --home DIR (or BOREALIS_HOME; default ./borealis-home). Commands on a running server (login,
+    agents, run, jobs, inventory, ...) use the profile `borealis login` saved, or BOREALIS_URL and
+    BOREALIS_TOKEN.
+
+    \b
+    Examples:
+      borealis login https://rmm.example.com -u alice
+      borealis agents --status online
+      borealis run --all -- 'uptime'
     """
 
 

@@ -20,17 +20,22 @@ server_option = click.option(
     "--server",
     "server",
     envvar="BOREALIS_URL",
-    default="http://127.0.0.1:5000",
-    show_default=True,
-    help="Server URL.",
+    default=None,
+    help="Server URL (default: the login profile's).",
 )
-token_option = click.option("--token", "token", envvar="BOREALIS_TOKEN", required=True, help="An API token.")
+token_option = click.option(
+    "--token",
+    "token",
+    envvar="BOREALIS_TOKEN",
+    default=None,
+    help="An API token (default: the login profile's).",
+)
 
 
-def _client(server: str, token: str) -> Any:
-    from borealis.cli.api_client import ApiClient
+def _client(server: str | None, token: str | None) -> Any:
+    from borealis.cli.connection import resolve
 
-    return ApiClient(server, token)
+    return resolve(None, server, token)
 
 
 def _read_json(source: str) -> Any:
@@ -55,7 +60,9 @@ def workflow() -> None:
 @click.option("--replace", "replace_id", help="Save as a new version of this workflow instead of a new one.")
 @server_option
 @token_option
-def import_(source: str, name: str | None, replace_id: str | None, server: str, token: str) -> None:
+def import_(
+    source: str, name: str | None, replace_id: str | None, server: str | None, token: str | None
+) -> None:
     """Create (or with --replace, update) a workflow from SOURCE (a file or -); prints its id."""
     data = _read_json(source)
     if not isinstance(data, dict):
@@ -73,7 +80,7 @@ def import_(source: str, name: str | None, replace_id: str | None, server: str, 
         body = {"name": chosen, "description": str(data.get("description", "")), "document": document}
         saved = api.post("/api/v1/workflows", body)
     for node_id, url in (saved.get("hooks") or {}).items():
-        click.echo(f"webhook {node_id}: {server.rstrip('/')}{url}", err=True)
+        click.echo(f"webhook {node_id}: {api.server}{url}", err=True)
     click.echo(saved["id"])
 
 
@@ -83,7 +90,7 @@ def import_(source: str, name: str | None, replace_id: str | None, server: str, 
 @click.option("--version", type=click.IntRange(min=1), help="An earlier version.")
 @server_option
 @token_option
-def export(workflow_id: str, output: str, version: int | None, server: str, token: str) -> None:
+def export(workflow_id: str, output: str, version: int | None, server: str | None, token: str | None) -> None:
     """Write a workflow (name, description, document) as JSON."""
     api = _client(server, token)
     found = api.get(f"/api/v1/workflows/{workflow_id}", params={"version": version} if version else None)
@@ -107,15 +114,31 @@ def export(workflow_id: str, output: str, version: int | None, server: str, toke
 @click.option(
     "--wait", type=click.FloatRange(min=0), default=0, help="Wait up to this many seconds for the end."
 )
+@click.option("--follow", "-f", is_flag=True, help="Print each node's state as it changes, until the end.")
 @server_option
 @token_option
-def run(workflow_id: str, input_: str | None, wait: float, server: str, token: str) -> None:
-    """Start a run; prints the run as JSON. With --wait, exits 1 unless it succeeded."""
+def run(
+    workflow_id: str, input_: str | None, wait: float, follow: bool, server: str | None, token: str | None
+) -> None:
+    """Start a run; prints the run as JSON. With --wait, exits 1 unless it succeeded. With --follow,
+    prints node states live instead, and exits 1 unless the run succeeded.
+
+    \b
+    Examples:
+      borealis workflow run 01J… --input '{"host": "web-01"}' --wait 60
+      borealis workflow run 01J… --follow
+    """
     payload: Any = None
     if input_ is not None:
         payload = _read_json(input_[1:]) if input_.startswith("@") else _parse(input_)
     api = _client(server, token)
     started = api.post(f"/api/v1/workflows/{workflow_id}/runs", {"input": payload})
+    if follow:
+        from borealis.cli.run_follow import follow_run
+
+        if follow_run(api, started["id"], wait or None) != "succeeded":
+            raise SystemExit(1)
+        return
     result = started
     deadline = time.monotonic() + wait
     while wait and result["status"] not in FINAL and time.monotonic() < deadline:

@@ -13,6 +13,7 @@ from borealis.server.api.schemas.operators import LoggedIn, Me
 from borealis.server.auth.guard import authenticate
 from borealis.server.auth.sessions import COOKIE, close_session, open_session
 from borealis.server.auth.users import check_login
+from borealis.server.db.models import ApiToken
 from borealis.server.state import state_of
 
 router = APIRouter(prefix="/api/v1/auth", tags=["auth"])
@@ -56,11 +57,20 @@ async def login(body: Login, request: Request, response: Response) -> dict[str, 
 
 @router.post("/logout", status_code=204)
 async def logout(request: Request, response: Response) -> None:
+    """End the console session; called with an API token, revoke that token (`borealis logout`)."""
     principal = await authenticate(request)
     if principal.kind == "user":
         async with state_of(request).db.transaction() as session:
             await close_session(session, principal.id)
             audit.record(session, principal.actor, "auth.logout", ip=client_ip(request))
+    elif principal.kind == "token":
+        async with state_of(request).db.transaction() as session:
+            token = await session.get(ApiToken, principal.id)
+            if token is not None and token.revoked_at is None:
+                token.revoked_at = utcnow()
+                audit.record(
+                    session, principal.actor, "token.revoke", token.id, client_ip(request), name=token.name
+                )
     response.delete_cookie(COOKIE, path="/")
 
 
