@@ -82,7 +82,8 @@ async def test_hostnames_with_control_characters_are_refused_and_facts_cleaned(a
     code = await new_install_code(app.client, app.auth(), uses=5)
     for hostname in ("evil\nlevel=error msg=forged", "\x1b[31mred\x1b[0m", "nul\x00", "   "):
         answer = await enroll(app.client, code["secret"], hostname=hostname)
-        assert answer.status_code == 422, (hostname, answer.text)
+        # NUL is refused at the edge for every request (400); other control characters by the route (422).
+        assert answer.status_code == (400 if "\x00" in hostname else 422), (hostname, answer.text)
         assert answer.headers["content-type"].startswith("application/problem+json")
     assert await audit(app, "agent.enroll_refused") == []
     answer = await enroll(
