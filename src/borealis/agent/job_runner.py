@@ -17,8 +17,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import time
+from base64 import b64encode
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -48,6 +50,7 @@ from borealis.core.logs import kv
 from borealis.protocol import cosign, keys
 from borealis.protocol.jobs import JobState, job_payload
 from borealis.protocol.messages import MessageType
+from borealis.protocol.screenshot import CHUNK_BYTES, JOB_BLOB
 
 CANCEL_GRACE_S = 5.0
 MAX_TIMEOUT_S = 7 * 24 * 3600.0
@@ -445,6 +448,10 @@ class JobRunner:
 
     async def _report(self, job_id: str, result: JobResult, started_at: str | None, *, running: bool) -> None:
         message = self._result_message(job_id, result, started_at)
+        if result.blob is not None:  # the image first, each piece in the outbox like the result
+            for piece in blob_frames(job_id, result.blob):
+                await self._outbox.put(piece)
+                self._uplink.send_reliable(piece)
         if running:
             await self._outbox.finish_job(job_id, message)
         else:
@@ -465,6 +472,25 @@ class JobRunner:
             "data": result.data,
             "error": result.error,
         }
+
+
+def blob_frames(job_id: str, blob: bytes) -> list[dict[str, Any]]:
+    """A binary result as `job.blob` frames of at most `CHUNK_BYTES` each (protocol/screenshot.py)."""
+    digest = hashlib.sha256(blob).hexdigest()
+    total = max(1, -(-len(blob) // CHUNK_BYTES))
+    return [
+        {
+            "t": JOB_BLOB,
+            "msg_id": new_id(),
+            "job_id": job_id,
+            "seq": seq,
+            "total": total,
+            "size": len(blob),
+            "sha256": digest,
+            "chunk": b64encode(blob[seq * CHUNK_BYTES : (seq + 1) * CHUNK_BYTES]).decode(),
+        }
+        for seq in range(total)
+    ]
 
 
 _ENDING_ERRORS = {

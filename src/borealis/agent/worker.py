@@ -304,7 +304,11 @@ def build_helper_hub(home: Home, settings: AgentSettings) -> HelperHub | None:
     address = helper_address(home, settings.helper_socket)
     spawner = HelperProcesses(home, settings.log, address) if settings.helper_spawn else None
     return HelperHub(
-        address, helper_user=settings.helper_user, spawner=spawner, scan_s=settings.sessions_scan_s
+        address,
+        helper_user=settings.helper_user,
+        helper_display=settings.helper_display,
+        spawner=spawner,
+        scan_s=settings.sessions_scan_s,
     )
 
 

@@ -34,6 +34,7 @@ from borealis.server.api import (
     roles,
     runs,
     schedules,
+    screenshots,
     scripts,
     tokens,
     users,
@@ -60,6 +61,7 @@ from borealis.server.presence_sync import PresenceSync
 from borealis.server.role_modules.service import RoleModules
 from borealis.server.schedules.service import ScheduleService
 from borealis.server.schedules.starter import EngineStarter
+from borealis.server.screenshots.store import ScreenshotStore
 from borealis.server.state import ServerState
 from borealis.server.updates.service import AgentUpdates
 from borealis.server.workflows.service import WorkflowService
@@ -92,6 +94,9 @@ def build_state(settings: ServerSettings) -> ServerState:
         console_events=ConsoleEvents(bus, presence),
         fleet_trend=FleetTrend(db, presence),
         heartbeats=HeartbeatHistory.for_heartbeat(settings.heartbeat_s),
+        screenshots=ScreenshotStore(
+            settings.home.blobs, db, jobs_service.holders, settings.screenshot_retention_days
+        ),
     )
 
 
@@ -186,6 +191,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         workflows,
         runs,
         hooks,
+        screenshots,
     ):
         app.include_router(module.router)
     api_document.install(app)
