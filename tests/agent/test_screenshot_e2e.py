@@ -14,7 +14,6 @@ from tests.agent.agent_process import AgentProcess
 from tests.agent.desktop import SCREEN, grab_directly, message_window, xvfb
 from tests.agent.test_agent_online import online_agent
 from tests.agent.test_jobs_e2e import finished_job
-from tests.agent.test_user_jobs_e2e import test_user  # noqa: F401  (a fixture)
 from tests.conftest import ServerProcess
 from tests.support import wait_for
 
