@@ -95,7 +95,9 @@ def test_screenshot_region_threshold_ocr_regex_condition_notify_reads_93(
                 "/api/v1/workflows", json={"name": "disk", "document": document(agent.agent_id, url)}
             )
             assert created.status_code == 201, created.text
-            started = api.post(f"/api/v1/workflows/{created.json()['id']}/runs", json={"input": {"check": "disk"}})
+            started = api.post(
+                f"/api/v1/workflows/{created.json()['id']}/runs", json={"input": {"check": "disk"}}
+            )
             assert started.status_code == 201, started.text
         run = wait_for(
             lambda: (r := run_of(wf_server, started.json()["id"]))["status"] in FINAL and r,
@@ -103,7 +105,10 @@ def test_screenshot_region_threshold_ocr_regex_condition_notify_reads_93(
             what="the run",
         )
     records = {record["node_id"]: record for record in run["nodes"]}
-    assert run["status"] == "succeeded", (run["error"], {k: (v["status"], v.get("error")) for k, v in records.items()})
+    assert run["status"] == "succeeded", (
+        run["error"],
+        {k: (v["status"], v.get("error")) for k, v in records.items()},
+    )
     (shot,) = records["shot"]["output"]["main"]
     assert shot["binary_ref"] == f"screenshots/{shot['json']['job_id']}/{agent.agent_id}.png"
     assert shot["json"]["image"]["width"] == 125 and shot["json"]["image"]["height"] == 30
