@@ -33,9 +33,11 @@ from borealis.agent import local_ipc
 from borealis.agent.roles.contract import JobRequest, JobResult, OutputStream, RoleContext, RunContext
 from borealis.agent.roles.screenshot import ScreenshotRole
 from borealis.agent.roles.script import ScriptRole
+from borealis.agent.screen.stream import ScreenStream
 from borealis.core.errors import BorealisError, ConfigError, ProtocolError
 from borealis.core.home import Home
 from borealis.core.logs import kv, setup_logging
+from borealis.protocol import screen
 from borealis.protocol.jobs import JobState
 from borealis.protocol.screenshot import CHUNK_BYTES
 
@@ -43,6 +45,7 @@ HELLO_TIMEOUT_S = 10.0
 RECONNECT_BASE_S = 1.0
 RECONNECT_CAP_S = 30.0
 MAX_HELPER_JOBS = 16
+MAX_STREAMS = 2  # live views of this session at once (the server allows one viewer per agent)
 EXIT_REFUSED = 3
 # Imported lazily by the standard library once the loop runs; after `become` the agent's interpreter
 # and its library may be out of the user's reach, so they are loaded while still root.
@@ -117,6 +120,7 @@ class Helper:
         }
         self._ctx = RoleContext(agent_id="", home_root=tmp_dir, tmp_dir=tmp_dir)
         self._jobs: dict[str, asyncio.Task[None]] = {}
+        self._streams: dict[str, ScreenStream] = {}
         self._cancels: set[asyncio.Task[None]] = set()
         self._stop = asyncio.Event()
         self._rng = random.Random()
@@ -197,6 +201,9 @@ class Helper:
 
     def _handle(self, frame: dict[str, Any], writer: asyncio.StreamWriter) -> None:
         kind, job_id = frame.get("t"), frame.get("job_id")
+        if kind in screen.SERVER_TO_AGENT:
+            self._screen(frame, writer)
+            return
         if not isinstance(job_id, str) or not job_id:
             log.warning("ignored a frame without a job id", extra=kv(t=str(kind)[:32]))
             return
@@ -234,6 +241,40 @@ class Helper:
         with contextlib.suppress(OSError, ConnectionError, ProtocolError):
             await local_ipc.send_frame(writer, message)
 
+    def _screen(self, frame: dict[str, Any], writer: asyncio.StreamWriter) -> None:
+        """Live view: start, credit or stop a stream of this session's screen."""
+        kind, stream_id = frame.get("t"), frame.get("stream_id")
+        if not isinstance(stream_id, str) or not screen.STREAM_ID.fullmatch(stream_id):
+            return
+        stream = self._streams.get(stream_id)
+        if kind == screen.ACK and stream is not None:
+            stream.acked(frame.get("quality"))
+        elif kind == screen.STOP and stream is not None:
+            del self._streams[stream_id]
+            self._spawn(stream.stop())
+        elif kind == screen.START and stream is None and len(self._streams) < MAX_STREAMS:
+
+            async def send(message: dict[str, Any]) -> None:
+                with contextlib.suppress(OSError, ConnectionError, ProtocolError):
+                    await local_ipc.send_frame(writer, message)
+
+            fps, width = frame.get("fps"), frame.get("max_width")
+            stream = ScreenStream(
+                stream_id,
+                send,
+                fps if isinstance(fps, int) and not isinstance(fps, bool) else 5,
+                screen.clamp_quality(frame.get("quality")),
+                width if isinstance(width, int) and not isinstance(width, bool) else 0,
+            )
+            self._streams[stream_id] = stream
+            stream.start()
+            log.info("live view started", extra=kv(stream_id=stream_id))
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.create_task(work)
+        self._cancels.add(task)
+        task.add_done_callback(self._cancels.discard)
+
     async def _send_blob(self, writer: asyncio.StreamWriter, job_id: str, blob: bytes) -> None:
         """A binary result, in `blob` frames the agent collects before the result frame."""
         total = max(1, -(-len(blob) // CHUNK_BYTES))
@@ -270,6 +311,9 @@ class Helper:
             return JobResult(JobState.FAILED, error=str(exc) or type(exc).__name__)
 
     async def _end_jobs(self) -> None:
+        for stream in list(self._streams.values()):
+            await stream.stop()
+        self._streams.clear()
         for job_id in list(self._jobs):
             await self._cancel(job_id)
         if self._jobs:

@@ -16,6 +16,7 @@ import logging
 import os
 import time
 from base64 import b64decode
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -32,6 +33,7 @@ from borealis.agent.roles.contract import (
 from borealis.agent.sessions import Session, login_sessions, pick_for_user_jobs
 from borealis.core.errors import ProtocolError
 from borealis.core.logs import kv
+from borealis.protocol import screen
 from borealis.protocol.jobs import FINAL_STATES, MAX_CHUNK_BYTES, MAX_TAIL_BYTES, JobState
 from borealis.protocol.screenshot import CHUNK_BYTES, MAX_CHUNKS
 
@@ -65,10 +67,16 @@ class HelperLink:
     """One connected helper and the jobs it is running for us."""
 
     def __init__(
-        self, session: Session, pid: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self,
+        session: Session,
+        pid: int,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        on_screen: Callable[[dict[str, Any]], None] = lambda frame: None,
     ):
         self.session = session
         self.pid = pid
+        self.on_screen = on_screen
         self._reader = reader
         self._writer = writer
         self._pending: dict[str, _Pending] = {}
@@ -117,7 +125,14 @@ class HelperLink:
     async def close(self) -> None:
         await local_ipc.close_quietly(self._writer)
 
+    async def send(self, frame: dict[str, Any]) -> None:
+        """A live-view frame to the helper (start, ack, stop)."""
+        await local_ipc.send_frame(self._writer, frame)
+
     def _received(self, frame: dict[str, Any]) -> None:
+        if frame.get("t") in screen.AGENT_TO_SERVER:
+            self.on_screen(frame)
+            return
         pending = self._pending.get(str(frame.get("job_id")))
         if pending is None:
             return
@@ -244,6 +259,7 @@ class HelperHub:
         self._sessions_at = -1e9
         self._tasks: set[asyncio.Task[Any]] = set()
         self._scanner: asyncio.Task[None] | None = None
+        self.on_screen: Callable[[dict[str, Any]], None] | None = None  # live-view frames from helpers
 
     @property
     def sessions_served(self) -> dict[str, str]:
@@ -281,6 +297,14 @@ class HelperHub:
         if self._server is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2.0)
+
+    def _from_helper(self, frame: dict[str, Any]) -> None:
+        if self.on_screen is not None:
+            self.on_screen(frame)
+
+    async def link_for_user(self) -> HelperLink:
+        """The helper of the session user jobs (and live view) go to; `NoUserSession` says why none."""
+        return (await self.role_for("screen"))._link
 
     async def role_for(self, name: str) -> UserSessionRole:
         """Where a `run_as: user` job runs now; `NoUserSession` says why it cannot run anywhere."""
@@ -357,7 +381,7 @@ class HelperHub:
             if hello is None or hello.get("t") != "hello":
                 raise _Refused("expected a hello frame")
             session = await self._claim(hello.get("session"), peer.uid)
-            link = HelperLink(session, peer.pid, reader, writer)
+            link = HelperLink(session, peer.pid, reader, writer, self._from_helper)
             async with self._connected:
                 if session.id in self._links:  # another helper won the race while we looked
                     raise _Refused(f"a helper is already connected for session {session.id}")

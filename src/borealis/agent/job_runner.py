@@ -215,6 +215,10 @@ class JobRunner:
         return self._uplink
 
     @property
+    def user_sessions(self) -> HelperHub | None:
+        return self._user_sessions
+
+    @property
     def registry(self) -> RoleRegistry:
         return self._registry
 

@@ -18,6 +18,7 @@ from borealis.server.fleet_trend import FleetTrend
 from borealis.server.heartbeats import HeartbeatHistory
 from borealis.server.inventory.service import InventoryService
 from borealis.server.jobs.service import JobService
+from borealis.server.live_view import LiveViews
 from borealis.server.metrics import Metrics
 from borealis.server.presence import Presence
 from borealis.server.role_modules.service import RoleModules
@@ -44,6 +45,7 @@ class ServerState:
     console_events: ConsoleEvents
     fleet_trend: FleetTrend
     screenshots: ScreenshotStore
+    live_views: LiveViews
     heartbeats: HeartbeatHistory = field(default_factory=HeartbeatHistory)
     metrics: Metrics = field(default_factory=Metrics)
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)

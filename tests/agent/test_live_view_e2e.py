@@ -1,0 +1,165 @@
+"""End to end: live view of a real Xvfb screen through a real server, a real agent and the helper it
+starts as a test user — frames reach the one viewer, a change shows within 500 ms, others are refused,
+the session is audited, and closing the viewer stops the capture."""
+
+from __future__ import annotations
+
+import io
+import os
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import psutil
+import pytest
+from PIL import Image
+
+from tests.agent.agent_process import AgentProcess
+from tests.agent.desktop import grab_directly, message_window, xvfb
+from tests.agent.test_agent_online import online_agent
+from tests.agent.test_screenshot_e2e import token_with
+from tests.conftest import ServerProcess
+from tests.support import wait_for
+
+pytestmark = pytest.mark.slow
+WINDOW = (40, 40)  # where the test window appears; the rest of the Xvfb screen is black
+
+
+class Frames(threading.Thread):
+    """Reads an MJPEG response part by part, keeping (time received, image)."""
+
+    def __init__(self, response: httpx.Response) -> None:
+        super().__init__(daemon=True)
+        self.response = response
+        self.frames: list[tuple[float, Image.Image]] = []
+
+    def run(self) -> None:
+        buffer = b""
+        try:
+            for chunk in self.response.iter_raw():
+                buffer += chunk
+                while True:
+                    head_end = buffer.find(b"\r\n\r\n")
+                    if head_end < 0:
+                        break
+                    head = buffer[:head_end].decode("latin-1")
+                    length = int(
+                        next(
+                            h.split(":")[1]
+                            for h in head.split("\r\n")
+                            if h.lower().startswith("content-length")
+                        )
+                    )
+                    if len(buffer) < head_end + 4 + length + 2:
+                        break
+                    jpeg = buffer[head_end + 4 : head_end + 4 + length]
+                    buffer = buffer[head_end + 4 + length + 2 :]
+                    self.frames.append((time.monotonic(), Image.open(io.BytesIO(jpeg)).convert("RGB")))
+        except httpx.HTTPError:
+            pass
+
+
+def shows_window(image: Image.Image) -> bool:
+    x, y = WINDOW
+    return int(image.crop((x, y, x + 60, y + 20)).convert("L").getextrema()[1]) > 200
+
+
+def helpers_cpu(uid: int) -> float:
+    total = 0.0
+    for process in psutil.process_iter(["uids", "cmdline"]):
+        if (
+            process.info["uids"]
+            and process.info["uids"].real == uid
+            and "borealis.agent.helper" in (process.info["cmdline"] or [])
+        ):
+            times = process.cpu_times()
+            total += times.user + times.system
+    return total
+
+
+@pytest.fixture
+def display() -> Iterator[str]:
+    with xvfb() as name:
+        yield name
+
+
+def audit_actions(server: ServerProcess, agent_id: str) -> list[dict[str, Any]]:
+    with server.api as api:
+        items: list[dict[str, Any]] = api.get("/api/v1/audit", params={"target": agent_id}).json()["items"]
+    return [i for i in items if str(i["action"]).startswith("screen.view")]
+
+
+def test_live_view_relays_changes_to_its_one_viewer_and_stops_capture_when_closed(
+    server: ServerProcess, agents: Callable[..., AgentProcess], test_user: str, display: str
+) -> None:
+    agent = online_agent(server, agents, helper_user=test_user, helper_display=display)
+    narrow = token_with(server, "agents:read", "jobs:read", "jobs:run")
+    with httpx.Client(base_url=server.url, timeout=10) as plain:
+        refused = plain.post(
+            f"/api/v1/agents/{agent.agent_id}/screen", json={}, headers={"Authorization": f"Bearer {narrow}"}
+        )
+    assert refused.status_code == 403 and "desktop:view" in refused.text
+
+    with server.api as api:
+        opened = api.post(f"/api/v1/agents/{agent.agent_id}/screen", json={"fps": 10})
+        assert opened.status_code == 201, opened.text
+        session = opened.json()
+        second = api.post(f"/api/v1/agents/{agent.agent_id}/screen", json={})
+        assert second.status_code == 409  # one viewer per agent
+
+    client = httpx.Client(
+        base_url=server.url, headers={"Authorization": f"Bearer {server.token}"}, timeout=None
+    )
+    with client.stream("GET", session["stream_url"]) as response:
+        assert response.status_code == 200
+        assert response.headers["content-type"].startswith("multipart/x-mixed-replace")
+        reader = Frames(response)
+        reader.start()
+        wait_for(lambda: reader.frames, 20, what="the first frame")
+        assert not shows_window(reader.frames[-1][1])
+        time.sleep(1.0)
+        idle_frames = len(reader.frames)  # an unchanged screen sends nothing more
+
+        with message_window(display, "DISK 93% FULL", *WINDOW):
+            visible = wait_for(
+                lambda: (
+                    shows_window(
+                        Image.frombytes("RGB", grab_directly(display)[:2], grab_directly(display)[2])
+                    )
+                    and time.monotonic()
+                ),
+                10,
+                0.01,
+                what="the window on the display",
+            )
+            seen = wait_for(
+                lambda: next((t for t, image in reader.frames if shows_window(image)), None),
+                5,
+                0.01,
+                what="a frame with the window",
+            )
+            assert seen - visible <= 0.5, f"the change took {seen - visible:.3f} s to reach the viewer"
+        assert idle_frames <= 2
+
+        started = [a for a in audit_actions(server, agent.agent_id) if a["action"] == "screen.view.start"]
+        assert len(started) == 1
+
+    client.close()  # the viewer leaves
+    uid = int(subprocess.run(["id", "-u", test_user], capture_output=True, text=True, check=True).stdout)
+    wait_for(lambda: "live view stopped" in agent.log("agent"), 10, what="the agent to stop the stream")
+    time.sleep(0.5)
+    before = helpers_cpu(uid)
+    time.sleep(2.0)
+    assert helpers_cpu(uid) - before < 0.05  # no capture after the viewer left
+
+    ended = wait_for(
+        lambda: [a for a in audit_actions(server, agent.agent_id) if a["action"] == "screen.view.end"], 10
+    )
+    assert ended[0]["detail"]["frames"] >= 2 and ended[0]["detail"]["reason"]
+    with server.api as api:  # the agent is free for the next viewer
+        again = api.post(f"/api/v1/agents/{agent.agent_id}/screen", json={})
+    assert again.status_code == 201
+    assert os.environ.get("DISPLAY") != display  # the test itself never changed its own display
