@@ -89,7 +89,7 @@ def display() -> Iterator[str]:
 def audit_actions(server: ServerProcess, agent_id: str) -> list[dict[str, Any]]:
     with server.api as api:
         items: list[dict[str, Any]] = api.get("/api/v1/audit", params={"target": agent_id}).json()["items"]
-    return [i for i in items if str(i["action"]).startswith("screen.view")]
+    return [i for i in items if str(i["action"]).startswith("screen.")]
 
 
 def test_live_view_relays_changes_to_its_one_viewer_and_stops_capture_when_closed(
@@ -163,3 +163,95 @@ def test_live_view_relays_changes_to_its_one_viewer_and_stops_capture_when_close
         again = api.post(f"/api/v1/agents/{agent.agent_id}/screen", json={})
     assert again.status_code == 201
     assert os.environ.get("DISPLAY") != display  # the test itself never changed its own display
+
+
+def watch(server: ServerProcess, agent_id: str) -> tuple[dict[str, Any], httpx.Client, Frames, Any]:
+    with server.api as api:
+        opened = api.post(f"/api/v1/agents/{agent_id}/screen", json={"fps": 5})
+    assert opened.status_code == 201, opened.text
+    client = httpx.Client(
+        base_url=server.url, headers={"Authorization": f"Bearer {server.token}"}, timeout=None
+    )
+    stream = client.stream("GET", opened.json()["stream_url"])
+    response = stream.__enter__()
+    reader = Frames(response)
+    reader.start()
+    wait_for(lambda: reader.frames, 20, what="the first frame")
+    return opened.json(), client, reader, stream
+
+
+def send_input(
+    server: ServerProcess, session: dict[str, Any], events: list[dict[str, Any]], token: str = ""
+) -> httpx.Response:
+    with httpx.Client(base_url=server.url, timeout=10) as plain:
+        return plain.post(
+            f"{session['stream_url']}/input",
+            json={"events": events},
+            headers={"Authorization": f"Bearer {token or server.token}"},
+        )
+
+
+def test_remote_control_clicks_and_types_into_a_window_of_the_session(
+    server: ServerProcess, agents: Callable[..., AgentProcess], test_user: str, display: str, tmp_path: Any
+) -> None:
+    agent = online_agent(server, agents, helper_user=test_user, helper_display=display, remote_control=True)
+    log_path = tmp_path / "xev.log"
+    with open(log_path, "wb") as log:  # the window's own log of what reached it
+        window = subprocess.Popen(
+            ["xev", "-geometry", "300x200+100+100", "-event", "mouse", "-event", "keyboard"],
+            env={**os.environ, "DISPLAY": display},
+            stdout=log,
+            stderr=subprocess.DEVNULL,
+        )
+    try:
+        wait_for(lambda: any(grab_directly(display)[2]), 10, what="the xev window")
+        session, client, _reader, stream = watch(server, agent.agent_id)
+        try:
+            viewer_only = token_with(server, "desktop:view", "agents:read")
+            refused = send_input(server, session, [{"type": "click", "x": 200, "y": 150}], viewer_only)
+            assert refused.status_code == 403 and "desktop:control" in refused.text
+
+            bad = send_input(server, session, [{"type": "text", "text": "\x1b[2J"}])
+            assert bad.status_code == 400
+
+            done = send_input(
+                server,
+                session,
+                [
+                    {"type": "click", "x": 200, "y": 150, "button": 1},
+                    {"type": "text", "text": "93"},
+                    {"type": "key", "key": "Return"},
+                ],
+            )
+            assert done.status_code == 204, done.text
+            wait_for(
+                lambda: "keysym 0xff0d, Return" in log_path.read_text(errors="replace"),
+                10,
+                what="the keys in xev's log",
+            )
+            seen = log_path.read_text(errors="replace")
+            assert "ButtonPress event" in seen and "root:(200,150)" in seen and "button 1" in seen
+            assert "keysym 0x39, 9" in seen and "keysym 0x33, 3" in seen
+            assert [a for a in audit_actions(server, agent.agent_id) if a["action"] == "screen.control.start"]
+        finally:
+            stream.__exit__(None, None, None)
+            client.close()
+    finally:
+        window.kill()
+        window.wait(5)
+
+
+def test_remote_control_is_refused_when_the_agents_policy_is_off(
+    server: ServerProcess, agents: Callable[..., AgentProcess], test_user: str, display: str
+) -> None:
+    agent = online_agent(server, agents, helper_user=test_user, helper_display=display)  # remote_control off
+    with message_window(display, "nothing to see", *WINDOW):
+        wait_for(lambda: any(grab_directly(display)[2]), 10, what="the window")
+        session, client, _reader, stream = watch(server, agent.agent_id)
+        try:
+            refused = send_input(server, session, [{"type": "click", "x": 50, "y": 50}])
+            assert refused.status_code == 403, refused.text
+            assert "remote control is off on this agent" in refused.json()["detail"]
+        finally:
+            stream.__exit__(None, None, None)
+            client.close()

@@ -252,23 +252,48 @@ class Helper:
         elif kind == screen.STOP and stream is not None:
             del self._streams[stream_id]
             self._spawn(stream.stop())
+        elif kind == screen.INPUT:
+            self._spawn(self._input(stream, frame, writer))
         elif kind == screen.START and stream is None and len(self._streams) < MAX_STREAMS:
 
             async def send(message: dict[str, Any]) -> None:
                 with contextlib.suppress(OSError, ConnectionError, ProtocolError):
                     await local_ipc.send_frame(writer, message)
 
-            fps, width = frame.get("fps"), frame.get("max_width")
+            fps, width, notice = frame.get("fps"), frame.get("max_width"), frame.get("notice")
             stream = ScreenStream(
                 stream_id,
                 send,
                 fps if isinstance(fps, int) and not isinstance(fps, bool) else 5,
                 screen.clamp_quality(frame.get("quality")),
                 width if isinstance(width, int) and not isinstance(width, bool) else 0,
+                notice[:200] if isinstance(notice, str) else "",
             )
             self._streams[stream_id] = stream
             stream.start()
+            self._spawn(stream.show_notice())
             log.info("live view started", extra=kv(stream_id=stream_id))
+
+    async def _input(
+        self, stream: ScreenStream | None, frame: dict[str, Any], writer: asyncio.StreamWriter
+    ) -> None:
+        reason: str | None
+        if stream is None:
+            reason = "no such live view in this session"
+        else:
+            try:
+                reason = await stream.inject(screen.check_events(frame.get("events")))
+            except screen.BadInput as bad:
+                reason = str(bad)
+        answer = {
+            "t": screen.INPUT_RESULT,
+            "stream_id": frame.get("stream_id"),
+            "seq": frame.get("seq"),
+            "ok": reason is None,
+            "reason": reason,
+        }
+        with contextlib.suppress(OSError, ConnectionError, ProtocolError):
+            await local_ipc.send_frame(writer, answer)
 
     def _spawn(self, work: Any) -> None:
         task = asyncio.create_task(work)

@@ -292,7 +292,14 @@ def build_job_runner(
     server_roles = ServerRoles(
         home.agent_roles / "Server", server_key, registry, uplink.send_output, policy=runner.policy
     )
-    live = LiveView(runner.user_sessions, uplink, runner.policy, enabled=settings.live_view)
+    live = LiveView(
+        runner.user_sessions,
+        uplink,
+        runner.policy,
+        enabled=settings.live_view,
+        control=settings.remote_control,
+        notice=settings.screen_notice,
+    )
     for kind in screen.SERVER_TO_AGENT:
         runner.on(kind, live.on_frame)
     runner.on(roles_protocol.INSTALL, server_roles.on_install)

@@ -99,6 +99,8 @@ class AgentSettings:
     outbox_max_bytes: int = 16 * 1024 * 1024
     helper_user: str = ""  # run_as: user jobs go to this user when no one is logged in
     live_view: bool = True  # operators with desktop:view may watch the user's screen (docs/screen.md)
+    remote_control: bool = False  # operators with desktop:control may drive its mouse and keyboard
+    screen_notice: bool = False  # show the user a notice while someone views or controls the screen
     helper_display: str = ""  # the X display of that configured session (a kiosk), e.g. ":0"
     helper_spawn: bool = True  # start a helper in each login session (False: only autostarted ones)
     helper_socket: str = ""  # where helpers connect; default: derived from the home (docs/agent.md)

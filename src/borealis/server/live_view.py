@@ -34,6 +34,7 @@ from borealis.server.db.database import Database
 from borealis.server.presence import Presence, Sender
 
 BOUNDARY = "borealisframe"
+INPUT_TIMEOUT_S = 5.0
 CONNECT_WITHIN_S = 30.0  # a session whose viewer never connects is dropped after this
 
 log = logging.getLogger("borealis.server.live_view")
@@ -54,6 +55,9 @@ class Viewer:
     frames: int = 0
     sent_bytes: int = 0
     ended: str | None = None
+    controlled: bool = False
+    input_seq: int = 0
+    pending: dict[int, asyncio.Future[dict[str, Any]]] = field(default_factory=dict)
     slot: asyncio.Queue[tuple[int, bytes, float]] = field(default_factory=lambda: asyncio.Queue(maxsize=1))
     wake: asyncio.Event = field(default_factory=asyncio.Event)
 
@@ -129,6 +133,12 @@ class LiveViews:
                 with contextlib.suppress(Exception):
                     await reply(orjson.dumps({"t": screen.STOP, "stream_id": stream_id}).decode())
             return
+        if frame.get("t") == screen.INPUT_RESULT:
+            seq = frame.get("seq")
+            future = viewer.pending.get(seq) if isinstance(seq, int) else None
+            if future is not None and not future.done():
+                future.set_result(frame)
+            return
         if frame.get("t") == screen.ENDED:
             viewer.ended = f"the agent ended it: {str(frame.get('reason'))[:300]}"
             viewer.wake.set()
@@ -151,6 +161,32 @@ class LiveViews:
         if viewer.slot.full():  # never more than one waiting frame: the newest wins
             viewer.slot.get_nowait()
         viewer.slot.put_nowait((seq, jpeg, time.monotonic()))
+
+    async def control(self, viewer: Viewer, events: list[dict[str, object]]) -> None:
+        """Send mouse and keyboard events to the agent and wait for its answer; refusals raise."""
+        if not viewer.connected or viewer.ended is not None:
+            raise Conflict("the live view is not being watched: open its stream first")
+        self.touch(viewer)
+        if not viewer.controlled:
+            viewer.controlled = True
+            await self._audit(viewer, "screen.control.start")
+        viewer.input_seq += 1
+        seq = viewer.input_seq
+        future: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        viewer.pending[seq] = future
+        try:
+            await self._to_agent(
+                viewer.agent_id,
+                {"t": screen.INPUT, "stream_id": viewer.stream_id, "seq": seq, "events": events},
+            )
+            answer = await asyncio.wait_for(future, INPUT_TIMEOUT_S)
+        except TimeoutError:
+            raise Conflict(f"the agent did not confirm the input within {INPUT_TIMEOUT_S:g} s") from None
+        finally:
+            viewer.pending.pop(seq, None)
+        if answer.get("ok") is not True:
+            reason = f"the agent refused the input: {str(answer.get('reason'))[:300]}"
+            raise Forbidden(reason) if answer.get("policy") else Conflict(reason)
 
     # --- the viewer's side ---
 

@@ -9,8 +9,10 @@ viewer falls behind). A frame over `MAX_FRAME_BYTES` is re-encoded at lower qual
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import io
 import logging
+import shutil
 from base64 import b64encode
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -18,6 +20,7 @@ from typing import Any
 from PIL import Image
 
 from borealis.agent.screen.capture import CaptureError, Frame, grab
+from borealis.agent.screen.inject import InputError, X11Input, open_input
 from borealis.core.logs import kv
 from borealis.protocol import screen
 
@@ -42,7 +45,9 @@ def encode_jpeg(frame: Frame, quality: int, max_width: int) -> tuple[bytes, int,
 
 
 class ScreenStream:
-    def __init__(self, stream_id: str, send: Send, fps: int, quality: int, max_width: int) -> None:
+    def __init__(
+        self, stream_id: str, send: Send, fps: int, quality: int, max_width: int, notice: str = ""
+    ) -> None:
         self.stream_id = stream_id
         self._send = send
         self._interval = 1.0 / max(1, min(screen.MAX_FPS, fps))
@@ -52,9 +57,40 @@ class ScreenStream:
         self._credit.set()
         self._task: asyncio.Task[None] | None = None
         self.frames = 0
+        self.scale = 1.0  # screen pixels per frame pixel (frames wider than max_width are scaled down)
+        self._input: X11Input | None = None
+        self._notice_text = notice
+        self._notice: asyncio.subprocess.Process | None = None
 
     def start(self) -> None:
         self._task = asyncio.create_task(self._run(), name=f"screen-{self.stream_id}")
+
+    async def show_notice(self) -> None:
+        """Tell the user someone is watching (agent.toml `screen_notice`): a small window, top right."""
+        if not self._notice_text or shutil.which("xmessage") is None:
+            return
+        with contextlib.suppress(OSError):
+            self._notice = await asyncio.create_subprocess_exec(
+                "xmessage",
+                "-geometry",
+                "-0+0",
+                self._notice_text,
+                stdout=asyncio.subprocess.DEVNULL,
+                stderr=asyncio.subprocess.DEVNULL,
+            )
+
+    async def inject(self, events: list[dict[str, Any]]) -> str | None:
+        """Apply mouse and keyboard events; the reason when they cannot be, else None."""
+        try:
+            await asyncio.to_thread(self._inject, events)
+        except InputError as exc:
+            return str(exc)
+        return None
+
+    def _inject(self, events: list[dict[str, Any]]) -> None:
+        if self._input is None:
+            self._input = open_input()
+        self._input.apply(events, self.scale)
 
     def acked(self, quality: object) -> None:
         self.quality = screen.clamp_quality(quality, self.quality)
@@ -64,6 +100,13 @@ class ScreenStream:
         if self._task is not None:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
+        if self._notice is not None and self._notice.returncode is None:
+            with contextlib.suppress(ProcessLookupError):
+                self._notice.kill()
+            await self._notice.wait()
+        if self._input is not None:
+            await asyncio.to_thread(self._input.close)
+            self._input = None
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -82,6 +125,7 @@ class ScreenStream:
                 )
                 self._credit.clear()
                 self.frames += 1
+                self.scale = frame.width / width
                 await self._send(
                     {
                         "t": screen.FRAME,

@@ -9,8 +9,9 @@ from fastapi import APIRouter, Path, Request, Response
 from pydantic import BaseModel, Field
 from starlette.responses import StreamingResponse
 
+from borealis.core.errors import InvalidInput
 from borealis.protocol import screen
-from borealis.server.api.common import DesktopView, client_ip
+from borealis.server.api.common import DesktopControl, DesktopView, client_ip
 from borealis.server.live_view import BOUNDARY
 from borealis.server.state import state_of
 
@@ -74,6 +75,27 @@ async def watch_live_view(request: Request, who: DesktopView, stream_id: str = S
 async def keep_live_view(request: Request, who: DesktopView, stream_id: str = StreamId) -> Response:
     views = state_of(request).live_views
     views.touch(views.viewer(stream_id, who))
+    return Response(status_code=204)
+
+
+class InputEvents(BaseModel):
+    """Mouse and keyboard events in the frame's pixels: move {x, y}, click {x, y, button}, down/up
+    {button}, key {key: an X key name}, text {text}."""
+
+    events: list[dict[str, Any]] = Field(min_length=1, max_length=screen.MAX_EVENTS)
+
+
+@router.post("/screen/{stream_id}/input", status_code=204, response_class=Response)
+async def control_live_view(
+    body: InputEvents, request: Request, who: DesktopControl, stream_id: str = StreamId
+) -> Response:
+    """Drive the viewed screen (needs `desktop:control`, and the agent's `remote_control = true`)."""
+    try:
+        events = screen.check_events(body.events)
+    except screen.BadInput as bad:
+        raise InvalidInput(str(bad), field="events") from None
+    views = state_of(request).live_views
+    await views.control(views.viewer(stream_id, who), events)
     return Response(status_code=204)
 
 
