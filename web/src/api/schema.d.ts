@@ -897,6 +897,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/screen/{stream_id}/input": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Control Live View
+         * @description Drive the viewed screen (needs `desktop:control`, and the agent's `remote_control = true`).
+         */
+        post: operations["control_live_view_api_v1_screen__stream_id__input_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/screen/{stream_id}/keepalive": {
         parameters: {
             query?: never;
@@ -1585,6 +1605,17 @@ export interface components {
             node_id: string;
             /** Url */
             url: string;
+        };
+        /**
+         * InputEvents
+         * @description Mouse and keyboard events in the frame's pixels: move {x, y}, click {x, y, button}, down/up
+         *     {button}, key {key: an X key name}, text {text}.
+         */
+        InputEvents: {
+            /** Events */
+            events: {
+                [key: string]: unknown;
+            }[];
         };
         /** JobAction */
         JobAction: {
@@ -5222,6 +5253,39 @@ export interface operations {
             cookie?: never;
         };
         requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    control_live_view_api_v1_screen__stream_id__input_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                stream_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InputEvents"];
+            };
+        };
         responses: {
             /** @description Successful Response */
             204: {
