@@ -111,15 +111,20 @@ class ScreenStream:
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         previous: bytes | None = None
+        changed_at = loop.time()
         try:
             while True:
                 await self._credit.wait()
                 began = loop.time()
                 frame = await asyncio.to_thread(grab, 0, None)
                 if frame.rgb == previous:
-                    await asyncio.sleep(screen.IDLE_POLL_S)
+                    # A screen that changed a moment ago is looked at again at the frame rate; one
+                    # that has been still for a second only every IDLE_POLL_S.
+                    still = loop.time() - changed_at > 1.0
+                    await asyncio.sleep(screen.IDLE_POLL_S if still else self._interval)
                     continue
                 previous = frame.rgb
+                changed_at = loop.time()
                 data, width, height = await asyncio.to_thread(
                     encode_jpeg, frame, self.quality, self._max_width
                 )
