@@ -4,8 +4,11 @@ the session is audited, and closing the viewer stops the capture."""
 
 from __future__ import annotations
 
+import contextlib
+import http.client
 import io
 import os
+import socket
 import subprocess
 import threading
 import time
@@ -29,17 +32,26 @@ WINDOW = (40, 40)  # where the test window appears; the rest of the Xvfb screen 
 
 
 class Frames(threading.Thread):
-    """Reads an MJPEG response part by part, keeping (time received, image)."""
+    """Watches a live view over a plain HTTP connection, keeping (time received, image) per part;
+    `leave()` drops the connection the way a closed browser tab does."""
 
-    def __init__(self, response: httpx.Response) -> None:
+    def __init__(self, server: ServerProcess, url: str) -> None:
         super().__init__(daemon=True)
-        self.response = response
+        self.connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=30)
+        self.connection.request("GET", url, headers={"Authorization": f"Bearer {server.token}"})
+        self.socket = self.connection.sock
+        self.response = self.connection.getresponse()
         self.frames: list[tuple[float, Image.Image]] = []
+
+    def leave(self) -> None:
+        with contextlib.suppress(OSError):
+            self.socket.shutdown(socket.SHUT_RDWR)
+        self.connection.close()
 
     def run(self) -> None:
         buffer = b""
         try:
-            for chunk in self.response.iter_raw():
+            while chunk := self.response.read1(65536):
                 buffer += chunk
                 while True:
                     head_end = buffer.find(b"\r\n\r\n")
@@ -58,7 +70,7 @@ class Frames(threading.Thread):
                     jpeg = buffer[head_end + 4 : head_end + 4 + length]
                     buffer = buffer[head_end + 4 + length + 2 :]
                     self.frames.append((time.monotonic(), Image.open(io.BytesIO(jpeg)).convert("RGB")))
-        except httpx.HTTPError:
+        except (OSError, ValueError, http.client.HTTPException):
             pass
 
 
@@ -110,44 +122,38 @@ def test_live_view_relays_changes_to_its_one_viewer_and_stops_capture_when_close
         second = api.post(f"/api/v1/agents/{agent.agent_id}/screen", json={})
         assert second.status_code == 409  # one viewer per agent
 
-    client = httpx.Client(
-        base_url=server.url, headers={"Authorization": f"Bearer {server.token}"}, timeout=None
-    )
-    with client.stream("GET", session["stream_url"]) as response:
-        assert response.status_code == 200
-        assert response.headers["content-type"].startswith("multipart/x-mixed-replace")
-        reader = Frames(response)
-        reader.start()
-        wait_for(lambda: reader.frames, 20, what="the first frame")
-        assert not shows_window(reader.frames[-1][1])
-        time.sleep(1.0)
-        idle_frames = len(reader.frames)  # an unchanged screen sends nothing more
+    reader = Frames(server, session["stream_url"])
+    assert reader.response.status == 200
+    assert reader.response.getheader("content-type", "").startswith("multipart/x-mixed-replace")
+    reader.start()
+    wait_for(lambda: reader.frames, 20, what="the first frame")
+    assert not shows_window(reader.frames[-1][1])
+    time.sleep(1.0)
+    idle_frames = len(reader.frames)  # an unchanged screen sends nothing more
 
-        with message_window(display, "DISK 93% FULL", *WINDOW):
-            visible = wait_for(
-                lambda: (
-                    shows_window(
-                        Image.frombytes("RGB", grab_directly(display)[:2], grab_directly(display)[2])
-                    )
-                    and time.monotonic()
-                ),
-                10,
-                0.01,
-                what="the window on the display",
-            )
-            seen = wait_for(
-                lambda: next((t for t, image in reader.frames if shows_window(image)), None),
-                5,
-                0.01,
-                what="a frame with the window",
-            )
-            assert seen - visible <= 0.5, f"the change took {seen - visible:.3f} s to reach the viewer"
-        assert idle_frames <= 2
+    with message_window(display, "DISK 93% FULL", *WINDOW):
+        visible = wait_for(
+            lambda: (
+                shows_window(Image.frombytes("RGB", grab_directly(display)[:2], grab_directly(display)[2]))
+                and time.monotonic()
+            ),
+            10,
+            0.01,
+            what="the window on the display",
+        )
+        seen = wait_for(
+            lambda: next((t for t, image in reader.frames if shows_window(image)), None),
+            5,
+            0.01,
+            what="a frame with the window",
+        )
+        assert seen - visible <= 0.5, f"the change took {seen - visible:.3f} s to reach the viewer"
+    assert idle_frames <= 2
 
-        started = [a for a in audit_actions(server, agent.agent_id) if a["action"] == "screen.view.start"]
-        assert len(started) == 1
+    started = [a for a in audit_actions(server, agent.agent_id) if a["action"] == "screen.view.start"]
+    assert len(started) == 1
 
-    client.close()  # the viewer leaves
+    reader.leave()  # the viewer leaves
     uid = int(subprocess.run(["id", "-u", test_user], capture_output=True, text=True, check=True).stdout)
     wait_for(lambda: "live view stopped" in agent.log("agent"), 10, what="the agent to stop the stream")
     time.sleep(0.5)
@@ -165,19 +171,14 @@ def test_live_view_relays_changes_to_its_one_viewer_and_stops_capture_when_close
     assert os.environ.get("DISPLAY") != display  # the test itself never changed its own display
 
 
-def watch(server: ServerProcess, agent_id: str) -> tuple[dict[str, Any], httpx.Client, Frames, Any]:
+def watch(server: ServerProcess, agent_id: str) -> tuple[dict[str, Any], Frames]:
     with server.api as api:
         opened = api.post(f"/api/v1/agents/{agent_id}/screen", json={"fps": 5})
     assert opened.status_code == 201, opened.text
-    client = httpx.Client(
-        base_url=server.url, headers={"Authorization": f"Bearer {server.token}"}, timeout=None
-    )
-    stream = client.stream("GET", opened.json()["stream_url"])
-    response = stream.__enter__()
-    reader = Frames(response)
+    reader = Frames(server, opened.json()["stream_url"])
     reader.start()
     wait_for(lambda: reader.frames, 20, what="the first frame")
-    return opened.json(), client, reader, stream
+    return opened.json(), reader
 
 
 def send_input(
@@ -205,7 +206,7 @@ def test_remote_control_clicks_and_types_into_a_window_of_the_session(
         )
     try:
         wait_for(lambda: any(grab_directly(display)[2]), 10, what="the xev window")
-        session, client, _reader, stream = watch(server, agent.agent_id)
+        session, reader = watch(server, agent.agent_id)
         try:
             viewer_only = token_with(server, "desktop:view", "agents:read")
             refused = send_input(server, session, [{"type": "click", "x": 200, "y": 150}], viewer_only)
@@ -234,8 +235,7 @@ def test_remote_control_clicks_and_types_into_a_window_of_the_session(
             assert "keysym 0x39, 9" in seen and "keysym 0x33, 3" in seen
             assert [a for a in audit_actions(server, agent.agent_id) if a["action"] == "screen.control.start"]
         finally:
-            stream.__exit__(None, None, None)
-            client.close()
+            reader.leave()
     finally:
         window.kill()
         window.wait(5)
@@ -247,11 +247,10 @@ def test_remote_control_is_refused_when_the_agents_policy_is_off(
     agent = online_agent(server, agents, helper_user=test_user, helper_display=display)  # remote_control off
     with message_window(display, "nothing to see", *WINDOW):
         wait_for(lambda: any(grab_directly(display)[2]), 10, what="the window")
-        session, client, _reader, stream = watch(server, agent.agent_id)
+        session, reader = watch(server, agent.agent_id)
         try:
             refused = send_input(server, session, [{"type": "click", "x": 50, "y": 50}])
             assert refused.status_code == 403, refused.text
             assert "remote control is off on this agent" in refused.json()["detail"]
         finally:
-            stream.__exit__(None, None, None)
-            client.close()
+            reader.leave()

@@ -18,7 +18,7 @@ import contextlib
 import logging
 import time
 from base64 import b64decode
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -105,6 +105,10 @@ class LiveViews:
         self.by_agent.pop(viewer.agent_id, None)
         viewer.ended = viewer.ended or reason
         viewer.wake.set()
+        log.info(
+            "live view ended",
+            extra=kv(agent_id=viewer.agent_id, stream_id=viewer.stream_id, reason=viewer.ended, frames=viewer.frames),
+        )
         await self._to_agent(viewer.agent_id, {"t": screen.STOP, "stream_id": viewer.stream_id})
         await self._audit(
             viewer,
@@ -190,8 +194,10 @@ class LiveViews:
 
     # --- the viewer's side ---
 
-    async def mjpeg(self, viewer: Viewer) -> AsyncIterator[bytes]:
-        """The body of the viewer's response: one JPEG part per frame, until the session ends."""
+    async def mjpeg(self, viewer: Viewer, gone: Callable[[], Awaitable[bool]]) -> AsyncIterator[bytes]:
+        """The body of the viewer's response: one JPEG part per frame, until the session ends.
+        `gone` says whether the viewer disconnected: on a still screen nothing is written, so a
+        closed connection would otherwise go unnoticed until the idle limit."""
         if viewer.connected:
             raise Conflict("this live view is already being watched")
         viewer.connected = True
@@ -215,6 +221,8 @@ class LiveViews:
                 try:
                     seq, jpeg, arrived = await asyncio.wait_for(viewer.slot.get(), 1.0)
                 except TimeoutError:
+                    if await gone():
+                        break
                     continue
                 yield (
                     (

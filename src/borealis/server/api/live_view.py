@@ -65,7 +65,7 @@ async def watch_live_view(request: Request, who: DesktopView, stream_id: str = S
     views = state_of(request).live_views
     viewer = views.viewer(stream_id, who)
     return StreamingResponse(
-        views.mjpeg(viewer),
+        views.mjpeg(viewer, request.is_disconnected),
         media_type=f"multipart/x-mixed-replace; boundary={BOUNDARY}",
         headers={"Cache-Control": "no-store", "X-Accel-Buffering": "no"},
     )
