@@ -70,7 +70,7 @@ class Frames(threading.Thread):
                     jpeg = buffer[head_end + 4 : head_end + 4 + length]
                     buffer = buffer[head_end + 4 + length + 2 :]
                     self.frames.append((time.monotonic(), Image.open(io.BytesIO(jpeg)).convert("RGB")))
-        except (OSError, ValueError, http.client.HTTPException):
+        except (OSError, ValueError, AttributeError, http.client.HTTPException):  # closed by leave()
             pass
 
 
