@@ -245,7 +245,7 @@ export default function DevicePage() {
         </Tabs.Panel>
         {can("desktop:view") && (
           <Tabs.Panel value="screen" pt="md">
-            <ScreenPanel agentId={device.id} online={device.status === "online"} />
+            <ScreenPanel agentId={device.id} online={device.status === "online"} canControl={can("desktop:control")} />
           </Tabs.Panel>
         )}
       </Tabs>
