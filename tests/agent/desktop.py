@@ -67,7 +67,7 @@ def grab_directly(display: str) -> tuple[int, int, bytes]:
     previous = os.environ.get("DISPLAY")
     os.environ["DISPLAY"] = display
     try:
-        with mss.MSS() as screen:
+        with (getattr(mss, "MSS", None) or mss.mss)() as screen:
             shot = screen.grab(screen.monitors[0])
             return shot.width, shot.height, bytes(shot.rgb)
     finally:
