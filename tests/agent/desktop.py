@@ -35,11 +35,22 @@ def xvfb(width: int = SCREEN[0], height: int = SCREEN[1]) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_for(lambda: Path(f"/tmp/.X11-unix/X{number}").exists(), 10, what="Xvfb to listen")
+        wait_for(lambda: _accepts(f":{number}"), 15, what="Xvfb to accept connections")
         yield f":{number}"
     finally:
         process.kill()
         process.wait(5)
+
+
+def _accepts(display: str) -> bool:
+    """Whether the X server takes connections yet (its socket appears a moment before it does)."""
+    if not Path(f"/tmp/.X11-unix/X{display[1:]}").exists():
+        return False
+    try:
+        grab_directly(display)
+    except Exception:
+        return False
+    return True
 
 
 @contextlib.contextmanager

@@ -205,7 +205,7 @@ def test_remote_control_clicks_and_types_into_a_window_of_the_session(
             stderr=subprocess.DEVNULL,
         )
     try:
-        wait_for(lambda: any(grab_directly(display)[2]), 10, what="the xev window")
+        wait_for(lambda: any(grab_directly(display)[2]), 20, what="the xev window")
         session, reader = watch(server, agent.agent_id)
         try:
             viewer_only = token_with(server, "desktop:view", "agents:read")
