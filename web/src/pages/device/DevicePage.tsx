@@ -17,6 +17,7 @@ import { useSession } from "../../lib/session";
 import { InstallUpdates } from "./InstallUpdates";
 import { Overview, listOf } from "./Overview";
 import { ScreenPanel } from "./ScreenPanel";
+import { Screenshot } from "./Screenshot";
 
 const MetricsChart = lazy(() => import("./MetricsChart"));
 
@@ -245,7 +246,10 @@ export default function DevicePage() {
         </Tabs.Panel>
         {can("desktop:view") && (
           <Tabs.Panel value="screen" pt="md">
-            <ScreenPanel agentId={device.id} online={device.status === "online"} canControl={can("desktop:control")} />
+            <Stack>
+              <ScreenPanel agentId={device.id} online={device.status === "online"} canControl={can("desktop:control")} />
+              {can("jobs:run") && <Screenshot agentId={device.id} online={device.status === "online"} />}
+            </Stack>
           </Tabs.Panel>
         )}
       </Tabs>
