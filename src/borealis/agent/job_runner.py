@@ -17,10 +17,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import logging
 import time
-from base64 import b64encode
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -50,7 +48,7 @@ from borealis.core.logs import kv
 from borealis.protocol import cosign, keys
 from borealis.protocol.jobs import JobState, job_payload
 from borealis.protocol.messages import MessageType
-from borealis.protocol.screenshot import CHUNK_BYTES, JOB_BLOB
+from borealis.protocol.screenshot import blob_frames
 
 CANCEL_GRACE_S = 5.0
 MAX_TIMEOUT_S = 7 * 24 * 3600.0
@@ -476,25 +474,6 @@ class JobRunner:
             "data": result.data,
             "error": result.error,
         }
-
-
-def blob_frames(job_id: str, blob: bytes) -> list[dict[str, Any]]:
-    """A binary result as `job.blob` frames of at most `CHUNK_BYTES` each (protocol/screenshot.py)."""
-    digest = hashlib.sha256(blob).hexdigest()
-    total = max(1, -(-len(blob) // CHUNK_BYTES))
-    return [
-        {
-            "t": JOB_BLOB,
-            "msg_id": new_id(),
-            "job_id": job_id,
-            "seq": seq,
-            "total": total,
-            "size": len(blob),
-            "sha256": digest,
-            "chunk": b64encode(blob[seq * CHUNK_BYTES : (seq + 1) * CHUNK_BYTES]).decode(),
-        }
-        for seq in range(total)
-    ]
 
 
 _ENDING_ERRORS = {

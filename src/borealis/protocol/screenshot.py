@@ -9,9 +9,12 @@ its blobs and serves it to operators with `desktop:view`.
 
 from __future__ import annotations
 
+import hashlib
+from base64 import b64encode
 from typing import Any
 
 from borealis.core.errors import InvalidInput
+from borealis.core.ids import new_id
 
 ROLE = "screenshot"
 FORMATS = {"png": "image/png", "jpeg": "image/jpeg", "webp": "image/webp"}
@@ -66,3 +69,22 @@ def looks_like(fmt: str, data: bytes) -> bool:
     if fmt == "webp":
         return data[:4] == b"RIFF" and data[8:12] == b"WEBP"
     return any(data.startswith(magic) for magic in MAGIC.get(fmt, ()))
+
+
+def blob_frames(job_id: str, blob: bytes) -> list[dict[str, Any]]:
+    """A binary result as `job.blob` frames of at most `CHUNK_BYTES` each, SHA-256 and size on each."""
+    digest = hashlib.sha256(blob).hexdigest()
+    total = max(1, -(-len(blob) // CHUNK_BYTES))
+    return [
+        {
+            "t": JOB_BLOB,
+            "msg_id": new_id(),
+            "job_id": job_id,
+            "seq": seq,
+            "total": total,
+            "size": len(blob),
+            "sha256": digest,
+            "chunk": b64encode(blob[seq * CHUNK_BYTES : (seq + 1) * CHUNK_BYTES]).decode(),
+        }
+        for seq in range(total)
+    ]

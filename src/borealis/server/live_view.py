@@ -107,7 +107,12 @@ class LiveViews:
         viewer.wake.set()
         log.info(
             "live view ended",
-            extra=kv(agent_id=viewer.agent_id, stream_id=viewer.stream_id, reason=viewer.ended, frames=viewer.frames),
+            extra=kv(
+                agent_id=viewer.agent_id,
+                stream_id=viewer.stream_id,
+                reason=viewer.ended,
+                frames=viewer.frames,
+            ),
         )
         await self._to_agent(viewer.agent_id, {"t": screen.STOP, "stream_id": viewer.stream_id})
         await self._audit(
