@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import pwd
+import shutil
+import subprocess
+import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
 from tests.agent.agent_process import AgentProcess
@@ -25,3 +31,20 @@ def agents(tmp_path: Path) -> Iterator[Callable[..., AgentProcess]]:
     finally:
         for agent in made:
             agent.close()
+
+
+@pytest.fixture
+def test_user() -> Iterator[str]:
+    """A throwaway account made for the test (no home folder), removed afterwards."""
+    if os.geteuid() != 0 or shutil.which("useradd") is None:
+        pytest.skip("creating a test user needs root and useradd")
+    name = "brl" + uuid.uuid4().hex[:8]
+    subprocess.run(["useradd", "-M", "-s", "/bin/sh", name], check=True, capture_output=True)
+    try:
+        yield name
+    finally:
+        uid = pwd.getpwnam(name).pw_uid
+        for process in psutil.process_iter(["uids"]):
+            if process.info["uids"] and process.info["uids"].real == uid:
+                process.kill()
+        subprocess.run(["userdel", name], check=False, capture_output=True)

@@ -3,12 +3,8 @@ real (test-made) user."""
 
 from __future__ import annotations
 
-import os
 import pwd
-import shutil
-import subprocess
-import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import psutil
@@ -38,23 +34,6 @@ def submit(server: ServerProcess, agent_id: str, language: str, script: str) -> 
         )
     assert answer.status_code == 201, answer.text
     return str(answer.json()["id"])
-
-
-@pytest.fixture
-def test_user() -> Iterator[str]:
-    """A throwaway account made for the test (no home folder), removed afterwards."""
-    if os.geteuid() != 0 or shutil.which("useradd") is None:
-        pytest.skip("creating a test user needs root and useradd")
-    name = "brl" + uuid.uuid4().hex[:8]
-    subprocess.run(["useradd", "-M", "-s", "/bin/sh", name], check=True, capture_output=True)
-    try:
-        yield name
-    finally:
-        uid = pwd.getpwnam(name).pw_uid
-        for process in psutil.process_iter(["uids"]):
-            if process.info["uids"] and process.info["uids"].real == uid:
-                process.kill()
-        subprocess.run(["userdel", name], check=False, capture_output=True)
 
 
 def helpers_of(uid: int) -> list[psutil.Process]:

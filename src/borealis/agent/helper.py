@@ -25,25 +25,50 @@ import signal
 import socket
 import sys
 import tempfile
+from base64 import b64encode
 from pathlib import Path
 from typing import Any
 
 from borealis.agent import local_ipc
 from borealis.agent.roles.contract import JobRequest, JobResult, OutputStream, RoleContext, RunContext
+from borealis.agent.roles.screenshot import ScreenshotRole
 from borealis.agent.roles.script import ScriptRole
+from borealis.agent.screen.stream import ScreenStream
 from borealis.core.errors import BorealisError, ConfigError, ProtocolError
 from borealis.core.home import Home
 from borealis.core.logs import kv, setup_logging
+from borealis.protocol import screen
 from borealis.protocol.jobs import JobState
+from borealis.protocol.screenshot import CHUNK_BYTES
 
 HELLO_TIMEOUT_S = 10.0
 RECONNECT_BASE_S = 1.0
 RECONNECT_CAP_S = 30.0
 MAX_HELPER_JOBS = 16
+MAX_STREAMS = 2  # live views of this session at once (the server allows one viewer per agent)
 EXIT_REFUSED = 3
 # Imported lazily by the standard library once the loop runs; after `become` the agent's interpreter
 # and its library may be out of the user's reach, so they are loaded while still root.
-PRELOAD = ("concurrent.futures.thread", "asyncio.subprocess", "asyncio.unix_events", "encodings.idna")
+PRELOAD = (
+    "concurrent.futures.thread",
+    "asyncio.subprocess",
+    "asyncio.unix_events",
+    "encodings.idna",
+    "borealis.agent.roles.screenshot",
+    "PIL.PngImagePlugin",
+    "PIL.JpegImagePlugin",
+    "PIL.WebPImagePlugin",
+    "mmap",
+    "ctypes.util",
+    "mss",
+    "mss.linux",
+    "mss.linux.xcb",
+    "mss.linux.xcbgen",
+    "mss.linux.xcbhelpers",
+    "mss.linux.xlib",
+    "mss.linux.xgetimage",
+    "mss.linux.xshmgetimage",
+)
 
 log = logging.getLogger("borealis.helper")
 
@@ -89,9 +114,13 @@ class Helper:
         self._address = address
         self._session = session
         self._reconnect = reconnect
-        self._role = ScriptRole()
+        self._roles: dict[str, ScriptRole | ScreenshotRole] = {
+            "script": ScriptRole(),
+            "screenshot": ScreenshotRole(),
+        }
         self._ctx = RoleContext(agent_id="", home_root=tmp_dir, tmp_dir=tmp_dir)
         self._jobs: dict[str, asyncio.Task[None]] = {}
+        self._streams: dict[str, ScreenStream] = {}
         self._cancels: set[asyncio.Task[None]] = set()
         self._stop = asyncio.Event()
         self._rng = random.Random()
@@ -100,7 +129,8 @@ class Helper:
         self._stop.set()
 
     async def run(self) -> int:
-        await self._role.start(self._ctx)
+        for role in self._roles.values():
+            await role.start(self._ctx)
         failures = 0
         try:
             while not self._stop.is_set():
@@ -123,7 +153,8 @@ class Helper:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stop.wait(), delay)
         finally:
-            await self._role.stop()
+            for role in self._roles.values():
+                await role.stop()
         return 0
 
     async def _serve_once(self) -> None:
@@ -170,6 +201,9 @@ class Helper:
 
     def _handle(self, frame: dict[str, Any], writer: asyncio.StreamWriter) -> None:
         kind, job_id = frame.get("t"), frame.get("job_id")
+        if kind in screen.SERVER_TO_AGENT:
+            self._screen(frame, writer)
+            return
         if not isinstance(job_id, str) or not job_id:
             log.warning("ignored a frame without a job id", extra=kv(t=str(kind)[:32]))
             return
@@ -178,7 +212,7 @@ class Helper:
             self._jobs[job_id] = task
             task.add_done_callback(lambda _t: self._jobs.pop(job_id, None))
         elif kind == "cancel" and job_id in self._jobs:
-            cancelling = asyncio.create_task(self._role.cancel(job_id))
+            cancelling = asyncio.create_task(self._cancel(job_id))
             self._cancels.add(cancelling)
             cancelling.add_done_callback(self._cancels.discard)
 
@@ -192,6 +226,8 @@ class Helper:
                 )
 
         result = await self._execute(frame, job_id, output)
+        if result.blob is not None:
+            await self._send_blob(writer, job_id, result.blob)
         message = {
             "t": "result",
             "job_id": job_id,
@@ -205,24 +241,106 @@ class Helper:
         with contextlib.suppress(OSError, ConnectionError, ProtocolError):
             await local_ipc.send_frame(writer, message)
 
+    def _screen(self, frame: dict[str, Any], writer: asyncio.StreamWriter) -> None:
+        """Live view: start, credit or stop a stream of this session's screen."""
+        kind, stream_id = frame.get("t"), frame.get("stream_id")
+        if not isinstance(stream_id, str) or not screen.STREAM_ID.fullmatch(stream_id):
+            return
+        stream = self._streams.get(stream_id)
+        if kind == screen.ACK and stream is not None:
+            stream.acked(frame.get("quality"))
+        elif kind == screen.STOP and stream is not None:
+            del self._streams[stream_id]
+            self._spawn(stream.stop())
+        elif kind == screen.INPUT:
+            self._spawn(self._input(stream, frame, writer))
+        elif kind == screen.START and stream is None and len(self._streams) < MAX_STREAMS:
+
+            async def send(message: dict[str, Any]) -> None:
+                with contextlib.suppress(OSError, ConnectionError, ProtocolError):
+                    await local_ipc.send_frame(writer, message)
+
+            fps, width, notice = frame.get("fps"), frame.get("max_width"), frame.get("notice")
+            stream = ScreenStream(
+                stream_id,
+                send,
+                fps if isinstance(fps, int) and not isinstance(fps, bool) else 5,
+                screen.clamp_quality(frame.get("quality")),
+                width if isinstance(width, int) and not isinstance(width, bool) else 0,
+                notice[:200] if isinstance(notice, str) else "",
+            )
+            self._streams[stream_id] = stream
+            stream.start()
+            self._spawn(stream.show_notice())
+            log.info("live view started", extra=kv(stream_id=stream_id))
+
+    async def _input(
+        self, stream: ScreenStream | None, frame: dict[str, Any], writer: asyncio.StreamWriter
+    ) -> None:
+        reason: str | None
+        if stream is None:
+            reason = "no such live view in this session"
+        else:
+            try:
+                reason = await stream.inject(screen.check_events(frame.get("events")))
+            except screen.BadInput as bad:
+                reason = str(bad)
+        answer = {
+            "t": screen.INPUT_RESULT,
+            "stream_id": frame.get("stream_id"),
+            "seq": frame.get("seq"),
+            "ok": reason is None,
+            "reason": reason,
+        }
+        with contextlib.suppress(OSError, ConnectionError, ProtocolError):
+            await local_ipc.send_frame(writer, answer)
+
+    def _spawn(self, work: Any) -> None:
+        task = asyncio.create_task(work)
+        self._cancels.add(task)
+        task.add_done_callback(self._cancels.discard)
+
+    async def _send_blob(self, writer: asyncio.StreamWriter, job_id: str, blob: bytes) -> None:
+        """A binary result, in `blob` frames the agent collects before the result frame."""
+        total = max(1, -(-len(blob) // CHUNK_BYTES))
+        for seq in range(total):
+            chunk = blob[seq * CHUNK_BYTES : (seq + 1) * CHUNK_BYTES]
+            frame = {
+                "t": "blob",
+                "job_id": job_id,
+                "seq": seq,
+                "total": total,
+                "chunk": b64encode(chunk).decode(),
+            }
+            with contextlib.suppress(OSError, ConnectionError, ProtocolError):
+                await local_ipc.send_frame(writer, frame)
+
+    async def _cancel(self, job_id: str) -> None:
+        for role in self._roles.values():
+            await role.cancel(job_id)
+
     async def _execute(self, frame: dict[str, Any], job_id: str, output: Any) -> JobResult:
-        role, params, timeout_s = frame.get("role"), frame.get("params"), frame.get("timeout_s")
-        if role != self._role.name:
-            return JobResult(JobState.FAILED, error=f"role {role!r} cannot run in the user-session helper")
+        name, params, timeout_s = frame.get("role"), frame.get("params"), frame.get("timeout_s")
+        role = self._roles.get(str(name))
+        if role is None:
+            return JobResult(JobState.FAILED, error=f"role {name!r} cannot run in the user-session helper")
         if len(self._jobs) > MAX_HELPER_JOBS:
             return JobResult(JobState.FAILED, error=f"the helper is already running {MAX_HELPER_JOBS} jobs")
         if not isinstance(params, dict) or not isinstance(timeout_s, int | float):
             return JobResult(JobState.FAILED, error="the agent sent a malformed job")
-        request = JobRequest(job_id, role, params, RunContext.USER, float(timeout_s))
-        log.info("job started", extra=kv(job_id=job_id, role=role))
+        request = JobRequest(job_id, role.name, params, RunContext.USER, float(timeout_s))
+        log.info("job started", extra=kv(job_id=job_id, role=role.name))
         try:
-            return await self._role.execute(request, self._ctx.for_job(output, lambda pid: None))
+            return await role.execute(request, self._ctx.for_job(output, lambda pid: None))
         except Exception as exc:  # RoleError and anything else: the agent gets a failed result, not a hang
             return JobResult(JobState.FAILED, error=str(exc) or type(exc).__name__)
 
     async def _end_jobs(self) -> None:
+        for stream in list(self._streams.values()):
+            await stream.stop()
+        self._streams.clear()
         for job_id in list(self._jobs):
-            await self._role.cancel(job_id)
+            await self._cancel(job_id)
         if self._jobs:
             await asyncio.gather(*self._jobs.values(), return_exceptions=True)
 

@@ -10,11 +10,14 @@ once with the reason, and with a session whose helper has not connected they wai
 from __future__ import annotations
 
 import asyncio
+import binascii
 import contextlib
 import logging
 import os
 import time
-from dataclasses import dataclass
+from base64 import b64decode
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from borealis.agent import local_ipc
@@ -30,7 +33,9 @@ from borealis.agent.roles.contract import (
 from borealis.agent.sessions import Session, login_sessions, pick_for_user_jobs
 from borealis.core.errors import ProtocolError
 from borealis.core.logs import kv
+from borealis.protocol import screen
 from borealis.protocol.jobs import FINAL_STATES, MAX_CHUNK_BYTES, MAX_TAIL_BYTES, JobState
+from borealis.protocol.screenshot import CHUNK_BYTES, MAX_CHUNKS
 
 HELLO_TIMEOUT_S = 5.0
 HELPER_WAIT_S = 15.0
@@ -53,16 +58,25 @@ class _Refused(Exception):
 class _Pending:
     output: OutputSink
     result: asyncio.Future[JobResult]
+    chunks: list[bytes] = field(default_factory=list)
+    total: int = 0
+    blob_error: str | None = None
 
 
 class HelperLink:
     """One connected helper and the jobs it is running for us."""
 
     def __init__(
-        self, session: Session, pid: int, reader: asyncio.StreamReader, writer: asyncio.StreamWriter
+        self,
+        session: Session,
+        pid: int,
+        reader: asyncio.StreamReader,
+        writer: asyncio.StreamWriter,
+        on_screen: Callable[[dict[str, Any]], None] = lambda frame: None,
     ):
         self.session = session
         self.pid = pid
+        self.on_screen = on_screen
         self._reader = reader
         self._writer = writer
         self._pending: dict[str, _Pending] = {}
@@ -111,7 +125,14 @@ class HelperLink:
     async def close(self) -> None:
         await local_ipc.close_quietly(self._writer)
 
+    async def send(self, frame: dict[str, Any]) -> None:
+        """A live-view frame to the helper (start, ack, stop)."""
+        await local_ipc.send_frame(self._writer, frame)
+
     def _received(self, frame: dict[str, Any]) -> None:
+        if frame.get("t") in screen.AGENT_TO_SERVER:
+            self.on_screen(frame)
+            return
         pending = self._pending.get(str(frame.get("job_id")))
         if pending is None:
             return
@@ -124,8 +145,43 @@ class HelperLink:
                 and stream in ("stdout", "stderr")
             ):
                 pending.output(OutputStream(stream), chunk)
+        elif kind == "blob":
+            _take_chunk(pending, frame)
         elif kind == "result" and not pending.result.done():
-            pending.result.set_result(_result_of(frame))
+            result = _result_of(frame)
+            if pending.blob_error is not None:
+                result = JobResult(JobState.FAILED, error=pending.blob_error)
+            elif pending.chunks:
+                if len(pending.chunks) != pending.total:
+                    result = JobResult(JobState.FAILED, error="the helper sent an incomplete image")
+                else:
+                    result.blob = b"".join(pending.chunks)
+            pending.result.set_result(result)
+
+
+def _take_chunk(pending: _Pending, frame: dict[str, Any]) -> None:
+    """One piece of a binary result, in order and within the bounds, else the job fails with why."""
+    seq, total, chunk = frame.get("seq"), frame.get("total"), frame.get("chunk")
+    if pending.blob_error is not None:
+        return
+    try:
+        if (
+            not isinstance(total, int)
+            or not 0 < total <= MAX_CHUNKS
+            or (pending.total and total != pending.total)
+        ):
+            raise ValueError(f"total must be 1..{MAX_CHUNKS}")
+        if seq != len(pending.chunks) or not isinstance(chunk, str):
+            raise ValueError("pieces out of order")
+        data = b64decode(chunk, validate=True)
+        if len(data) > CHUNK_BYTES:
+            raise ValueError("a piece over the size bound")
+    except (ValueError, binascii.Error) as exc:
+        pending.chunks.clear()
+        pending.blob_error = f"the helper sent a malformed image: {exc}"
+        return
+    pending.total = total
+    pending.chunks.append(data)
 
 
 def _result_of(frame: dict[str, Any]) -> JobResult:
@@ -184,12 +240,14 @@ class HelperHub:
         address: str,
         *,
         helper_user: str = "",
+        helper_display: str = "",
         spawner: HelperProcesses | None = None,
         scan_s: float = 10.0,
         helper_wait_s: float = HELPER_WAIT_S,
     ) -> None:
         self._address = address
         self._helper_user = helper_user
+        self._helper_display = helper_display
         self._spawner = spawner
         self._scan_s = scan_s
         self._helper_wait_s = helper_wait_s
@@ -201,6 +259,7 @@ class HelperHub:
         self._sessions_at = -1e9
         self._tasks: set[asyncio.Task[Any]] = set()
         self._scanner: asyncio.Task[None] | None = None
+        self.on_screen: Callable[[dict[str, Any]], None] | None = None  # live-view frames from helpers
 
     @property
     def sessions_served(self) -> dict[str, str]:
@@ -239,6 +298,14 @@ class HelperHub:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._server.wait_closed(), 2.0)
 
+    def _from_helper(self, frame: dict[str, Any]) -> None:
+        if self.on_screen is not None:
+            self.on_screen(frame)
+
+    async def link_for_user(self) -> HelperLink:
+        """The helper of the session user jobs (and live view) go to; `NoUserSession` says why none."""
+        return (await self.role_for("screen"))._link
+
     async def role_for(self, name: str) -> UserSessionRole:
         """Where a `run_as: user` job runs now; `NoUserSession` says why it cannot run anywhere."""
         if self._unavailable is not None:
@@ -271,7 +338,7 @@ class HelperHub:
 
     async def _current_sessions(self, max_age_s: float) -> list[Session]:
         if time.monotonic() - self._sessions_at > max_age_s:
-            self._sessions = await login_sessions(self._helper_user)
+            self._sessions = await login_sessions(self._helper_user, self._helper_display)
             self._sessions_at = time.monotonic()
         return self._sessions
 
@@ -314,7 +381,7 @@ class HelperHub:
             if hello is None or hello.get("t") != "hello":
                 raise _Refused("expected a hello frame")
             session = await self._claim(hello.get("session"), peer.uid)
-            link = HelperLink(session, peer.pid, reader, writer)
+            link = HelperLink(session, peer.pid, reader, writer, self._from_helper)
             async with self._connected:
                 if session.id in self._links:  # another helper won the race while we looked
                     raise _Refused(f"a helper is already connected for session {session.id}")

@@ -48,6 +48,7 @@ from borealis.core.logs import kv
 from borealis.protocol import cosign, keys
 from borealis.protocol.jobs import JobState, job_payload
 from borealis.protocol.messages import MessageType
+from borealis.protocol.screenshot import blob_frames
 
 CANCEL_GRACE_S = 5.0
 MAX_TIMEOUT_S = 7 * 24 * 3600.0
@@ -210,6 +211,10 @@ class JobRunner:
     @property
     def uplink(self) -> Uplink:
         return self._uplink
+
+    @property
+    def user_sessions(self) -> HelperHub | None:
+        return self._user_sessions
 
     @property
     def registry(self) -> RoleRegistry:
@@ -445,6 +450,10 @@ class JobRunner:
 
     async def _report(self, job_id: str, result: JobResult, started_at: str | None, *, running: bool) -> None:
         message = self._result_message(job_id, result, started_at)
+        if result.blob is not None:  # the image first, each piece in the outbox like the result
+            for piece in blob_frames(job_id, result.blob):
+                await self._outbox.put(piece)
+                self._uplink.send_reliable(piece)
         if running:
             await self._outbox.finish_job(job_id, message)
         else:

@@ -108,14 +108,16 @@ def parse_utmp(data: bytes) -> list[Session]:
     return sessions
 
 
-def configured_session(user: str) -> Session | None:
+def configured_session(user: str, display: str = "") -> Session | None:
+    """The session agent.toml names (`helper_user`, and `helper_display` for a kiosk's X display)."""
     if not user:
         return None
     try:
         entry = pwd.getpwnam(user)
     except KeyError:
         return None
-    return Session(id=CONFIGURED_PREFIX + user, user=user, uid=entry.pw_uid, kind="configured")
+    env = {"DISPLAY": display} if display else {}
+    return Session(id=CONFIGURED_PREFIX + user, user=user, uid=entry.pw_uid, kind="configured", env=env)
 
 
 def pick_for_user_jobs(sessions: list[Session]) -> Session | None:
@@ -142,6 +144,7 @@ def session_environment(session: Session) -> dict[str, str]:
     if os.path.isdir(runtime):
         env["XDG_RUNTIME_DIR"] = runtime
         env["DBUS_SESSION_BUS_ADDRESS"] = f"unix:path={runtime}/bus"
+    env.update(session.env)
     if session.leader is not None:
         env.update(_leader_environment(session.leader))
     if not session.id.startswith(CONFIGURED_PREFIX) and not session.id.startswith("tty:"):
@@ -221,12 +224,12 @@ def utmp_sessions() -> list[Session]:
     return []
 
 
-async def login_sessions(helper_user: str = "") -> list[Session]:
+async def login_sessions(helper_user: str = "", helper_display: str = "") -> list[Session]:
     """Every interactive session on this machine, plus the configured one when `helper_user` is set."""
     sessions = await logind_sessions()
     if sessions is None:
         sessions = await asyncio.to_thread(utmp_sessions)
-    configured = configured_session(helper_user)
+    configured = configured_session(helper_user, helper_display)
     if configured is not None:
         sessions.append(configured)
     return sessions

@@ -22,6 +22,8 @@ from borealis.core import codec
 from borealis.core.logs import kv
 
 MAX_QUEUED_OUTPUT = 256
+MAX_QUEUED_LIVE = 2  # live-view frames waiting for the socket (each up to ~850 KiB of JSON)
+LIVE = ""  # the queue's mark for a live-view frame (neither output nor a reliable message)
 RESEND_AFTER_S = 60.0
 
 Send = Callable[[str], Awaitable[None]]
@@ -41,6 +43,8 @@ class Uplink:
         self._resend_after_s = resend_after_s
         self._queue: collections.deque[tuple[str | None, str]] = collections.deque()
         self._queued_output = 0
+        self._queued_live = 0
+        self.dropped_live = 0
         self._wake = asyncio.Event()
         self._connected = False
         self.dropped_output = 0
@@ -63,6 +67,16 @@ class Uplink:
         self._queued_output += 1
         self._wake.set()
 
+    def send_live(self, frame: dict[str, Any]) -> bool:
+        """A live-view frame, if fewer than `MAX_QUEUED_LIVE` wait; False when it was dropped."""
+        if not self._connected or self._queued_live >= MAX_QUEUED_LIVE:
+            self.dropped_live += 1
+            return False
+        self._queue.append((LIVE, codec.dumps(frame)))
+        self._queued_live += 1
+        self._wake.set()
+        return True
+
     async def acked(self, msg_id: str) -> None:
         await self._outbox.ack(msg_id)
 
@@ -70,6 +84,7 @@ class Uplink:
         """Run while one connection is up: re-send the outbox, then send what is queued."""
         self._queue.clear()
         self._queued_output = 0
+        self._queued_live = 0
         self._connected = True
         sent_at: dict[str, float] = {}  # msg_id -> when it last went out on this connection
         loop = asyncio.get_running_loop()
@@ -88,6 +103,8 @@ class Uplink:
                     msg_id, text = self._queue.popleft()
                     if msg_id is None:
                         self._queued_output -= 1
+                    elif msg_id == LIVE:
+                        self._queued_live -= 1
                     elif msg_id in sent_at:
                         continue  # queued while the backlog was read: already on its way
                     else:
@@ -103,6 +120,7 @@ class Uplink:
             self._connected = False
             self._queue.clear()
             self._queued_output = 0
+            self._queued_live = 0
 
     async def _resend_overdue(self, send: Send, sent_at: dict[str, float], now: float) -> None:
         unacked = await self._outbox.unacked()

@@ -32,6 +32,7 @@ from borealis.agent.helper_spawn import HelperProcesses
 from borealis.agent.identity import Identity, load_identity
 from borealis.agent.inventory.service import InventoryService, build_inventory
 from borealis.agent.job_runner import JobRunner
+from borealis.agent.live_view import LiveView
 from borealis.agent.local_ipc import helper_address
 from borealis.agent.operator_policy import OperatorPolicy
 from borealis.agent.outbox import Outbox, outbox_path
@@ -49,6 +50,7 @@ from borealis.core.home import Home
 from borealis.core.logs import kv, setup_logging
 from borealis.core.settings import AgentSettings, load_agent_settings
 from borealis.protocol import roles as roles_protocol
+from borealis.protocol import screen
 
 BEAT_LINE = b"beat\n"
 WORKER_THREADS = 3
@@ -290,6 +292,16 @@ def build_job_runner(
     server_roles = ServerRoles(
         home.agent_roles / "Server", server_key, registry, uplink.send_output, policy=runner.policy
     )
+    live = LiveView(
+        runner.user_sessions,
+        uplink,
+        runner.policy,
+        enabled=settings.live_view,
+        control=settings.remote_control,
+        notice=settings.screen_notice,
+    )
+    for kind in screen.SERVER_TO_AGENT:
+        runner.on(kind, live.on_frame)
     runner.on(roles_protocol.INSTALL, server_roles.on_install)
     runner.on(roles_protocol.REMOVE, server_roles.on_remove)
     if updater is not None:
@@ -304,7 +316,11 @@ def build_helper_hub(home: Home, settings: AgentSettings) -> HelperHub | None:
     address = helper_address(home, settings.helper_socket)
     spawner = HelperProcesses(home, settings.log, address) if settings.helper_spawn else None
     return HelperHub(
-        address, helper_user=settings.helper_user, spawner=spawner, scan_s=settings.sessions_scan_s
+        address,
+        helper_user=settings.helper_user,
+        helper_display=settings.helper_display,
+        spawner=spawner,
+        scan_s=settings.sessions_scan_s,
     )
 
 

@@ -53,6 +53,9 @@ class ServerSettings:
     workflow_http_allow: list[str] = field(default_factory=list)  # networks HTTP nodes may reach
     workflow_run_days: float = 30.0  # final workflow runs older than this are pruned
     workflow_runs_per_workflow: int = 1000  # and beyond this many per workflow
+    live_view_idle_s: float = 120.0  # a live view ends when its viewer sent no keep-alive for this long
+    live_view_max_fps: int = 10  # the most frames a second a live view may ask for
+    screenshot_retention_days: float = 30.0  # stored screenshot images older than this are deleted
     smtp: dict[str, Any] = field(default_factory=dict)  # host, port, from, starttls, username, password
     log: LogPolicy = field(default_factory=LogPolicy)
 
@@ -95,6 +98,10 @@ class AgentSettings:
     outbox_max_messages: int = 10000
     outbox_max_bytes: int = 16 * 1024 * 1024
     helper_user: str = ""  # run_as: user jobs go to this user when no one is logged in
+    live_view: bool = True  # operators with desktop:view may watch the user's screen (docs/screen.md)
+    remote_control: bool = False  # operators with desktop:control may drive its mouse and keyboard
+    screen_notice: bool = False  # show the user a notice while someone views or controls the screen
+    helper_display: str = ""  # the X display of that configured session (a kiosk), e.g. ":0"
     helper_spawn: bool = True  # start a helper in each login session (False: only autostarted ones)
     helper_socket: str = ""  # where helpers connect; default: derived from the home (docs/agent.md)
     sessions_scan_s: float = 10.0

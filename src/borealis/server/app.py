@@ -31,9 +31,11 @@ from borealis.server.api import (
     hooks,
     inventory,
     jobs,
+    live_view,
     roles,
     runs,
     schedules,
+    screenshots,
     scripts,
     tokens,
     users,
@@ -55,11 +57,13 @@ from borealis.server.jobs.service import JobService
 from borealis.server.json_guard import JsonGuard
 from borealis.server.keys import server_key
 from borealis.server.limits import BodyLimit
+from borealis.server.live_view import LiveViews
 from borealis.server.presence import Presence
 from borealis.server.presence_sync import PresenceSync
 from borealis.server.role_modules.service import RoleModules
 from borealis.server.schedules.service import ScheduleService
 from borealis.server.schedules.starter import EngineStarter
+from borealis.server.screenshots.store import ScreenshotStore
 from borealis.server.state import ServerState
 from borealis.server.updates.service import AgentUpdates
 from borealis.server.workflows.service import WorkflowService
@@ -92,6 +96,12 @@ def build_state(settings: ServerSettings) -> ServerState:
         console_events=ConsoleEvents(bus, presence),
         fleet_trend=FleetTrend(db, presence),
         heartbeats=HeartbeatHistory.for_heartbeat(settings.heartbeat_s),
+        live_views=LiveViews(
+            db, presence, idle_s=settings.live_view_idle_s, max_fps=settings.live_view_max_fps
+        ),
+        screenshots=ScreenshotStore(
+            settings.home.blobs, db, jobs_service.holders, settings.screenshot_retention_days
+        ),
     )
 
 
@@ -134,6 +144,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
     finally:
         state.ready = False
+        await state.live_views.stop_all()
         await state.schedules.stop()
         await state.fleet_trend.stop()
         await housekeeping.stop()
@@ -186,6 +197,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
         workflows,
         runs,
         hooks,
+        screenshots,
+        live_view,
     ):
         app.include_router(module.router)
     api_document.install(app)

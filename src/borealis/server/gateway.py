@@ -24,7 +24,7 @@ from starlette.websockets import WebSocket, WebSocketDisconnect, WebSocketState
 from borealis.core.errors import ProtocolError
 from borealis.core.logs import kv
 from borealis.core.text import without_control
-from borealis.protocol import MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, keys
+from borealis.protocol import MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, keys, screen, screenshot
 from borealis.protocol.json_bounds import JsonLimits, JsonOverLimits, check_json
 from borealis.protocol.messages import (
     CloseCode,
@@ -184,6 +184,10 @@ class AgentGateway(WebSocketEndpoint):
                 except ProtocolError as refused:  # past the protocol's limits: no honest agent sends that
                     await _closer(websocket)(refused.close_code, refused.detail[:120])
                     return refused.close_code
+            elif kind in screen.AGENT_TO_SERVER:
+                await state.live_views.on_frame(agent_id, frame, websocket.send_text)
+            elif kind == screenshot.JOB_BLOB:
+                await state.screenshots.on_frame(agent_id, frame, websocket.send_text)
             elif kind == ROLE_STATUS:
                 state.role_modules.on_status(agent_id, frame)
             elif kind in UPDATE_MESSAGES:

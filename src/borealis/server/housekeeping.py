@@ -61,6 +61,11 @@ async def expire_jobs(state: ServerState) -> int:
     return await state.jobs.expire_due()
 
 
+async def prune_screenshots(state: ServerState) -> int:
+    """Screenshot images past their retention are deleted."""
+    return await state.screenshots.prune()
+
+
 class Housekeeping:
     def __init__(self, state: ServerState) -> None:
         self.state = state
@@ -73,6 +78,9 @@ class Housekeeping:
             asyncio.create_task(self._every(settings.last_seen_flush_s, flush_last_seen, "last_seen")),
             asyncio.create_task(self._every(settings.job_sweep_s, expire_jobs, "job_expiry")),
             asyncio.create_task(self._every(settings.inventory_prune_s, prune_inventory, "inventory_prune")),
+            asyncio.create_task(
+                self._every(settings.inventory_prune_s, prune_screenshots, "screenshot_prune")
+            ),
         ]
 
     async def _every(self, period_s: float, work: Callable[[ServerState], Awaitable[int]], name: str) -> None:

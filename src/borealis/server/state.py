@@ -18,10 +18,12 @@ from borealis.server.fleet_trend import FleetTrend
 from borealis.server.heartbeats import HeartbeatHistory
 from borealis.server.inventory.service import InventoryService
 from borealis.server.jobs.service import JobService
+from borealis.server.live_view import LiveViews
 from borealis.server.metrics import Metrics
 from borealis.server.presence import Presence
 from borealis.server.role_modules.service import RoleModules
 from borealis.server.schedules.service import ScheduleService
+from borealis.server.screenshots.store import ScreenshotStore
 from borealis.server.updates.service import AgentUpdates
 from borealis.server.workflows.service import WorkflowService
 
@@ -42,6 +44,8 @@ class ServerState:
     updates: AgentUpdates
     console_events: ConsoleEvents
     fleet_trend: FleetTrend
+    screenshots: ScreenshotStore
+    live_views: LiveViews
     heartbeats: HeartbeatHistory = field(default_factory=HeartbeatHistory)
     metrics: Metrics = field(default_factory=Metrics)
     login_throttle: LoginThrottle = field(default_factory=LoginThrottle)

@@ -276,6 +276,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/agents/{agent_id}/screen": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Open Live View
+         * @description Open a live view of the agent's screen (one viewer per agent); watch it at `stream_url`.
+         */
+        post: operations["open_live_view_api_v1_agents__agent_id__screen_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/audit": {
         parameters: {
             query?: never;
@@ -593,6 +613,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/jobs/{job_id}/results/{agent_id}/image": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Result Image
+         * @description The screenshot a `screenshot` job's result refers to (`data.image`).
+         */
+        get: operations["result_image_api_v1_jobs__job_id__results__agent_id__image_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/roles": {
         parameters: {
             query?: never;
@@ -833,6 +873,61 @@ export interface paths {
         get: operations["schedule_runs_api_v1_schedules__schedule_id__runs_get"];
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/screen/{stream_id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Watch Live View */
+        get: operations["watch_live_view_api_v1_screen__stream_id__get"];
+        put?: never;
+        post?: never;
+        /** Close Live View */
+        delete: operations["close_live_view_api_v1_screen__stream_id__delete"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/screen/{stream_id}/input": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Control Live View
+         * @description Drive the viewed screen (needs `desktop:control`, and the agent's `remote_control = true`).
+         */
+        post: operations["control_live_view_api_v1_screen__stream_id__input_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/screen/{stream_id}/keepalive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Keep Live View */
+        post: operations["keep_live_view_api_v1_screen__stream_id__keepalive_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -1511,6 +1606,17 @@ export interface components {
             /** Url */
             url: string;
         };
+        /**
+         * InputEvents
+         * @description Mouse and keyboard events in the frame's pixels: move {x, y}, click {x, y, button}, down/up
+         *     {button}, key {key: an X key name}, text {text}.
+         */
+        InputEvents: {
+            /** Events */
+            events: {
+                [key: string]: unknown;
+            }[];
+        };
         /** JobAction */
         JobAction: {
             job: components["schemas"]["NewJob"];
@@ -1696,6 +1802,23 @@ export interface components {
             /** Timeout S */
             timeout_s: number;
         };
+        /** LiveViewSession */
+        LiveViewSession: {
+            /** Agent Id */
+            agent_id: string;
+            /** Fps */
+            fps: number;
+            /** Idle S */
+            idle_s: number;
+            /** Keepalive Url */
+            keepalive_url: string;
+            /** Quality */
+            quality: number;
+            /** Stream Id */
+            stream_id: string;
+            /** Stream Url */
+            stream_url: string;
+        };
         /** LoggedIn */
         LoggedIn: {
             /**
@@ -1842,6 +1965,19 @@ export interface components {
              * @default 300
              */
             timeout_s: number;
+        };
+        /** NewLiveView */
+        NewLiveView: {
+            /**
+             * Fps
+             * @default 8
+             */
+            fps: number;
+            /**
+             * Quality
+             * @default 70
+             */
+            quality: number;
         };
         /** NewRoleModule */
         NewRoleModule: {
@@ -3780,6 +3916,41 @@ export interface operations {
             };
         };
     };
+    open_live_view_api_v1_agents__agent_id__screen_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                agent_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NewLiveView"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LiveViewSession"];
+                };
+            };
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     list_audit_api_v1_audit_get: {
         parameters: {
             query?: {
@@ -4398,6 +4569,40 @@ export interface operations {
             };
         };
     };
+    result_image_api_v1_jobs__job_id__results__agent_id__image_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                job_id: string;
+                agent_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description the image, as the agent captured it */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "image/jpeg": string;
+                    "image/png": string;
+                    "image/webp": string;
+                };
+            };
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     list_roles_api_v1_roles_get: {
         parameters: {
             query?: never;
@@ -4995,6 +5200,128 @@ export interface operations {
                 content: {
                     "application/json": components["schemas"]["ScheduleRunPage"];
                 };
+            };
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    watch_live_view_api_v1_screen__stream_id__get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                stream_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description JPEG frames as multipart/x-mixed-replace (an `<img>` shows it), until the session ends */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "multipart/x-mixed-replace; boundary=borealisframe": string;
+                };
+            };
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    close_live_view_api_v1_screen__stream_id__delete: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                stream_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    control_live_view_api_v1_screen__stream_id__input_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                stream_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["InputEvents"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    keep_live_view_api_v1_screen__stream_id__keepalive_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                stream_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
             };
             /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
             default: {

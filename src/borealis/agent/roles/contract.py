@@ -55,6 +55,7 @@ class JobResult:
     stderr_tail: str = ""
     data: dict[str, Any] | None = None
     error: str | None = None
+    blob: bytes | None = None  # a binary result (a screenshot), sent as `job.blob` frames before the result
 
 
 @dataclass(frozen=True)

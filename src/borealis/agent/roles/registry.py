@@ -35,6 +35,7 @@ BUILTIN = {
     "health": "borealis.agent.roles.health",
     "inventory": "borealis.agent.roles.inventory",
     "updates": "borealis.agent.roles.updates",
+    "screenshot": "borealis.agent.roles.screenshot",
 }
 ENTRY_POINT_GROUP = "borealis.roles"
 DROPIN_PREFIX, DROPIN_SUFFIX = "role_", ".py"

@@ -33,6 +33,8 @@ SchedulesWrite = Annotated[Principal, Depends(RequireScope(Scope.SCHEDULES_WRITE
 MetricsRead = Annotated[Principal, Depends(RequireScope(Scope.METRICS_READ))]
 WorkflowsRead = Annotated[Principal, Depends(RequireScope(Scope.WORKFLOWS_READ))]
 WorkflowsWrite = Annotated[Principal, Depends(RequireScope(Scope.WORKFLOWS_WRITE))]
+DesktopView = Annotated[Principal, Depends(RequireScope(Scope.DESKTOP_VIEW))]
+DesktopControl = Annotated[Principal, Depends(RequireScope(Scope.DESKTOP_CONTROL))]
 
 
 # Responses that are not JSON objects declare their media type, so the OpenAPI document stays complete.

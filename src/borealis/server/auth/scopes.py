@@ -27,6 +27,8 @@ class Scope(StrEnum):
     WORKFLOWS_WRITE = "workflows:write"
     SCHEDULES_READ = "schedules:read"
     SCHEDULES_WRITE = "schedules:write"
+    DESKTOP_VIEW = "desktop:view"  # see agents' screens: screenshot images, live view
+    DESKTOP_CONTROL = "desktop:control"  # drive agents' mouse and keyboard (where their policy allows)
     ADMIN = "admin"
 
 
@@ -55,6 +57,7 @@ ROLE_SCOPES: dict[Role, frozenset[Scope]] = {
             Scope.SCHEDULES_READ,
             Scope.SCHEDULES_WRITE,
             Scope.METRICS_READ,
+            Scope.DESKTOP_VIEW,
         }
     ),
     Role.VIEWER: frozenset(

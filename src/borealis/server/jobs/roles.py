@@ -6,7 +6,7 @@ from collections.abc import Iterable
 
 from borealis.protocol.cosign import POLICY_ROLE
 
-BUILTIN_ROLES = frozenset({"script", "health", POLICY_ROLE})
+BUILTIN_ROLES = frozenset({"script", "health", "screenshot", POLICY_ROLE})
 MAX_ROLES = 1024
 MAX_ROLE_NAME = 64
 

@@ -18,7 +18,7 @@ import orjson
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from borealis.core.errors import InvalidInput, NotFound, PayloadTooLarge
-from borealis.protocol import cosign
+from borealis.protocol import cosign, screenshot
 from borealis.protocol.jobs import RunAs
 from borealis.server.jobs import library
 from borealis.server.jobs.roles import KnownRoles
@@ -101,6 +101,10 @@ async def resolve_params(
             raise InvalidInput(bad.detail, field="params.operator_keys") from None
         if spec.cosign is None:
             raise InvalidInput("an operator policy change must be co-signed", field="operator_signature")
+    if spec.role == screenshot.ROLE:
+        if spec.run_as is not RunAs.USER:
+            raise InvalidInput("a screenshot runs in the user's session: run_as must be user", field="run_as")
+        return JobSpec(**{**spec.__dict__, "params": screenshot.check_params(spec.params)})
     if spec.role != "script":
         if len(orjson.dumps(spec.params)) > MAX_PARAMS_BYTES:
             raise PayloadTooLarge(f"params are over {MAX_PARAMS_BYTES} bytes", field="params")

@@ -30,6 +30,12 @@ BUILTIN_MODULES = (
     "agents_run_script",
     "agents_inventory",
     "agents_updates",
+    "agents_screenshot",
+    "image_crop",
+    "image_resize",
+    "image_grayscale",
+    "image_threshold",
+    "image_ocr",
     "notify_webhook",
     "notify_email",
 )

@@ -38,6 +38,7 @@ from borealis.server.jobs.spec import pin_script
 from borealis.server.workflows import document as documents
 from borealis.server.workflows import store
 from borealis.server.workflows.engine import Execution, NodeRecord, RunSpec
+from borealis.server.workflows.images import ImageBlobs
 from borealis.server.workflows.models import Workflow, WorkflowNodeRun, WorkflowRun
 from borealis.server.workflows.nodes.base import Item
 from borealis.server.workflows.poller import Poller
@@ -115,6 +116,7 @@ class WorkflowService:
             smtp=dict(settings.smtp),
             start_run=self._start_child,
             wait_run=self.wait_run,
+            images=ImageBlobs(settings.home.blobs),
         )
         self._blobs = settings.home.blobs / "runs"
         self._runs: dict[str, asyncio.Task[None]] = {}

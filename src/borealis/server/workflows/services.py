@@ -15,16 +15,18 @@ import httpx
 from sqlalchemy import select
 
 from borealis.core.clock import utcnow
-from borealis.core.errors import BorealisError
+from borealis.core.errors import BorealisError, Forbidden
 from borealis.protocol.jobs import RunAs
 from borealis.server import audit
 from borealis.server.auth import authority
+from borealis.server.auth.scopes import Scope
 from borealis.server.db.database import Database
 from borealis.server.inventory import queries as inventory_queries
 from borealis.server.jobs import store as job_store
 from borealis.server.jobs.service import JobService
 from borealis.server.jobs.spec import JobSpec
 from borealis.server.jobs.views import result_view
+from borealis.server.workflows.images import ImageBlobs
 from borealis.server.workflows.models import Workflow, WorkflowNodeState
 from borealis.server.workflows.nodes.base import NodeError
 from borealis.server.workflows.ssrf import Guard
@@ -44,6 +46,7 @@ class NodeServices:
     smtp: dict[str, Any]
     start_run: StartRun | None = None
     wait_run: WaitRun | None = None
+    images: ImageBlobs | None = None
 
     async def run_job(
         self,
@@ -56,11 +59,12 @@ class NodeServices:
         run_as: str = "system",
         timeout_s: float = 300.0,
         wait_s: float = 600.0,
+        needs: Scope | None = None,
     ) -> tuple[str, list[dict[str, Any]]]:
         """Submit a job and wait until every agent's row is final; (job id, one result per agent).
         The workflow's owner, and the run's starter when that is a principal, must still be allowed to
         run jobs (re-read now); otherwise no job is made and the step fails with the reason."""
-        actor = await self._authority(workflow_id, actor)
+        actor = await self._authority(workflow_id, actor, needs)
         spec = JobSpec(
             role=role,
             params=params,
@@ -93,14 +97,16 @@ class NodeServices:
         finally:
             self.jobs.events.unlisten(listener)
 
-    async def _authority(self, workflow_id: str, actor: str) -> str:
+    async def _authority(self, workflow_id: str, actor: str, needs: Scope | None = None) -> str:
         """Who the job is submitted as: the run's starter when a principal, else the workflow's owner."""
         async with self.db.session() as session:
             owner = await session.scalar(select(Workflow.owner).where(Workflow.id == workflow_id)) or ""
             refs = [owner] + ([actor] if authority.is_principal(actor) and actor != owner else [])
             try:
                 for ref in refs:
-                    await authority.check_run(session, ref, "this workflow's agent step")
+                    principal = await authority.check_run(session, ref, "this workflow's agent step")
+                    if needs is not None and not principal.may(needs):
+                        raise Forbidden(f"{principal.name} lacks the {needs.value} scope this step needs")
             except BorealisError as refused:
                 reason = refused.detail
             else:

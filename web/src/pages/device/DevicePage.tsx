@@ -16,6 +16,8 @@ import { formatAgo, formatBytes } from "../../lib/format";
 import { useSession } from "../../lib/session";
 import { InstallUpdates } from "./InstallUpdates";
 import { Overview, listOf } from "./Overview";
+import { ScreenPanel } from "./ScreenPanel";
+import { Screenshot } from "./Screenshot";
 
 const MetricsChart = lazy(() => import("./MetricsChart"));
 
@@ -170,6 +172,7 @@ export default function DevicePage() {
           <Tabs.Tab value="users">Users</Tabs.Tab>
           <Tabs.Tab value="history">History</Tabs.Tab>
           <Tabs.Tab value="jobs">Jobs</Tabs.Tab>
+          {can("desktop:view") && <Tabs.Tab value="screen">Screen</Tabs.Tab>}
         </Tabs.List>
         <Tabs.Panel value="overview" pt="md">
           <Stack>
@@ -241,6 +244,14 @@ export default function DevicePage() {
             ]}
           />
         </Tabs.Panel>
+        {can("desktop:view") && (
+          <Tabs.Panel value="screen" pt="md">
+            <Stack>
+              <ScreenPanel agentId={device.id} online={device.status === "online"} canControl={can("desktop:control")} />
+              {can("jobs:run") && <Screenshot agentId={device.id} online={device.status === "online"} />}
+            </Stack>
+          </Tabs.Panel>
+        )}
       </Tabs>
     </Stack>
   );

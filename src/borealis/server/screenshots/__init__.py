@@ -1,0 +1,1 @@
+"""Screenshots agents send: received in bounded pieces, stored under blobs, served with `desktop:view`."""

@@ -1,0 +1,88 @@
+"""A real X display for screen tests: Xvfb on a free display number, and windows with known content."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support import wait_for
+
+SCREEN = (1024, 768)
+
+
+def _free_display() -> int:
+    for number in range(90, 190):
+        if not Path(f"/tmp/.X11-unix/X{number}").exists() and not Path(f"/tmp/.X{number}-lock").exists():
+            return number
+    raise AssertionError("no free X display number")
+
+
+@contextlib.contextmanager
+def xvfb(width: int = SCREEN[0], height: int = SCREEN[1]) -> Iterator[str]:
+    """A fresh Xvfb (no access control: the test user's helper connects to it), stopped at the end."""
+    if shutil.which("Xvfb") is None:
+        pytest.skip("Xvfb is not installed (.ci/run installs it)")
+    number = _free_display()
+    process = subprocess.Popen(
+        ["Xvfb", f":{number}", "-screen", "0", f"{width}x{height}x24", "-ac", "-nolisten", "tcp"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        wait_for(lambda: _accepts(f":{number}"), 15, what="Xvfb to accept connections")
+        yield f":{number}"
+    finally:
+        process.kill()
+        process.wait(5)
+
+
+def _accepts(display: str) -> bool:
+    """Whether the X server takes connections yet (its socket appears a moment before it does)."""
+    if not Path(f"/tmp/.X11-unix/X{display[1:]}").exists():
+        return False
+    try:
+        grab_directly(display)
+    except Exception:
+        return False
+    return True
+
+
+@contextlib.contextmanager
+def message_window(display: str, text: str, x: int = 40, y: int = 40) -> Iterator[subprocess.Popen[bytes]]:
+    """An `xmessage` window showing `text` at (x, y), closed at the end."""
+    if shutil.which("xmessage") is None:
+        pytest.skip("xmessage is not installed (x11-utils)")
+    process = subprocess.Popen(
+        ["xmessage", "-geometry", f"+{x}+{y}", text],
+        env={**os.environ, "DISPLAY": display},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield process
+    finally:
+        process.kill()
+        process.wait(5)
+
+
+def grab_directly(display: str) -> tuple[int, int, bytes]:
+    """The whole display's pixels (RGB), read by the test itself, not through Borealis."""
+    import mss
+
+    previous = os.environ.get("DISPLAY")
+    os.environ["DISPLAY"] = display
+    try:
+        with (getattr(mss, "MSS", None) or mss.mss)() as screen:
+            shot = screen.grab(screen.monitors[0])
+            return shot.width, shot.height, bytes(shot.rgb)
+    finally:
+        if previous is None:
+            os.environ.pop("DISPLAY", None)
+        else:
+            os.environ["DISPLAY"] = previous
