@@ -339,7 +339,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Logout */
+        /**
+         * Logout
+         * @description End the console session; called with an API token, revoke that token (`borealis logout`).
+         */
         post: operations["logout_api_v1_auth_logout_post"];
         delete?: never;
         options?: never;
