@@ -10,19 +10,8 @@ import click
 from borealis.cli.connection import client, connection_options
 from borealis.cli.output import emit_json, json_option, pairs, table
 from borealis.core.errors import InvalidInput
+from borealis.protocol.inventory import SECTIONS
 
-SECTIONS = [
-    "system",
-    "cpu",
-    "memory",
-    "disks",
-    "network",
-    "users",
-    "processes",
-    "services",
-    "software",
-    "updates",
-]
 MAX_COLUMNS = 7
 
 
