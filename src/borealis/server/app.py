@@ -37,6 +37,7 @@ from borealis.server.api import (
     scripts,
     tokens,
     users,
+    workflow_preview,
     workflows,
 )
 from borealis.server.bus import open_bus
@@ -180,6 +181,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         schedules,
         agent_versions,
         workflows,
+        workflow_preview,
         runs,
         hooks,
     ):
