@@ -38,6 +38,7 @@ from borealis.server.api import (
     tokens,
     users,
     workflow_preview,
+    workflow_summaries,
     workflows,
 )
 from borealis.server.bus import open_bus
@@ -182,6 +183,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         agent_versions,
         workflows,
         workflow_preview,
+        workflow_summaries,
         runs,
         hooks,
     ):

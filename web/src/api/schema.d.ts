@@ -963,6 +963,26 @@ export interface paths {
         patch: operations["change_user_api_v1_users__user_id__patch"];
         trace?: never;
     };
+    "/api/v1/workflow-expressions/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Preview Expression
+         * @description The value `text` gives on `data`; an expression that fails is `ok: false` with the engine's words.
+         */
+        post: operations["preview_expression_api_v1_workflow_expressions_preview_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workflow-node-types": {
         parameters: {
             query?: never;
@@ -972,6 +992,26 @@ export interface paths {
         };
         /** Node Types */
         get: operations["node_types_api_v1_workflow_node_types_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workflow-summaries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Workflow Summaries
+         * @description Workflows by id, with their triggers, schedules, last run and run counts by status.
+         */
+        get: operations["workflow_summaries_api_v1_workflow_summaries_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1178,6 +1218,28 @@ export interface components {
             /** Secret */
             secret: string;
         };
+        /** ExpressionPreview */
+        ExpressionPreview: {
+            data?: components["schemas"]["PreviewData"];
+            /**
+             * Mode
+             * @description template: a parameter with {{ … }}; expression: bare JMESPath; condition: its truthiness
+             * @default template
+             * @enum {string}
+             */
+            mode: "template" | "expression" | "condition";
+            /** Text */
+            text: string;
+        };
+        /** ExpressionValue */
+        ExpressionValue: {
+            /** Error */
+            error?: string | null;
+            /** Ok */
+            ok: boolean;
+            /** Value */
+            value?: unknown;
+        };
         /** FleetTrendView */
         FleetTrendView: {
             /** Every S */
@@ -1204,6 +1266,18 @@ export interface components {
          * @enum {string}
          */
         JobState: "queued" | "sent" | "running" | "succeeded" | "failed" | "timed_out" | "cancelled" | "expired" | "interrupted";
+        /** LastRun */
+        LastRun: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Id */
+            id: string;
+            /** Status */
+            status: string;
+        };
         /** Login */
         Login: {
             /** Password */
@@ -1381,6 +1455,31 @@ export interface components {
          * @enum {string}
          */
         Overlap: "allow" | "skip" | "queue";
+        /** PreviewData */
+        PreviewData: {
+            /** Items */
+            items?: unknown[];
+            /**
+             * Json
+             * @description the current item's json
+             */
+            json?: unknown;
+            /**
+             * Nodes
+             * @description earlier nodes: {id: {output, ports}}
+             */
+            nodes?: {
+                [key: string]: unknown;
+            };
+            /** Run */
+            run?: {
+                [key: string]: unknown;
+            };
+            /** Trigger */
+            trigger?: {
+                [key: string]: unknown;
+            };
+        };
         /** RefreshRequest */
         RefreshRequest: {
             /** Sections */
@@ -1473,6 +1572,17 @@ export interface components {
              */
             version: number;
         };
+        /** ScheduleLink */
+        ScheduleLink: {
+            /** Enabled */
+            enabled: boolean;
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Next Run At */
+            next_run_at: string | null;
+        };
         /** ScriptChange */
         ScriptChange: {
             /** Body */
@@ -1549,6 +1659,17 @@ export interface components {
             /** Revoked */
             revoked: number;
         };
+        /** TriggerView */
+        TriggerView: {
+            /** Interval S */
+            interval_s?: number | null;
+            /** Node Id */
+            node_id: string;
+            /** Type */
+            type: string;
+            /** Url */
+            url?: string | null;
+        };
         /**
          * UpdateState
          * @description One agent's progress in a rollout. The agent reports the middle ones; the server the rest.
@@ -1607,6 +1728,40 @@ export interface components {
              * Version
              * @description the version this change was made from
              */
+            version: number;
+        };
+        /** WorkflowSummaries */
+        WorkflowSummaries: {
+            /** Items */
+            items: components["schemas"]["WorkflowSummary"][];
+            /** Next Cursor */
+            next_cursor: string | null;
+        };
+        /** WorkflowSummary */
+        WorkflowSummary: {
+            /** Description */
+            description: string;
+            /** Enabled */
+            enabled: boolean;
+            /** Id */
+            id: string;
+            last_run: components["schemas"]["LastRun"] | null;
+            /** Name */
+            name: string;
+            /** Runs */
+            runs: {
+                [key: string]: number;
+            };
+            /** Schedules */
+            schedules: components["schemas"]["ScheduleLink"][];
+            /** Triggers */
+            triggers: components["schemas"]["TriggerView"][];
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Version */
             version: number;
         };
     };
@@ -3881,6 +4036,39 @@ export interface operations {
             };
         };
     };
+    preview_expression_api_v1_workflow_expressions_preview_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExpressionPreview"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExpressionValue"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
+                };
+            };
+        };
+    };
     node_types_api_v1_workflow_node_types_get: {
         parameters: {
             query?: never;
@@ -3899,6 +4087,39 @@ export interface operations {
                     "application/json": {
                         [key: string]: unknown;
                     };
+                };
+            };
+        };
+    };
+    workflow_summaries_api_v1_workflow_summaries_get: {
+        parameters: {
+            query?: {
+                /** @description page size */
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkflowSummaries"];
+                };
+            };
+            /** @description Validation Error */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["HTTPValidationError"];
                 };
             };
         };
