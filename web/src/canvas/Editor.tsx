@@ -2,7 +2,6 @@
 // undo/redo, copy/paste, automatic layout, save as a new version (a stale version is a conflict), the
 // server's problems pinned on nodes and fields, and runs watched live on the canvas.
 import { Alert, Badge, Box, Button, Group, Kbd, Modal, Stack, Table, Tabs, Text, Textarea, TextInput } from "@mantine/core";
-import { notifications } from "@mantine/notifications";
 import { useQueryClient } from "@tanstack/react-query";
 import {
   applyEdgeChanges,
@@ -21,6 +20,7 @@ import { useCallback, useEffect, useMemo, useRef, useState } from "react";
 import { useBlocker, useNavigate } from "react-router-dom";
 
 import { api, ApiError, unwrap } from "../api/client";
+import { StatusBadge } from "../components/StatusBadge";
 import { useSession } from "../lib/session";
 import "./canvas.css";
 import { copySelection, pasted } from "./clipboard";
@@ -34,11 +34,13 @@ import { Palette, DRAG_TYPE } from "./Palette";
 import { useRunOverlay } from "./runOverlay";
 import type { DocNode, DocProblem, NodeType, Workflow, WorkflowFile } from "./types";
 import { WorkflowNode } from "./WorkflowNode";
+import { notify } from "./notify";
 
 const FLOW_NODE_TYPES = { wf: WorkflowNode };
 
 export const SHORTCUTS: [string, string][] = [
-  ["/", "search the palette; Enter adds the first match"],
+  ["/", "search the palette; Enter adds the first match (beside the selected node)"],
+  ["Esc", "leave a field for the canvas"],
   ["Ctrl+S", "save"],
   ["Ctrl+Z / Ctrl+Shift+Z or Ctrl+Y", "undo / redo"],
   ["Ctrl+C / Ctrl+V", "copy / paste the selected nodes (also into another workflow)"],
@@ -166,7 +168,10 @@ export function Editor({
     if (readOnly) return;
     commit();
     const id = freeId(type.type.split(".").pop() ?? "node", nodes.map((n) => n.id));
-    const at = position ?? flow.screenToFlowPosition({ x: window.innerWidth / 2, y: window.innerHeight / 2 });
+    // Beside the selected node (the next step of a chain), else in the middle of the view.
+    const beside = nodes.filter((n) => n.selected);
+    const last = beside.length === 1 ? beside[0] : undefined;
+    const at = position ?? (last ? { x: last.position.x + 260, y: last.position.y } : flow.screenToFlowPosition({ x: window.innerWidth / 2, y: window.innerHeight / 2 }));
     const doc: DocNode = { id, type: type.type, params: defaultParams(type) };
     setNodes((all) => [...all.map((n) => ({ ...n, selected: false })), { id, type: "wf", position: at, data: { doc }, selected: true }]);
   };
@@ -188,7 +193,7 @@ export function Editor({
   const onConnect = (connection: Connection) => {
     const problem = connectionProblem(connection, nodes, edges, types);
     if (problem) {
-      notifications.show({ color: "red", message: `Not connected: ${problem}` });
+      notify("red", `Not connected: ${problem}`);
       return;
     }
     commit();
@@ -225,7 +230,7 @@ export function Editor({
         setHooks(kept);
       }
       void client.invalidateQueries({ queryKey: ["workflows"] });
-      notifications.show({ color: "teal", message: `Saved version ${saved.version}` });
+      notify("teal", `Saved version ${saved.version}`);
       if (asNew) {
         setBase({ ...saved, name, document: saved.document });
         navigate(`/workflows/${saved.id}`, { replace: true });
@@ -301,7 +306,11 @@ export function Editor({
         if (!readOnly && can("workflows:write")) void save();
         return;
       }
-      if (typing(e.target)) return;
+      if (typing(e.target)) {
+        // Escape leaves a field for the canvas, where the shortcuts work again.
+        if (e.key === "Escape" && !e.defaultPrevented) (e.target as HTMLElement).blur();
+        return;
+      }
       if (mod && e.key.toLowerCase() === "z") {
         e.preventDefault();
         if (e.shiftKey) doRedo();
@@ -407,9 +416,9 @@ export function Editor({
             <Text size="sm">
               Run <code>{overlay.run.id.slice(-8)}</code> (version {overlay.run.workflow_version}):
             </Text>
-            <Badge data-testid="run-status" color={overlay.run.status === "succeeded" ? "teal" : overlay.run.status === "failed" ? "red" : "blue"}>
-              {overlay.live ? "running" : overlay.run.status}
-            </Badge>
+            <span data-testid="run-status" data-status={overlay.live ? "running" : overlay.run.status}>
+              <StatusBadge status={overlay.live ? "running" : overlay.run.status} />
+            </span>
             {overlay.run.error && <Text size="xs" c="red.8">{overlay.run.error}</Text>}
             {overlay.live && canWrite && (
               <Button size="compact-xs" variant="light" color="red" onClick={() => void api.POST("/api/v1/runs/{run_id}/cancel", { params: { path: { run_id: overlay.run?.id ?? "" } } })}>

@@ -1,6 +1,6 @@
 // What one node did in the run shown: every attempt with its status, timings and error, its input and
 // output items as a table and as JSON, and for agent nodes a link to the job with every agent's row.
-import { Alert, Anchor, Badge, Code, Group, ScrollArea, SegmentedControl, Stack, Table, Text, Title } from "@mantine/core";
+import { Alert, Anchor, Badge, Box, Code, Group, SegmentedControl, Stack, Table, Text, Title } from "@mantine/core";
 import { useState } from "react";
 import { Link } from "react-router-dom";
 
@@ -28,7 +28,7 @@ function ItemsTable({ payload, label }: { payload: unknown; label: string }) {
   if (items.length === 0) return <Text size="xs" c="dimmed">No items.</Text>;
   const columns = [...new Set(items.flatMap((i) => (i.json && typeof i.json === "object" && !Array.isArray(i.json) ? Object.keys(i.json) : ["value"])))].slice(0, 8);
   return (
-    <ScrollArea type="auto">
+    <Box style={{ overflowX: "auto" }} tabIndex={0} role="region" aria-label={`${label} items`}>
       <Table fz="xs" withTableBorder striped aria-label={label}>
         <Table.Thead>
           <Table.Tr>
@@ -55,7 +55,7 @@ function ItemsTable({ payload, label }: { payload: unknown; label: string }) {
           ))}
         </Table.Tbody>
       </Table>
-    </ScrollArea>
+    </Box>
   );
 }
 

@@ -15,10 +15,14 @@ interface PaletteProps {
 export const Palette = forwardRef<HTMLInputElement, PaletteProps>(function Palette({ catalog, onAdd }, searchRef) {
   const [query, setQuery] = useState("");
   const needle = query.trim().toLowerCase();
-  const shown = useMemo(
-    () => catalog.filter((t) => !needle || `${t.type} ${t.title} ${t.category}`.toLowerCase().includes(needle)),
-    [catalog, needle],
-  );
+  // Every word typed must appear in the type, its title or its category ("run script" finds agents.run_script).
+  const shown = useMemo(() => {
+    const words = needle.split(/\s+/).filter(Boolean);
+    return catalog.filter((t) => {
+      const text = `${t.type} ${t.title} ${t.category}`.toLowerCase();
+      return words.every((word) => text.includes(word));
+    });
+  }, [catalog, needle]);
   const categories = useMemo(() => [...new Set(shown.map((t) => t.category))], [shown]);
   return (
     <Stack gap="xs" h="100%" p="xs">
@@ -34,6 +38,7 @@ export const Palette = forwardRef<HTMLInputElement, PaletteProps>(function Palet
             e.preventDefault();
             onAdd(shown[0]);
             setQuery("");
+            e.currentTarget.blur(); // back to the canvas: "/" searches again, shortcuts work
           }
           if (e.key === "Escape") setQuery("");
         }}

@@ -1,7 +1,6 @@
 // A workflow's runs, newest first, filtered by status: open one on the canvas, re-run it with the same
 // input, cancel one still going.
 import { Anchor, Button, Group, Select, Stack, Table, Text } from "@mantine/core";
-import { notifications } from "@mantine/notifications";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, useNavigate, useParams, useSearchParams } from "react-router-dom";
 
@@ -14,6 +13,7 @@ import { ProblemAlert } from "../../components/ProblemAlert";
 import { StatusBadge } from "../../components/StatusBadge";
 import { formatAgo } from "../../lib/format";
 import { useSession } from "../../lib/session";
+import { notify } from "../../canvas/notify";
 
 const STATUSES = ["all", "queued", "running", "succeeded", "failed", "timed_out", "cancelled", "interrupted"];
 
@@ -41,7 +41,7 @@ export default function WorkflowRunsPage() {
       ) as unknown as Run;
       navigate(`/workflows/${id}?run=${made.id}`);
     } catch (error) {
-      notifications.show({ color: "red", message: error instanceof Error ? error.message : String(error) });
+      notify("red", error instanceof Error ? error.message : String(error));
     }
   };
   return (

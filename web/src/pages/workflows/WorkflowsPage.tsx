@@ -1,7 +1,6 @@
 // Every workflow: its triggers (webhook, schedule and its next time, poll), last run and its status, run
 // counts; create (empty or from a template), duplicate, import a JSON file, export, delete (confirmed).
 import { Anchor, Badge, Button, FileButton, Group, Menu, Stack, Table, Text } from "@mantine/core";
-import { notifications } from "@mantine/notifications";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { Link, useNavigate } from "react-router-dom";
 
@@ -15,6 +14,7 @@ import { TEMPLATES } from "../../canvas/templates";
 import type { Workflow, WorkflowFile } from "../../canvas/types";
 import { formatAgo } from "../../lib/format";
 import { useSession } from "../../lib/session";
+import { notify } from "../../canvas/notify";
 
 const EMPTY: WorkflowFile = {
   borealis_workflow: 1,
@@ -60,7 +60,7 @@ export default function WorkflowsPage() {
       await client.invalidateQueries({ queryKey: ["workflows"] });
       navigate(`/workflows/${made.id}`);
     } catch (error) {
-      notifications.show({ color: "red", title: "Not created", message: error instanceof Error ? error.message : String(error) });
+      notify("red", error instanceof Error ? error.message : String(error), "Not created");
     }
   };
 
@@ -90,7 +90,7 @@ export default function WorkflowsPage() {
                 void file.text().then(
                   (text) => createFrom(readWorkflowFile(text, file.name.replace(/\.json$/, ""))),
                   () => undefined,
-                ).catch((error: unknown) => notifications.show({ color: "red", title: "Not imported", message: error instanceof Error ? error.message : String(error) }));
+                ).catch((error: unknown) => notify("red", error instanceof Error ? error.message : String(error), "Not imported"));
               }}
             >
               {(props) => (
