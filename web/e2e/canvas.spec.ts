@@ -145,18 +145,21 @@ test("undo and redo restore the graph exactly (the exported JSON)", async ({ pag
   await newWorkflow(page, state);
   await node(page, "start").click();
   await addByKeyboard(page, "set");
+  await page.getByRole("button", { name: "Fit View" }).click();
   await connect(page, "start", "set");
   const before = await exported(page);
+  await node(page, "set").click();
   await addByKeyboard(page, "delay");
+  await page.getByRole("button", { name: "Fit View" }).click();
   await connect(page, "set", "delay");
   await node(page, "set").dragTo(page.getByTestId("canvas"), { targetPosition: { x: 300, y: 400 } });
   await page.keyboard.press("l");
   const after = await exported(page);
   expect(after).not.toEqual(before);
   await page.locator(".react-flow__pane").click({ position: { x: 5, y: 5 } });
-  for (let i = 0; i < 5; i++) await page.keyboard.press("Control+z");
+  for (let i = 0; i < 4; i++) await page.keyboard.press("Control+z"); // layout, drag, connect, add
   expect(await exported(page)).toEqual(before);
-  for (let i = 0; i < 5; i++) await page.keyboard.press("Control+Shift+z");
+  for (let i = 0; i < 4; i++) await page.keyboard.press("Control+Shift+z");
   expect(await exported(page)).toEqual(after);
 });
 
