@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { api, stopGroup, waitFor, type E2EState } from "./borealis";
-import { addByKeyboard, connect, dragIn, field, node, startSecondAgent, startSink } from "./canvas";
+import { addByKeyboard, connect, dragIn, field, handle as handleOf, node, startSecondAgent, startSink } from "./canvas";
 import { checkAccessibility, expect, logIn, screenshot, test } from "./fixtures";
 
 test.describe.configure({ timeout: 120_000 });
@@ -194,6 +194,44 @@ test("the list shows the workflow, and a template file imported through the UI r
     await expect(page.getByRole("table", { name: "Workflows" })).toContainText("Monitoring alert");
     await checkAccessibility(page, "the workflows list");
     await screenshot(page, "workflows");
+  } finally {
+    await sink.close();
+  }
+});
+
+test("a failing HTTP node retries as configured, then follows its error port, on the canvas", async ({ page, state }) => {
+  const sink = await startSink(503);
+  try {
+    const made = await api<{ id: string }>(state, "/api/v1/workflows", {
+      method: "POST",
+      body: JSON.stringify({
+        name: "retries",
+        description: "",
+        document: {
+          nodes: [
+            { id: "start", type: "trigger.manual", params: {}, ui: { x: 0, y: 0 } },
+            { id: "call", type: "http.request", params: { url: `${sink.url}/flaky` }, settings: { retries: 2, retry_backoff_s: 0.1, on_error: "error_port" }, ui: { x: 260, y: 0 } },
+            { id: "fallback", type: "data.set", params: { values: { handled: true } }, ui: { x: 520, y: 80 } },
+          ],
+          edges: [
+            { id: "e1", source: "start", target: "call" },
+            { id: "e2", source: "call", source_port: "error", target: "fallback" },
+          ],
+        },
+      }),
+    });
+    await logIn(page, state.admin.username, state.admin.password);
+    await page.goto(`/workflows/${made.id}`);
+    await expect(handleOf(page, "call", "source", "error")).toBeVisible();
+    await page.getByRole("button", { name: "Run", exact: true }).click();
+    await page.getByRole("button", { name: "Start", exact: true }).click();
+    await expect(page.getByTestId("run-status")).toHaveAttribute("data-status", "succeeded", { timeout: 30_000 });
+    await expect(node(page, "fallback").locator(".wf-node")).toHaveAttribute("data-status", "succeeded");
+    await expect(page.getByTestId("status-call")).toContainText("×3");
+    expect(sink.received.length).toBe(3);
+    await node(page, "call").click();
+    await page.getByRole("tab", { name: "In this run" }).click();
+    await expect(page.getByTestId("node-run").getByText(/^attempt \d$/)).toHaveCount(3);
   } finally {
     await sink.close();
   }
