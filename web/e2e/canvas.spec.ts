@@ -69,7 +69,9 @@ test("build webhook → condition → script on two agents → merge → HTTP re
     await node(page, "webhook").click();
     const hook = (await page.getByTestId("hook-url").innerText()).trim();
     expect(hook).toMatch(/\/hooks\/\S+$/);
+    await node(page, "run_script").click();
     await checkAccessibility(page, "the workflow editor");
+    await page.evaluate(() => window.scrollTo(0, 0));
     await screenshot(page, "workflow-editor");
 
     const fired = await fetch(hook, { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify({ deploy: true }) });
@@ -87,6 +89,7 @@ test("build webhook → condition → script on two agents → merge → HTTP re
     await expect(output.locator("tbody tr")).toHaveCount(2);
     await expect(output).toContainText("hello from");
     await checkAccessibility(page, "a run on the canvas");
+    await page.evaluate(() => window.scrollTo(0, 0));
     await screenshot(page, "workflow-run");
     await waitFor("the test server to get the request", async () => sink.received.length >= 1);
     expect(sink.received[0]?.method).toBe("POST");

@@ -10,6 +10,7 @@ import {
   Controls,
   MiniMap,
   ReactFlow,
+  useNodesInitialized,
   useReactFlow,
   type Connection,
   type EdgeChange,
@@ -110,6 +111,16 @@ export function Editor({
   const searchRef = useRef<HTMLInputElement>(null);
   const dragStart = useRef<Snapshot | null>(null);
   const overlay = useRunOverlay(runId);
+  // Fit the whole graph once its nodes have their sizes (the `fitView` prop can run before that).
+  const measured = useNodesInitialized();
+  const fitted = useRef(false);
+  useEffect(() => {
+    if (measured && !fitted.current) {
+      fitted.current = true;
+      // After the layout has settled: a fit against a container not sized yet gives a wild zoom.
+      requestAnimationFrame(() => requestAnimationFrame(() => void flow.fitView({ maxZoom: 1.2 })));
+    }
+  }, [measured, flow]);
 
   const selected = nodes.filter((n) => n.selected);
   const selectedNode = selected.length === 1 ? selected[0] : undefined;
@@ -379,7 +390,7 @@ export function Editor({
   const canWrite = can("workflows:write") && !readOnly;
   return (
     <NodeTypesContext.Provider value={types}>
-      <Stack gap="xs" h="calc(100vh - 110px)">
+      <Stack gap="xs" h="calc(100vh - 180px)" mih={480}>
         <Group justify="space-between" gap="xs">
           <Group gap="xs">
             <TextInput size="xs" aria-label="Workflow name" value={name} onChange={(e) => setName(e.currentTarget.value)} readOnly={!canWrite} w={260} />
@@ -430,9 +441,9 @@ export function Editor({
             </Button>
           </Group>
         )}
-        <Group align="stretch" gap={0} style={{ flex: 1, minHeight: 0, border: "1px solid var(--mantine-color-default-border)", borderRadius: 6 }}>
+        <Group align="stretch" gap={0} wrap="nowrap" style={{ flex: 1, minHeight: 0, overflow: "hidden", border: "1px solid var(--mantine-color-default-border)", borderRadius: 6 }}>
           {!readOnly && (
-            <Box w={210} style={{ borderRight: "1px solid var(--mantine-color-default-border)" }} component="aside" aria-label="Node palette">
+            <Box w={210} style={{ borderRight: "1px solid var(--mantine-color-default-border)", display: "flex", flexDirection: "column", minHeight: 0, flexShrink: 0 }} component="aside" aria-label="Node palette">
               <Palette ref={searchRef} catalog={catalog} onAdd={(t) => addNode(t)} />
             </Box>
           )}
@@ -477,7 +488,7 @@ export function Editor({
               <MiniMap pannable zoomable ariaLabel="Minimap" />
             </ReactFlow>
           </Box>
-          <Box w={360} style={{ borderLeft: "1px solid var(--mantine-color-default-border)", minHeight: 0, display: "flex", flexDirection: "column" }} component="aside" aria-label="Inspector">
+          <Box w={360} style={{ flexShrink: 0, borderLeft: "1px solid var(--mantine-color-default-border)", minHeight: 0, display: "flex", flexDirection: "column" }} component="aside" aria-label="Inspector">
             {selectedNode ? (
               <Tabs value={overlay.run ? panel : "node"} onChange={setPanel} style={{ flex: 1, minHeight: 0, display: "flex", flexDirection: "column" }}>
                 {overlay.run && (

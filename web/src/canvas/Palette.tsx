@@ -25,7 +25,7 @@ export const Palette = forwardRef<HTMLInputElement, PaletteProps>(function Palet
   }, [catalog, needle]);
   const categories = useMemo(() => [...new Set(shown.map((t) => t.category))], [shown]);
   return (
-    <Stack gap="xs" h="100%" p="xs">
+    <Stack gap="xs" p="xs" style={{ flex: 1, minHeight: 0 }}>
       <TextInput
         ref={searchRef}
         size="xs"
