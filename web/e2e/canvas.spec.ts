@@ -5,7 +5,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
 import { api, stopGroup, waitFor, type E2EState } from "./borealis";
-import { addByKeyboard, connect, dragIn, field, handle as handleOf, node, startSecondAgent, startSink } from "./canvas";
+import { addByKeyboard, connect, dragIn, field, handle as handleOf, node, select, startSecondAgent, startSink } from "./canvas";
 import { checkAccessibility, expect, logIn, screenshot, test } from "./fixtures";
 
 test.describe.configure({ timeout: 120_000 });
@@ -26,7 +26,7 @@ test("build webhook → condition → script on two agents → merge → HTTP re
   try {
     await newWorkflow(page, state);
     // The manual trigger goes: click it, Delete.
-    await node(page, "start").click();
+    await select(page, "start");
     await page.keyboard.press("Delete");
     await expect(node(page, "start")).toHaveCount(0);
 
@@ -103,7 +103,7 @@ test("build webhook → condition → script on two agents → merge → HTTP re
 test("a node configured wrong shows the server's error on that node and field; the save is refused", async ({ page, state, guard }) => {
   guard.allow(400, /\/api\/v1\/workflows\/[0-9a-f]+$/); // the refused save is the point
   const id = await newWorkflow(page, state);
-  await node(page, "start").click();
+  await select(page, "start");
   await addByKeyboard(page, "condition");
   await field(page, "condition").fill("json.[");
   await page.keyboard.press("Control+s");
@@ -146,12 +146,12 @@ async function exported(page: import("@playwright/test").Page): Promise<string> 
 
 test("undo and redo restore the graph exactly (the exported JSON)", async ({ page, state }) => {
   await newWorkflow(page, state);
-  await node(page, "start").click();
+  await select(page, "start");
   await addByKeyboard(page, "set");
   await page.getByRole("button", { name: "Fit View" }).click();
   await connect(page, "start", "set");
   const before = await exported(page);
-  await node(page, "set").click();
+  await select(page, "set");
   await addByKeyboard(page, "delay");
   await page.getByRole("button", { name: "Fit View" }).click();
   await connect(page, "set", "delay");

@@ -65,7 +65,9 @@ export function field(page: Page, name: string): Locator {
 
 /** Adds a node by the keyboard: "/" focuses the palette's search, Enter adds the first match. */
 export async function addByKeyboard(page: Page, name: string): Promise<void> {
-  await page.keyboard.press("Escape"); // out of the field being edited
+  // Out of the field being edited (Escape on a focused node would unselect it instead).
+  const inField = await page.evaluate(() => ["INPUT", "TEXTAREA", "SELECT"].includes(document.activeElement?.tagName ?? ""));
+  if (inField) await page.keyboard.press("Escape");
   await page.keyboard.press("/");
   await page.keyboard.type(name);
   await page.keyboard.press("Enter");
@@ -84,4 +86,13 @@ export async function dragIn(page: Page, type: string, x: number, y: number): Pr
   await canvas.dispatchEvent("dragover", { dataTransfer: transfer, ...at });
   await canvas.dispatchEvent("drop", { dataTransfer: transfer, ...at });
   await source.dispatchEvent("dragend", { dataTransfer: transfer });
+}
+
+/** Clicks a node until it is selected (a click during the first zoom-to-fit can land on the pane). */
+export async function select(page: Page, id: string): Promise<void> {
+  const { expect } = await import("@playwright/test");
+  await expect(async () => {
+    await node(page, id).click();
+    await expect(node(page, id)).toHaveClass(/selected/, { timeout: 500 });
+  }).toPass({ timeout: 10_000 });
 }
