@@ -103,7 +103,8 @@ function FieldTemplate(props: FieldTemplateProps) {
   if (fieldPathId.path.length === 0) return children;
   const context = registry.formContext as FormContext;
   const name = fieldPathId.path.join(".");
-  const stringField = schema.type === "string" && !schema.enum;
+  // A script body takes no expressions (the server refuses them: data goes through env and args).
+  const stringField = schema.type === "string" && !schema.enum && name !== "script";
   const bare = context.bareFields.has(name);
   const template = typeof formData === "string" && formData.includes("{{");
   const toggle = (): void => {
