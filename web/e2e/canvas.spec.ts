@@ -235,6 +235,16 @@ test("a failing HTTP node retries as configured, then follows its error port, on
     await node(page, "call").click();
     await page.getByRole("tab", { name: "In this run" }).click();
     await expect(page.getByTestId("node-run").getByText(/^attempt \d$/)).toHaveCount(3);
+
+    // Run history: the run is listed; re-run starts a new run with the same input, shown on the canvas.
+    const first = new URL(page.url()).searchParams.get("run");
+    await page.getByRole("button", { name: "Runs" }).click();
+    await expect(page.getByRole("table", { name: "Runs" }).locator("tbody tr")).toHaveCount(1);
+    await page.getByRole("button", { name: "Re-run" }).click();
+    await expect(page).toHaveURL(/\?run=/);
+    expect(new URL(page.url()).searchParams.get("run")).not.toBe(first);
+    await expect(page.getByTestId("run-status")).toHaveAttribute("data-status", "succeeded", { timeout: 30_000 });
+    expect(sink.received.length).toBe(6);
   } finally {
     await sink.close();
   }
