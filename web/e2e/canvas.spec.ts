@@ -249,3 +249,22 @@ test("a failing HTTP node retries as configured, then follows its error port, on
     await sink.close();
   }
 });
+
+test("a schedule trigger shows the schedules that start the workflow and their next time", async ({ page, state }) => {
+  const made = await api<{ id: string }>(state, "/api/v1/workflows", {
+    method: "POST",
+    body: JSON.stringify({
+      name: "scheduled",
+      description: "",
+      document: { nodes: [{ id: "timer", type: "trigger.schedule", params: {}, ui: { x: 0, y: 0 } }], edges: [] },
+    }),
+  });
+  await api(state, "/api/v1/schedules", {
+    method: "POST",
+    body: JSON.stringify({ name: "hourly check", interval_s: 3600, action: { type: "workflow", workflow_id: made.id } }),
+  });
+  await logIn(page, state.admin.username, state.admin.password);
+  await page.goto(`/workflows/${made.id}`);
+  await select(page, "timer");
+  await expect(page.getByTestId("schedule-times")).toContainText(/hourly check: next /);
+});

@@ -499,6 +499,7 @@ export function Editor({
                 )}
                 <Tabs.Panel value="node" style={{ flex: 1, minHeight: 0 }}>
                   <Inspector
+                    workflowId={base.id}
                     node={selectedNode.data.doc}
                     type={types.get(selectedNode.data.doc.type)}
                     problems={problemsByNode.get(selectedNode.id) ?? []}

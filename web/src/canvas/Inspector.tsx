@@ -8,6 +8,7 @@ import { useMemo } from "react";
 
 import { TargetPicker, toTarget, type TargetChoice } from "../components/TargetPicker";
 import type { FormContext } from "./form/ExpressionPreview";
+import { ScheduleTimes } from "./ScheduleTimes";
 import { templates, widgets } from "./form/theme";
 import { cfworkerValidator } from "./form/validator";
 import type { DocNode, DocProblem, NodeSettings, NodeType } from "./types";
@@ -66,6 +67,7 @@ function errorSchema(problems: DocProblem[], prefix: string): ErrorSchema {
 }
 
 export function Inspector({
+  workflowId,
   node,
   type,
   problems,
@@ -75,6 +77,7 @@ export function Inspector({
   onRotate,
   onChange,
 }: {
+  workflowId: string;
   node: DocNode;
   type: NodeType | undefined;
   problems: DocProblem[];
@@ -142,6 +145,7 @@ export function Inspector({
             )}
           </Stack>
         )}
+        {node.type === "trigger.schedule" && <ScheduleTimes workflowId={workflowId} />}
         {type && (
           <>
             <Divider label="Parameters" labelPosition="left" />
