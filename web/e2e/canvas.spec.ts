@@ -4,8 +4,8 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 
-import { api, stopGroup, waitFor, type E2EState } from "./borealis";
-import { addByKeyboard, connect, dragIn, field, handle as handleOf, node, select, startSecondAgent, startSink } from "./canvas";
+import { api, waitFor, type E2EState } from "./borealis";
+import { addByKeyboard, connect, dragIn, field, handle as handleOf, node, removeSecondAgent, select, startSecondAgent, startSink } from "./canvas";
 import { checkAccessibility, expect, logIn, screenshot, test } from "./fixtures";
 
 test.describe.configure({ timeout: 120_000 });
@@ -95,7 +95,7 @@ test("build webhook → condition → script on two agents → merge → HTTP re
     expect(sink.received[0]?.method).toBe("POST");
     expect(sink.received[0]?.url).toBe("/done/2");
   } finally {
-    await stopGroup(second);
+    await removeSecondAgent(state, second);
     await sink.close();
   }
 });

@@ -6,7 +6,7 @@ import { join } from "node:path";
 
 import type { Locator, Page } from "@playwright/test";
 
-import { api, borealis, startBorealis, waitFor, type E2EState } from "./borealis";
+import { api, borealis, startBorealis, stopGroup, waitFor, type E2EState } from "./borealis";
 
 export interface Sink {
   url: string;
@@ -32,19 +32,25 @@ export async function startSink(status = 200): Promise<Sink> {
   return { url: `http://127.0.0.1:${port}`, received, close: () => new Promise((resolve) => server.close(() => resolve())) };
 }
 
-/** A second real agent (tag e2e), online; returns its process group id. */
-export async function startSecondAgent(state: E2EState): Promise<number> {
-  const fleet = await api<{ items: { status: string }[] }>(state, "/api/v1/agents");
+/** A second real agent (tag e2e), online: its id and process group id. */
+export async function startSecondAgent(state: E2EState): Promise<{ id: string; pid: number }> {
+  const before = new Set((await api<{ items: { id: string }[] }>(state, "/api/v1/agents")).items.map((a) => a.id));
   const code = borealis(["admin", "create-enrollment", "--uses", "1", "--expires", "1h", "--tag", "e2e", "--url", state.url, "--home", state.serverHome]);
   const home = mkdtempSync(join(state.work, "canvas-agent-"));
   borealis(["agent", "enroll", "--home", home, "--code", code]);
   const agent = startBorealis(["agent", "run", "--home", home, "--no-startup-delay"], join(state.work, "canvas-agent.out.log"));
-  const before = fleet.items.filter((a) => a.status === "online").length;
-  await waitFor("the second agent to be online", async () => {
-    const now = await api<{ items: { status: string; tags: string[] }[] }>(state, "/api/v1/agents");
-    return now.items.filter((a) => a.status === "online" && a.tags.includes("e2e")).length >= Math.max(2, before + 1);
+  const id = await waitFor("the second agent to be online", async () => {
+    const now = await api<{ items: { id: string; status: string }[] }>(state, "/api/v1/agents");
+    return now.items.find((a) => !before.has(a.id) && a.status === "online")?.id;
   });
-  return agent.pid ?? 0;
+  return { id, pid: agent.pid ?? 0 };
+}
+
+/** Revokes, stops and deletes the second agent, so the tests after these see the fleet they expect. */
+export async function removeSecondAgent(state: E2EState, agent: { id: string; pid: number }): Promise<void> {
+  await api(state, `/api/v1/agents/${agent.id}/revoke`, { method: "POST", body: "{}" });
+  await stopGroup(agent.pid);
+  await api(state, `/api/v1/agents/${agent.id}`, { method: "DELETE" });
 }
 
 export function handle(page: Page, node: string, kind: "source" | "target", port = "main"): Locator {
