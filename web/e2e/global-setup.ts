@@ -32,7 +32,7 @@ export default async function globalSetup(): Promise<void> {
   mkdirSync(join(serverHome, "Server"), { recursive: true });
   writeFileSync(
     join(serverHome, "Server", "server.toml"),
-    `host = "127.0.0.1"\nport = ${port}\nheartbeat_s = 1.0\nlast_seen_flush_s = 1.0\nsweep_interval_s = 0.2\n`,
+    `host = "127.0.0.1"\nport = ${port}\nheartbeat_s = 1.0\nlast_seen_flush_s = 1.0\nsweep_interval_s = 0.2\nworkflow_http_allow = ["127.0.0.0/8"]\n`,
   );
   borealis(["admin", "create-user", "admin", "--role", "admin", "--password-stdin", "--home", serverHome], "e2e-admin-password-1\n");
   borealis(["admin", "create-user", "viewer", "--role", "viewer", "--password-stdin", "--home", serverHome], "e2e-viewer-password-1\n");

@@ -9,7 +9,6 @@ const HomePage = lazy(() => import("./pages/home/HomePage"));
 const FleetPage = lazy(() => import("./pages/fleet/FleetPage"));
 const DevicePage = lazy(() => import("./pages/device/DevicePage"));
 const NotFoundPage = lazy(() => import("./pages/notfound/NotFoundPage"));
-const UpcomingPage = lazy(() => import("./pages/upcoming/UpcomingPage"));
 const RunPage = lazy(() => import("./pages/run/RunPage"));
 const JobsPage = lazy(() => import("./pages/jobs/JobsPage"));
 const JobPage = lazy(() => import("./pages/jobs/JobPage"));
@@ -17,6 +16,9 @@ const SettingsPage = lazy(() => import("./pages/settings/SettingsPage"));
 const ScriptsPage = lazy(() => import("./pages/scripts/ScriptsPage"));
 const SchedulesPage = lazy(() => import("./pages/schedules/SchedulesPage"));
 const PatchingPage = lazy(() => import("./pages/patching/PatchingPage"));
+const WorkflowsPage = lazy(() => import("./pages/workflows/WorkflowsPage"));
+const WorkflowEditorPage = lazy(() => import("./pages/workflows/WorkflowEditorPage"));
+const WorkflowRunsPage = lazy(() => import("./pages/workflows/WorkflowRunsPage"));
 
 export const routes: RouteObject[] = [
   { path: "/login", element: <LoginPage /> },
@@ -32,7 +34,9 @@ export const routes: RouteObject[] = [
       { path: "scripts", element: <ScriptsPage /> },
       { path: "schedules", element: <SchedulesPage /> },
       { path: "patching", element: <PatchingPage /> },
-      { path: "workflows/*", element: <UpcomingPage title="Workflows" /> },
+      { path: "workflows", element: <WorkflowsPage /> },
+      { path: "workflows/:id", element: <WorkflowEditorPage /> },
+      { path: "workflows/:id/runs", element: <WorkflowRunsPage /> },
       { path: "settings/*", element: <SettingsPage /> },
       { path: "*", element: <NotFoundPage /> },
     ],

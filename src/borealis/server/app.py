@@ -39,6 +39,8 @@ from borealis.server.api import (
     scripts,
     tokens,
     users,
+    workflow_preview,
+    workflow_summaries,
     workflows,
 )
 from borealis.server.api import openapi as api_document
@@ -195,6 +197,8 @@ def create_app(settings: ServerSettings) -> FastAPI:
         schedules,
         agent_versions,
         workflows,
+        workflow_preview,
+        workflow_summaries,
         runs,
         hooks,
         screenshots,

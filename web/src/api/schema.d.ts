@@ -1065,6 +1065,26 @@ export interface paths {
         patch: operations["change_user_api_v1_users__user_id__patch"];
         trace?: never;
     };
+    "/api/v1/workflow-expressions/preview": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Preview Expression
+         * @description The value `text` gives on `data`; an expression that fails is `ok: false` with the engine's words.
+         */
+        post: operations["preview_expression_api_v1_workflow_expressions_preview_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workflow-node-types": {
         parameters: {
             query?: never;
@@ -1074,6 +1094,26 @@ export interface paths {
         };
         /** Node Types */
         get: operations["node_types_api_v1_workflow_node_types_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/workflow-summaries": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * Workflow Summaries
+         * @description Workflows by id, with their triggers, schedules, last run and run counts by status.
+         */
+        get: operations["workflow_summaries_api_v1_workflow_summaries_get"];
         put?: never;
         post?: never;
         delete?: never;
@@ -1567,6 +1607,28 @@ export interface components {
             /** Uses Count */
             uses_count: number;
         };
+        /** ExpressionPreview */
+        ExpressionPreview: {
+            data?: components["schemas"]["PreviewData"];
+            /**
+             * Mode
+             * @description template: a parameter with {{ … }}; expression: bare JMESPath; condition: its truthiness
+             * @default template
+             * @enum {string}
+             */
+            mode: "template" | "expression" | "condition";
+            /** Text */
+            text: string;
+        };
+        /** ExpressionValue */
+        ExpressionValue: {
+            /** Error */
+            error?: string | null;
+            /** Ok */
+            ok: boolean;
+            /** Value */
+            value?: unknown;
+        };
         /** FieldError */
         FieldError: {
             /**
@@ -1804,6 +1866,18 @@ export interface components {
             };
             /** Timeout S */
             timeout_s: number;
+        };
+        /** LastRun */
+        LastRun: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Id */
+            id: string;
+            /** Status */
+            status: string;
         };
         /** LiveViewSession */
         LiveViewSession: {
@@ -2183,6 +2257,31 @@ export interface components {
          * @enum {string}
          */
         Overlap: "allow" | "skip" | "queue";
+        /** PreviewData */
+        PreviewData: {
+            /** Items */
+            items?: unknown[];
+            /**
+             * Json
+             * @description the current item's json
+             */
+            json?: unknown;
+            /**
+             * Nodes
+             * @description earlier nodes: {id: {output, ports}}
+             */
+            nodes?: {
+                [key: string]: unknown;
+            };
+            /** Run */
+            run?: {
+                [key: string]: unknown;
+            };
+            /** Trigger */
+            trigger?: {
+                [key: string]: unknown;
+            };
+        };
         /** PreviewSlot */
         PreviewSlot: {
             /**
@@ -2634,6 +2733,17 @@ export interface components {
              */
             version: number;
         };
+        /** ScheduleLink */
+        ScheduleLink: {
+            /** Enabled */
+            enabled: boolean;
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Next Run At */
+            next_run_at: string | null;
+        };
         /** SchedulePage */
         SchedulePage: {
             /** Items */
@@ -3075,6 +3185,17 @@ export interface components {
             /** Revoked */
             revoked: number;
         };
+        /** TriggerView */
+        TriggerView: {
+            /** Interval S */
+            interval_s?: number | null;
+            /** Node Id */
+            node_id: string;
+            /** Type */
+            type: string;
+            /** Url */
+            url?: string | null;
+        };
         /**
          * UpdateState
          * @description One agent's progress in a rollout. The agent reports the middle ones; the server the rest.
@@ -3186,40 +3307,16 @@ export interface components {
         /** WorkflowPage */
         WorkflowPage: {
             /** Items */
-            items: components["schemas"]["WorkflowSummary"][];
+            items: components["schemas"]["borealis__server__api__schemas__workflows__WorkflowSummary"][];
             /** Next Cursor */
             next_cursor: string | null;
         };
-        /** WorkflowSummary */
-        WorkflowSummary: {
-            /**
-             * Created At
-             * Format: date-time
-             */
-            created_at: string;
-            /** Created By */
-            created_by: string;
-            /** Description */
-            description: string;
-            /** Enabled */
-            enabled: boolean;
-            /** Id */
-            id: string;
-            /** Name */
-            name: string;
-            /** Owner */
-            owner: string;
-            /** Owner Name */
-            owner_name: string;
-            /**
-             * Updated At
-             * Format: date-time
-             */
-            updated_at: string;
-            /** Updated By */
-            updated_by: string;
-            /** Version */
-            version: number;
+        /** WorkflowSummaries */
+        WorkflowSummaries: {
+            /** Items */
+            items: components["schemas"]["borealis__server__api__workflow_summaries__WorkflowSummary"][];
+            /** Next Cursor */
+            next_cursor: string | null;
         };
         /** WorkflowVersionEntry */
         WorkflowVersionEntry: {
@@ -3280,6 +3377,64 @@ export interface components {
             updated_at: string;
             /** Updated By */
             updated_by: string;
+            /** Version */
+            version: number;
+        };
+        /** WorkflowSummary */
+        borealis__server__api__schemas__workflows__WorkflowSummary: {
+            /**
+             * Created At
+             * Format: date-time
+             */
+            created_at: string;
+            /** Created By */
+            created_by: string;
+            /** Description */
+            description: string;
+            /** Enabled */
+            enabled: boolean;
+            /** Id */
+            id: string;
+            /** Name */
+            name: string;
+            /** Owner */
+            owner: string;
+            /** Owner Name */
+            owner_name: string;
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
+            /** Updated By */
+            updated_by: string;
+            /** Version */
+            version: number;
+        };
+        /** WorkflowSummary */
+        borealis__server__api__workflow_summaries__WorkflowSummary: {
+            /** Description */
+            description: string;
+            /** Enabled */
+            enabled: boolean;
+            /** Id */
+            id: string;
+            last_run: components["schemas"]["LastRun"] | null;
+            /** Name */
+            name: string;
+            /** Runs */
+            runs: {
+                [key: string]: number;
+            };
+            /** Schedules */
+            schedules: components["schemas"]["ScheduleLink"][];
+            /** Triggers */
+            triggers: components["schemas"]["TriggerView"][];
+            /**
+             * Updated At
+             * Format: date-time
+             */
+            updated_at: string;
             /** Version */
             version: number;
         };
@@ -5719,6 +5874,39 @@ export interface operations {
             };
         };
     };
+    preview_expression_api_v1_workflow_expressions_preview_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["ExpressionPreview"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ExpressionValue"];
+                };
+            };
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     node_types_api_v1_workflow_node_types_get: {
         parameters: {
             query?: never;
@@ -5735,6 +5923,39 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["NodeTypePage"];
+                };
+            };
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    workflow_summaries_api_v1_workflow_summaries_get: {
+        parameters: {
+            query?: {
+                /** @description page size */
+                limit?: number;
+                cursor?: string | null;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkflowSummaries"];
                 };
             };
             /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */

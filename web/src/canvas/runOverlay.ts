@@ -1,0 +1,76 @@
+// A run shown on the canvas: its stream (`GET /api/v1/runs/{id}/events`: snapshot, node, run, end) gives
+// each node's state as it happens; at the end (and for a past run) the stored run gives every attempt's
+// input, output, error and timings. One state change per event, so one canvas render per node change.
+import { useQuery, useQueryClient } from "@tanstack/react-query";
+import { useEffect, useMemo, useState } from "react";
+
+import { api, unwrap } from "../api/client";
+import type { NodeRecord, Run, RunDetail } from "./types";
+
+export const FINAL = new Set(["succeeded", "failed", "timed_out", "cancelled", "interrupted"]);
+
+export interface NodeState {
+  status: string;
+  attempts: number;
+}
+
+export function nodeStates(records: Pick<NodeRecord, "node_id" | "attempt" | "status">[]): Map<string, NodeState> {
+  const states = new Map<string, NodeState>();
+  for (const record of records) {
+    const known = states.get(record.node_id);
+    if (!known || record.attempt >= known.attempts) states.set(record.node_id, { status: record.status, attempts: record.attempt });
+  }
+  return states;
+}
+
+export async function fetchRun(id: string): Promise<RunDetail> {
+  return unwrap(await api.GET("/api/v1/runs/{run_id}", { params: { path: { run_id: id } } })) as unknown as RunDetail;
+}
+
+export function useRunOverlay(runId: string | null): { run: RunDetail | undefined; states: Map<string, NodeState>; live: boolean } {
+  const client = useQueryClient();
+  const [states, setStates] = useState<Map<string, NodeState>>(new Map());
+  const [status, setStatus] = useState<string | null>(null);
+  const detail = useQuery({ queryKey: ["runs", "one", runId], queryFn: () => fetchRun(runId as string), enabled: runId !== null });
+
+  useEffect(() => {
+    setStates(new Map());
+    setStatus(null);
+    if (!runId) return;
+    const source = new EventSource(`/api/v1/runs/${encodeURIComponent(runId)}/events`);
+    source.addEventListener("snapshot", (message) => {
+      const run = JSON.parse((message as MessageEvent<string>).data) as Run;
+      setStatus(run.status);
+      if (FINAL.has(run.status)) void client.invalidateQueries({ queryKey: ["runs", "one", runId] });
+    });
+    source.addEventListener("node", (message) => {
+      const event = JSON.parse((message as MessageEvent<string>).data) as { node_id: string; attempt: number; status: string };
+      setStates((previous) => {
+        const next = new Map(previous);
+        next.set(event.node_id, { status: event.status, attempts: event.attempt });
+        return next;
+      });
+    });
+    source.addEventListener("run", (message) => {
+      setStatus((JSON.parse((message as MessageEvent<string>).data) as { status: string }).status);
+    });
+    source.addEventListener("end", () => {
+      source.close();
+      void client.invalidateQueries({ queryKey: ["runs", "one", runId] });
+    });
+    source.onerror = () => {
+      // The run may be over (the stream ends) or the server went away: the stored run says which.
+      source.close();
+      void client.invalidateQueries({ queryKey: ["runs", "one", runId] });
+    };
+    return () => source.close();
+  }, [runId, client]);
+
+  const stored = detail.data;
+  const finalKnown = !!stored && FINAL.has(stored.status);
+  const shown = useMemo(() => {
+    const storedStates = stored ? nodeStates(stored.nodes) : new Map<string, NodeState>();
+    return finalKnown ? storedStates : new Map([...storedStates, ...states]);
+  }, [stored, states, finalKnown]);
+  return { run: stored, states: shown, live: !!runId && !finalKnown && !FINAL.has(status ?? "") };
+}
