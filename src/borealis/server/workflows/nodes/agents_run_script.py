@@ -66,7 +66,12 @@ class RunScript:
         "properties": {
             "target": {"type": "object"},
             "agent_field": {"type": "string", "maxLength": 64},
-            "language": {"type": "string", "enum": ["bash", "sh", "python", "powershell", "cmd"]},
+            "language": {
+                "type": "string",
+                "enum": ["bash", "sh", "python", "powershell", "cmd"],
+                "default": "bash",  # what a new node's form starts with; required with an inline script
+                "description": "the inline script's language (a library script brings its own)",
+            },
             "script": {"type": "string", "minLength": 1},
             "script_id": {"type": "string", "minLength": 1, "maxLength": 64},
             "script_version": {"type": ["integer", "string"]},
