@@ -16,30 +16,45 @@ from tests.support import wait_for
 SCREEN = (1024, 768)
 
 
-def _free_display() -> int:
-    for number in range(90, 190):
-        if not Path(f"/tmp/.X11-unix/X{number}").exists() and not Path(f"/tmp/.X{number}-lock").exists():
-            return number
-    raise AssertionError("no free X display number")
-
-
 @contextlib.contextmanager
 def xvfb(width: int = SCREEN[0], height: int = SCREEN[1]) -> Iterator[str]:
     """A fresh Xvfb (no access control: the test user's helper connects to it), stopped at the end."""
     if shutil.which("Xvfb") is None:
         pytest.skip("Xvfb is not installed (.ci/run installs it)")
-    number = _free_display()
+    # Xvfb picks a free display number itself and writes it to the pipe (-displayfd); it also clears
+    # lock files that dead servers left behind, so display numbers never run out across runs.
+    read_end, write_end = os.pipe()
     process = subprocess.Popen(
-        ["Xvfb", f":{number}", "-screen", "0", f"{width}x{height}x24", "-ac", "-nolisten", "tcp"],
+        [
+            "Xvfb",
+            "-displayfd",
+            str(write_end),
+            "-screen",
+            "0",
+            f"{width}x{height}x24",
+            "-ac",
+            "-nolisten",
+            "tcp",
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        pass_fds=(write_end,),
     )
+    os.close(write_end)
     try:
+        with os.fdopen(read_end, "rb") as announced:
+            number = announced.readline().strip().decode()
+        if not number.isdigit():
+            raise AssertionError(f"Xvfb did not announce a display (exit code {process.poll()})")
         wait_for(lambda: _accepts(f":{number}"), 15, what="Xvfb to accept connections")
         yield f":{number}"
     finally:
-        process.kill()
-        process.wait(5)
+        process.terminate()  # SIGTERM: Xvfb removes its lock file and socket
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
 
 
 def _accepts(display: str) -> bool:
