@@ -14,9 +14,10 @@ from dataclasses import dataclass
 from borealis.core.errors import ProtocolError
 from borealis.protocol.messages import CloseCode
 
-_SKELETON = b'[]{}"\\'
+_SKELETON = b'[]{}"'
 _NOT_SKELETON = bytes(b for b in range(256) if b not in _SKELETON)
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
+_ESCAPE = re.compile(rb"\\.", re.DOTALL)  # `\n`, `\"`, `\\`, `\u`: what follows a backslash is never structure
+_STRING = re.compile(rb'"[^"]*"')
 _INNERMOST = re.compile(rb"\[\]|\{\}")
 
 
@@ -51,7 +52,10 @@ def check_json(raw: bytes, limits: JsonLimits) -> None:
 
 def deeper_than(raw: bytes, depth: int) -> bool:
     """Whether the brackets of `raw` nest deeper than `depth` (or do not balance)."""
-    skeleton = _STRING.sub(b"", raw.translate(None, _NOT_SKELETON))
+    # Escapes go first, on the raw bytes: stripping everything but brackets and quotes before would
+    # part `\n` from its backslash, which would then escape the next quote and misalign every string.
+    unescaped = _ESCAPE.sub(b"", raw) if b"\\" in raw else raw
+    skeleton = _STRING.sub(b"", unescaped.translate(None, _NOT_SKELETON))
     for _ in range(depth):
         if not skeleton:
             return False

@@ -109,13 +109,15 @@ class InventoryService:
         return await self._collectors.collect(name)
 
     async def refresh(self, names: Sequence[str], *, force: bool) -> dict[str, dict[str, Any]]:
-        """Collect `names` now and send those that changed (all of them when `force`); the sections."""
+        """Collect `names` now and send those that changed (all of them when `force`); the sections as
+        the server gets them (one too large to send is an error here too, not a hash it never saw)."""
         collected = await self._collectors.collect_many(list(names))
-        await self.send(collected, force=force)
-        return collected
+        unsent = await self.send(collected, force=force)
+        return {**collected, **unsent}
 
-    async def send(self, collected: Mapping[str, dict[str, Any]], *, force: bool) -> int:
-        """Queue the changed sections as frames; how many frames. Raises if the outbox cannot keep them."""
+    async def send(self, collected: Mapping[str, dict[str, Any]], *, force: bool) -> dict[str, dict[str, Any]]:
+        """Queue the changed sections as frames. Returns the sections sent as errors in place of their data
+        (too large or too deep to send). Raises if the outbox cannot keep them."""
         if self._outbox is None or self._uplink is None:
             raise RuntimeError("the inventory service is not attached to an outbox")
         async with self._send_lock:
@@ -125,8 +127,14 @@ class InventoryService:
                 self._state = SentState(outbox_dropped=self._outbox.dropped)
             due = {name: s for name, s in collected.items() if force or self._changed(name, s["hash"], now)}
             if not due:
-                return 0
+                return {}
             frames = await asyncio.to_thread(build_frames, due)
+            unsent = {
+                name: sent
+                for frame in frames
+                for name, sent in frame["sections"].items()
+                if sent["error"] and not due[name]["error"]
+            }
             for frame in frames:
                 await self._outbox.put(frame)
                 self._uplink.send_reliable(frame)
@@ -134,7 +142,7 @@ class InventoryService:
                 self._state.sections[name] = SentRecord(section["hash"], now)
             await asyncio.to_thread(save_sent_state, self._state_path, self._state)
         log.info("inventory sent", extra=kv(sections=",".join(due), frames=len(frames), forced=force))
-        return len(frames)
+        return unsent
 
     def _changed(self, name: str, digest: str, now: float) -> bool:
         record = self._state.sections.get(name)
