@@ -16,7 +16,9 @@ from borealis.protocol.messages import CloseCode
 
 _SKELETON = b'[]{}"'
 _NOT_SKELETON = bytes(b for b in range(256) if b not in _SKELETON)
-_ESCAPE = re.compile(rb"\\.", re.DOTALL)  # `\n`, `\"`, `\\`, `\u`: what follows a backslash is never structure
+_ESCAPE = re.compile(
+    rb"\\.", re.DOTALL
+)  # `\n`, `\"`, `\\`, `\u`: what follows a backslash is never structure
 _STRING = re.compile(rb'"[^"]*"')
 _INNERMOST = re.compile(rb"\[\]|\{\}")
 

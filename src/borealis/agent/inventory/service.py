@@ -115,7 +115,9 @@ class InventoryService:
         unsent = await self.send(collected, force=force)
         return {**collected, **unsent}
 
-    async def send(self, collected: Mapping[str, dict[str, Any]], *, force: bool) -> dict[str, dict[str, Any]]:
+    async def send(
+        self, collected: Mapping[str, dict[str, Any]], *, force: bool
+    ) -> dict[str, dict[str, Any]]:
         """Queue the changed sections as frames. Returns the sections sent as errors in place of their data
         (too large or too deep to send). Raises if the outbox cannot keep them."""
         if self._outbox is None or self._uplink is None:
