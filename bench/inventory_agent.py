@@ -30,8 +30,8 @@ CHEAP = ("system", "cpu", "memory", "disks", "network", "users")  # the 15-minut
 async def _phase(home: Path, names: list[str]) -> dict[str, Any]:
     from borealis.agent.inventory.collectors import CollectorConfig, Collectors
     from borealis.agent.inventory.service import InventoryService, Schedule
-    from borealis.agent.outbox import Outbox
-    from borealis.agent.uplink import Uplink
+    from borealis.agent.link.outbox import Outbox
+    from borealis.agent.link.uplink import Uplink
     from borealis.protocol.inventory import SECTIONS
 
     outbox = Outbox(home / "outbox.db", 10_000, 64 * 1024 * 1024)

@@ -44,7 +44,7 @@ def processes(uid: int, agent_home: Path) -> dict[str, psutil.Process]:
     found: dict[str, psutil.Process] = {}
     for p in psutil.process_iter(["uids", "cmdline"]):
         cmd = " ".join(p.info["cmdline"] or [])
-        if "borealis.agent.helper" in cmd and p.info["uids"] and p.info["uids"].real == uid:
+        if "borealis.agent.user_session.helper" in cmd and p.info["uids"] and p.info["uids"].real == uid:
             found["helper"] = p
         elif "borealis.agent.worker" in cmd and str(agent_home) in cmd:
             found["worker"] = p

@@ -14,7 +14,7 @@ from typing import Any
 
 import psutil
 
-from borealis.agent.supervisor_state import read_record
+from borealis.agent.service.supervisor_state import read_record
 from borealis.core.home import Home
 from borealis.core.settings import update_toml
 from tests.agent.fakes import FAST_AGENT_SETTINGS

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from borealis.agent.supervisor import Supervisor
-from borealis.agent.supervisor_state import supervisor_path
+from borealis.agent.service.supervisor import Supervisor
+from borealis.agent.service.supervisor_state import supervisor_path
 from borealis.core.home import Home
 from borealis.core.logs import setup_logging
 from borealis.core.settings import load_agent_settings

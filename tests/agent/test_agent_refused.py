@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from borealis.agent.status_file import read_status
+from borealis.agent.service.status_file import read_status
 from borealis.protocol import keys
 from borealis.protocol.install_code import InstallCode
 from tests.agent.agent_process import AgentProcess

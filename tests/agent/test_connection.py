@@ -5,11 +5,11 @@ from __future__ import annotations
 import asyncio
 from pathlib import Path
 
-from borealis.agent.connection import Connection, websocket_url
 from borealis.agent.credentials import pinned_server_key
-from borealis.agent.heartbeat import HeartbeatSource
+from borealis.agent.link.connection import Connection, websocket_url
+from borealis.agent.link.heartbeat import HeartbeatSource
 from borealis.agent.resources import ProcessMeter
-from borealis.agent.status_file import ConnectionState, StatusPublisher, WorkerStatus, status_path
+from borealis.agent.service.status_file import ConnectionState, StatusPublisher, WorkerStatus, status_path
 from borealis.protocol import PROTOCOL_VERSION, keys
 from tests.agent.fakes import FakeGateway, enrolled_home
 

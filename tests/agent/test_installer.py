@@ -17,9 +17,9 @@ from pathlib import Path
 import psutil
 import pytest
 
-from borealis.agent import install_venv
 from borealis.agent.platform.base import ServiceSpec
 from borealis.agent.platform.linux import desktop_exec_line, exec_line, service_unit, unreachable_by_users
+from borealis.agent.service import install_venv
 from borealis.core.home import Home
 from borealis.core.settings import update_toml
 from borealis.protocol import keys

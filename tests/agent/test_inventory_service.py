@@ -11,8 +11,8 @@ import pytest
 
 from borealis.agent.inventory.collectors import Collector, CollectorConfig, Collectors
 from borealis.agent.inventory.service import InventoryService, Schedule
-from borealis.agent.outbox import Outbox
-from borealis.agent.uplink import Uplink
+from borealis.agent.link.outbox import Outbox
+from borealis.agent.link.uplink import Uplink
 from borealis.protocol.inventory import SECTIONS, section_hash, unpack_data
 from tests.agent.worker_harness import running_worker
 

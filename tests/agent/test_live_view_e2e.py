@@ -85,7 +85,7 @@ def helpers_cpu(uid: int) -> float:
         if (
             process.info["uids"]
             and process.info["uids"].real == uid
-            and "borealis.agent.helper" in (process.info["cmdline"] or [])
+            and "borealis.agent.user_session.helper" in (process.info["cmdline"] or [])
         ):
             times = process.cpu_times()
             total += times.user + times.system

@@ -11,8 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from borealis.agent.outbox import Outbox
-from borealis.agent.status_file import read_status
+from borealis.agent.link.outbox import Outbox
+from borealis.agent.service.status_file import read_status
 from tests.agent.agent_process import AgentProcess
 from tests.agent.fakes import FakeGateway, enrolled_home
 from tests.agent.worker_harness import group_members, running_worker, script

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from borealis.agent.reconnect import PENDING_RETRY_CAP_S, ReconnectPolicy, RetryKind, SessionOutcome
+from borealis.agent.link.reconnect import PENDING_RETRY_CAP_S, ReconnectPolicy, RetryKind, SessionOutcome
 
 DROPPED = SessionOutcome(error="cannot connect: refused")
 

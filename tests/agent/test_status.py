@@ -10,8 +10,8 @@ import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
-from borealis.agent import status as agent_status
-from borealis.agent.status_file import (
+from borealis.agent.service import status as agent_status
+from borealis.agent.service.status_file import (
     ConnectionState,
     StatusPublisher,
     WorkerStatus,
@@ -19,7 +19,7 @@ from borealis.agent.status_file import (
     status_path,
     write_status,
 )
-from borealis.agent.supervisor_state import (
+from borealis.agent.service.supervisor_state import (
     Restart,
     RestartReason,
     SupervisorRecord,

@@ -15,7 +15,7 @@ from typing import Any
 import psutil
 import pytest
 
-from borealis.agent.supervisor_state import (
+from borealis.agent.service.supervisor_state import (
     MAX_RESTARTS_KEPT,
     Restart,
     RestartReason,
@@ -186,7 +186,7 @@ def test_the_supervisor_loads_no_async_network_or_crypto_library() -> None:
     """It must stay small (~20 MiB): what `agent run` itself needs imports none of these."""
     heavy = ("asyncio", "ssl", "websockets", "httpx", "cryptography", "uvloop")
     code = (
-        "import sys, borealis.cli.agent_cmd, borealis.agent.supervisor;"
+        "import sys, borealis.cli.agent_cmd, borealis.agent.service.supervisor;"
         f"print(sorted({{m.split('.')[0] for m in sys.modules}} & set({heavy!r})))"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)

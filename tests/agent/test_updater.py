@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from borealis.agent.update_install import base_site_paths
-from borealis.agent.update_state import (
+from borealis.agent.self_update.install import base_site_paths
+from borealis.agent.self_update.state import (
     SWITCH_EXIT_CODE,
     interpreter,
     is_complete,
@@ -26,13 +26,11 @@ from borealis.agent.worker import build_worker
 from borealis.core.home import Home
 from borealis.core.settings import load_agent_settings
 from borealis.protocol import keys
-from borealis.protocol.updates import CHUNK_BYTES, encode_chunk, update_payload
+from borealis.protocol.agent_updates import CHUNK_BYTES, encode_chunk, update_payload
 from tests.agent.fakes import FakeGateway, enrolled_home
 from tests.agent.update_wheels import build_agent_wheel
 
-SHOW_BASE = (
-    "from borealis.agent.update_install import base_site_paths; print('|'.join(base_site_paths()), end='')"
-)
+SHOW_BASE = "from borealis.agent.self_update.install import base_site_paths; print('|'.join(base_site_paths()), end='')"
 
 
 def offer(gateway: FakeGateway, version: str, wheel: bytes, *, sign_with: Any = None) -> dict[str, Any]:

@@ -12,9 +12,9 @@ import psutil
 import pytest
 
 from borealis import __version__
-from borealis.agent.supervisor_state import RestartReason, read_record
-from borealis.agent.update_state import interpreter, read_state, version_dir
-from borealis.protocol.updates import CHUNK_BYTES
+from borealis.agent.self_update.state import interpreter, read_state, version_dir
+from borealis.agent.service.supervisor_state import RestartReason, read_record
+from borealis.protocol.agent_updates import CHUNK_BYTES
 from tests.agent.agent_process import AgentProcess
 from tests.agent.update_wheels import build_agent_wheel
 from tests.conftest import ServerProcess

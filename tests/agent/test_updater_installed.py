@@ -11,8 +11,8 @@ from pathlib import Path
 import psutil
 import pytest
 
-from borealis.agent.update_install import BASE_PTH, site_packages
-from borealis.agent.update_state import interpreter, version_dir
+from borealis.agent.self_update.install import BASE_PTH, site_packages
+from borealis.agent.self_update.state import interpreter, version_dir
 from tests.agent.agent_process import AgentProcess, borealis
 from tests.agent.test_updater_e2e import roll_out, row_when, upload
 from tests.agent.update_wheels import build_agent_wheel

@@ -5,8 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from borealis.agent.status_file import ConnectionState, WorkerStatus, status_path, write_status
-from borealis.agent.update_state import (
+from borealis.agent.self_update.state import (
     VersionState,
     interpreter,
     mark_complete,
@@ -14,7 +13,8 @@ from borealis.agent.update_state import (
     version_dir,
     write_state,
 )
-from borealis.agent.update_switch import VersionSwitch
+from borealis.agent.self_update.switch import VersionSwitch
+from borealis.agent.service.status_file import ConnectionState, WorkerStatus, status_path, write_status
 from borealis.core.home import Home
 
 BASE = ["/usr/bin/python3", "-m", "borealis.agent.worker", "--home", "H"]

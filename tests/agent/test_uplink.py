@@ -8,8 +8,8 @@ from pathlib import Path
 
 import orjson
 
-from borealis.agent.outbox import Outbox
-from borealis.agent.uplink import Uplink
+from borealis.agent.link.outbox import Outbox
+from borealis.agent.link.uplink import Uplink
 
 
 async def test_an_unacknowledged_message_is_resent_on_a_live_connection(tmp_path: Path) -> None:

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import orjson
 
-from borealis.agent.outbox import Outbox
-from borealis.agent.uplink import Uplink
+from borealis.agent.link.outbox import Outbox
+from borealis.agent.link.uplink import Uplink
 
 
 async def test_a_lost_result_is_resent_while_other_messages_keep_flowing(tmp_path: Path) -> None:

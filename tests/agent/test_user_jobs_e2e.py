@@ -40,7 +40,11 @@ def helpers_of(uid: int) -> list[psutil.Process]:
     found = []
     for process in psutil.process_iter(["uids", "cmdline"]):
         cmdline = process.info["cmdline"] or []
-        if process.info["uids"] and process.info["uids"].real == uid and "borealis.agent.helper" in cmdline:
+        if (
+            process.info["uids"]
+            and process.info["uids"].real == uid
+            and "borealis.agent.user_session.helper" in cmdline
+        ):
             found.append(process)
     return found
 

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from borealis.agent import local_ipc
-from borealis.agent.helper_hub import DISCONNECTED, HelperHub, NoUserSession
-from borealis.agent.helper_spawn import HelperProcesses
 from borealis.agent.roles.contract import JobRequest, OutputStream, RoleContext, RunContext
-from borealis.agent.sessions import (
+from borealis.agent.user_session import local_ipc
+from borealis.agent.user_session.helper_hub import DISCONNECTED, HelperHub, NoUserSession
+from borealis.agent.user_session.helper_spawn import HelperProcesses
+from borealis.agent.user_session.sessions import (
     Session,
     configured_session,
     parse_properties,
@@ -32,7 +32,7 @@ from borealis.core.logs import LogPolicy
 from borealis.protocol.jobs import JobState
 
 ME = pwd.getpwuid(os.getuid()).pw_name
-HELPER = (sys.executable, "-m", "borealis.agent.helper")
+HELPER = (sys.executable, "-m", "borealis.agent.user_session.helper")
 
 LOGINCTL_GRAPHICAL = """Id=4
 User=1000

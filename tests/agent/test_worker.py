@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from borealis.agent.status_file import ConnectionState, read_status
+from borealis.agent.service.status_file import ConnectionState, read_status
 from borealis.agent.worker import build_worker
 from borealis.core.settings import load_agent_settings
 from borealis.protocol import keys

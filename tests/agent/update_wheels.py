@@ -59,7 +59,7 @@ def build_agent_wheel(
                 data = data.replace(
                     WORKER_MAIN, f'if __name__ == "__main__":\n    sys.exit({worker_exit_code})\n'.encode()
                 )
-            if name == "borealis/agent/connection.py" and never_connects:
+            if name == "borealis/agent/link/connection.py" and never_connects:
                 assert CONNECTION_RUN in data, "Connection.run changed; update the test wheel"
                 data = data.replace(CONNECTION_RUN, CONNECTION_RUN + NEVER_CONNECT)
             add(name, data)

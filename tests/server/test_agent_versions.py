@@ -14,9 +14,9 @@ import httpx
 import pytest
 
 from borealis.protocol import keys
-from borealis.protocol.updates import CHUNK_BYTES, MAX_WHEEL_BYTES, decode_chunk, update_payload
+from borealis.protocol.agent_updates import CHUNK_BYTES, MAX_WHEEL_BYTES, decode_chunk, update_payload
+from borealis.server.agent_updates.wheels import blob_dir
 from borealis.server.keys import server_key
-from borealis.server.updates.wheels import blob_dir
 from tests.agent.update_wheels import build_agent_wheel
 from tests.conftest import App
 from tests.server.fleet import EnrolledAgent, Session, enrolled_agent, open_session, proper_hello

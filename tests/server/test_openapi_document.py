@@ -96,8 +96,8 @@ async def test_lists_timestamps_and_enums_are_precise(app: App) -> None:
 
 def test_the_count_models_name_every_state() -> None:
     """A state added to JobState or UpdateState needs its count field, or the answer would drop it."""
+    from borealis.protocol.agent_updates import UpdateState
     from borealis.protocol.jobs import JobState
-    from borealis.protocol.updates import UpdateState
     from borealis.server.api.schemas.jobs import JobCounts
     from borealis.server.api.schemas.updates import RolloutCounts
 

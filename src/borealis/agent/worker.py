@@ -23,28 +23,28 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from borealis.agent.connection import Connection
 from borealis.agent.credentials import load_agent_key, pinned_server_key, server_tls_context
 from borealis.agent.facts import host_facts
-from borealis.agent.heartbeat import HeartbeatSource
-from borealis.agent.helper_hub import HelperHub
-from borealis.agent.helper_spawn import HelperProcesses
 from borealis.agent.identity import Identity, load_identity
 from borealis.agent.inventory.service import InventoryService, build_inventory
-from borealis.agent.job_runner import JobRunner
-from borealis.agent.live_view import LiveView
-from borealis.agent.local_ipc import helper_address
-from borealis.agent.operator_policy import OperatorPolicy
-from borealis.agent.outbox import Outbox, outbox_path
-from borealis.agent.reconnect import ReconnectPolicy, RetryKind, SessionOutcome
+from borealis.agent.jobs.operator_policy import OperatorPolicy
+from borealis.agent.jobs.runner import JobRunner
+from borealis.agent.link.connection import Connection
+from borealis.agent.link.heartbeat import HeartbeatSource
+from borealis.agent.link.outbox import Outbox, outbox_path
+from borealis.agent.link.reconnect import ReconnectPolicy, RetryKind, SessionOutcome
+from borealis.agent.link.uplink import Uplink
 from borealis.agent.resources import ProcessMeter
 from borealis.agent.roles.contract import RoleContext
 from borealis.agent.roles.registry import RoleRegistry
-from borealis.agent.server_roles import ServerRoles
-from borealis.agent.status_file import ConnectionState, StatusPublisher, WorkerStatus, status_path
-from borealis.agent.update_state import SWITCH_EXIT_CODE
-from borealis.agent.updater import Updater
-from borealis.agent.uplink import Uplink
+from borealis.agent.roles.server_roles import ServerRoles
+from borealis.agent.screen.live_view import LiveView
+from borealis.agent.self_update.state import SWITCH_EXIT_CODE
+from borealis.agent.self_update.updater import Updater
+from borealis.agent.service.status_file import ConnectionState, StatusPublisher, WorkerStatus, status_path
+from borealis.agent.user_session.helper_hub import HelperHub
+from borealis.agent.user_session.helper_spawn import HelperProcesses
+from borealis.agent.user_session.local_ipc import helper_address
 from borealis.core.errors import BorealisError
 from borealis.core.home import Home
 from borealis.core.logs import kv, setup_logging

@@ -57,7 +57,7 @@ def enroll(home: str, server_url: str | None, code: str, force: bool, operator_k
 @click.option("--no-startup-delay", is_flag=True, help="Connect at once instead of after a random delay.")
 def run(home: str, no_startup_delay: bool) -> int:
     """Run the agent in the foreground: a supervisor that keeps the worker alive."""
-    from borealis.agent.supervisor import run_supervisor
+    from borealis.agent.service.supervisor import run_supervisor
 
     return run_supervisor(Home.resolve(home), startup_delay=not no_startup_delay)
 
@@ -77,8 +77,8 @@ def worker(home: str, no_startup_delay: bool) -> int:
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of text.")
 def status(home: str, as_json: bool) -> None:
     """Is the agent enrolled, running and connected? Exits non-zero when not enrolled."""
-    from borealis.agent import status as agent_status
     from borealis.agent.identity import is_enrolled
+    from borealis.agent.service import status as agent_status
 
     agent_home = Home.resolve(home)
     if not is_enrolled(agent_home):
@@ -110,7 +110,7 @@ def _say(line: str) -> None:
 @root_option
 def install(home: str, server_url: str | None, code: str | None, root: Path | None) -> None:
     """Install the agent as a service: its own environment, the service, the session helper."""
-    from borealis.agent.installer import install as install_agent
+    from borealis.agent.service.installer import install as install_agent
 
     install_agent(Home.resolve(home), root=_absolute(root), server_url=server_url, code=code, say=_say)
 
@@ -120,7 +120,7 @@ def install(home: str, server_url: str | None, code: str | None, root: Path | No
 @root_option
 def repair(home: str, root: Path | None) -> None:
     """Re-create whatever of the install is missing or drifted; the identity is kept."""
-    from borealis.agent.installer import repair as repair_agent
+    from borealis.agent.service.installer import repair as repair_agent
 
     repair_agent(Home.resolve(home), root=_absolute(root), say=_say)
 
@@ -133,7 +133,7 @@ def repair(home: str, root: Path | None) -> None:
 )
 def remove(home: str, root: Path | None, keep_identity: bool) -> None:
     """Stop and unregister the service, then delete everything the install made."""
-    from borealis.agent.installer import remove as remove_agent
+    from borealis.agent.service.installer import remove as remove_agent
 
     remove_agent(Home.resolve(home), root=_absolute(root), keep_identity=keep_identity, say=_say)
 
@@ -143,7 +143,7 @@ def remove(home: str, root: Path | None, keep_identity: bool) -> None:
 @click.option("--no-startup-delay", is_flag=True, help="Connect at once instead of after a random delay.")
 def launch(home: str, no_startup_delay: bool) -> int:
     """Run the installed agent in the foreground (for debugging)."""
-    from borealis.agent.installer import launch as launch_agent
+    from borealis.agent.service.installer import launch as launch_agent
 
     return launch_agent(Home.resolve(home), startup_delay=not no_startup_delay)
 
@@ -160,7 +160,7 @@ def _absolute(root: Path | None) -> Path | None:
 @click.option("--once", is_flag=True, help="Exit when the agent goes away instead of reconnecting.")
 def helper(home: str, session: str | None, user: str | None, address: str, once: bool) -> None:
     """The user-session helper: runs `run_as: user` jobs in this login session for the agent."""
-    from borealis.agent.helper import run_helper
+    from borealis.agent.user_session.helper import run_helper
 
     code = run_helper(Home.resolve(home), session=session, user=user, reconnect=not once, address=address)
     if code:

@@ -13,10 +13,11 @@ from starlette.routing import WebSocketRoute
 from borealis import __version__
 from borealis.core.home import ensure_dir
 from borealis.core.settings import ServerSettings
+from borealis.protocol.agent_updates import MAX_WHEEL_BYTES
 from borealis.protocol.messages import AGENT_WS_PATH, CloseCode
-from borealis.protocol.updates import MAX_WHEEL_BYTES
 from borealis.server import problems
 from borealis.server.agent_keys import AgentKeys
+from borealis.server.agent_updates.service import AgentUpdates
 from borealis.server.api import (
     agent_metrics,
     agent_versions,
@@ -67,7 +68,6 @@ from borealis.server.schedules.service import ScheduleService
 from borealis.server.schedules.starter import EngineStarter
 from borealis.server.screenshots.store import ScreenshotStore
 from borealis.server.state import ServerState
-from borealis.server.updates.service import AgentUpdates
 from borealis.server.workflows.service import WorkflowService
 
 log = logging.getLogger("borealis.server")

@@ -35,9 +35,9 @@ from borealis.protocol.messages import (
     require,
 )
 from borealis.protocol.roles import STATUS as ROLE_STATUS
+from borealis.server.agent_updates.rollouts import UPDATE_MESSAGES
 from borealis.server.jobs.service import JOB_MESSAGES
 from borealis.server.state import ServerState, state_of
-from borealis.server.updates.rollouts import UPDATE_MESSAGES
 
 log = logging.getLogger("borealis.server.gateway")
 HELLO_TIMEOUT_S = 10.0

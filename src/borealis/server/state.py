@@ -9,6 +9,7 @@ from starlette.requests import HTTPConnection
 
 from borealis.core.settings import ServerSettings
 from borealis.server.agent_keys import AgentKeys
+from borealis.server.agent_updates.service import AgentUpdates
 from borealis.server.auth.hash_gate import HashGate
 from borealis.server.auth.throttle import LoginThrottle
 from borealis.server.bus import Bus
@@ -24,7 +25,6 @@ from borealis.server.presence import Presence
 from borealis.server.role_modules.service import RoleModules
 from borealis.server.schedules.service import ScheduleService
 from borealis.server.screenshots.store import ScreenshotStore
-from borealis.server.updates.service import AgentUpdates
 from borealis.server.workflows.service import WorkflowService
 
 

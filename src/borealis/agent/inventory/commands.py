@@ -12,7 +12,7 @@ import shutil
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from borealis.agent.process_group import end_group
+from borealis.agent.jobs.process_group import end_group
 
 MAX_OUTPUT_BYTES = 64 * 1024 * 1024
 READ_BYTES = 64 * 1024

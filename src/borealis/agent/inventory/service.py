@@ -28,8 +28,8 @@ from borealis.agent.inventory.sent_state import (
     load_sent_state,
     save_sent_state,
 )
-from borealis.agent.outbox import Outbox
-from borealis.agent.uplink import Uplink
+from borealis.agent.link.outbox import Outbox
+from borealis.agent.link.uplink import Uplink
 from borealis.core.errors import ConfigError
 from borealis.core.home import Home
 from borealis.core.logs import kv

@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from borealis.agent.process_group import end_group, group_alive
+from borealis.agent.jobs.process_group import end_group, group_alive
 from borealis.agent.roles.contract import (
     JobRequest,
     JobResult,

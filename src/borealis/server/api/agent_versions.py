@@ -14,7 +14,8 @@ from starlette.requests import ClientDisconnect
 
 from borealis.core.clock import iso
 from borealis.core.errors import InvalidInput
-from borealis.protocol.updates import UpdateState
+from borealis.protocol.agent_updates import UpdateState
+from borealis.server.agent_updates import store
 from borealis.server.api.common import AgentsRead, Limit, client_ip
 from borealis.server.api.jobs import MAX_TARGET_AGENTS, Target
 from borealis.server.api.schemas.updates import (
@@ -28,7 +29,6 @@ from borealis.server.auth.principal import Principal
 from borealis.server.auth.scopes import Scope
 from borealis.server.db.models import AgentRollout, AgentVersion
 from borealis.server.state import state_of
-from borealis.server.updates import store
 
 UPLOAD_PATH = "/api/v1/agent-versions"
 router = APIRouter(prefix=UPLOAD_PATH, tags=["agent versions"])

@@ -325,7 +325,7 @@ class AgentRollout(Base):
 
 
 class AgentUpdate(Base):
-    """One agent's progress in a rollout (`protocol.updates.UpdateState`)."""
+    """One agent's progress in a rollout (`protocol.agent_updates.UpdateState`)."""
 
     __tablename__ = "agent_updates"
     version: Mapped[str] = mapped_column(

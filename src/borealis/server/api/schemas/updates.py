@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from borealis.protocol.updates import UpdateState
+from borealis.protocol.agent_updates import UpdateState
 from borealis.server.api.schemas.common import JsonObject, Page, Schema, Timestamp
 
 

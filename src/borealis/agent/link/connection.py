@@ -22,10 +22,10 @@ from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from borealis import __version__
 from borealis.agent.clock import utc_now
-from borealis.agent.heartbeat import HeartbeatSource, jittered
 from borealis.agent.identity import Identity
-from borealis.agent.reconnect import ABNORMAL_CLOSURE, SessionOutcome
-from borealis.agent.status_file import ConnectionState, StatusPublisher
+from borealis.agent.link.heartbeat import HeartbeatSource, jittered
+from borealis.agent.link.reconnect import ABNORMAL_CLOSURE, SessionOutcome
+from borealis.agent.service.status_file import ConnectionState, StatusPublisher
 from borealis.core import codec
 from borealis.core.errors import InvalidInput, ProtocolError
 from borealis.core.logs import kv
@@ -50,7 +50,7 @@ STOP_CODE = 1000
 STOP_REASON = "agent stopping"
 KEY_MISMATCH_CODE = 1008
 
-log = logging.getLogger("borealis.agent.connection")
+log = logging.getLogger("borealis.agent.link.connection")
 
 
 class SessionHooks(Protocol):

@@ -8,14 +8,14 @@ from typing import Any
 import orjson
 
 from borealis.core.errors import ProtocolError
-from borealis.protocol.messages import MessageType
-from borealis.protocol.updates import (
+from borealis.protocol.agent_updates import (
     AGENT_REPORTED,
     MAX_REASON_CHARS,
     VERSION_PATTERN,
     UpdateState,
     encode_chunk,
 )
+from borealis.protocol.messages import MessageType
 from borealis.server.db.models import AgentVersion
 
 

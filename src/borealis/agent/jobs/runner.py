@@ -27,10 +27,10 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from borealis.agent.clock import utc_now
-from borealis.agent.helper_hub import HelperHub, NoUserSession
-from borealis.agent.operator_policy import OperatorPolicy
-from borealis.agent.outbox import Outbox
-from borealis.agent.process_group import end_orphaned_group, process_started_at
+from borealis.agent.jobs.operator_policy import OperatorPolicy
+from borealis.agent.jobs.process_group import end_orphaned_group, process_started_at
+from borealis.agent.link.outbox import Outbox
+from borealis.agent.link.uplink import Send, Uplink
 from borealis.agent.roles.contract import (
     JobRequest,
     JobResult,
@@ -41,7 +41,7 @@ from borealis.agent.roles.contract import (
     RunContext,
 )
 from borealis.agent.roles.registry import RoleRegistry, RoleUnavailable, Slot
-from borealis.agent.uplink import Send, Uplink
+from borealis.agent.user_session.helper_hub import HelperHub, NoUserSession
 from borealis.core.errors import InvalidInput
 from borealis.core.ids import new_id
 from borealis.core.logs import kv

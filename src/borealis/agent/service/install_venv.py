@@ -28,9 +28,7 @@ from borealis.core.errors import ConfigError
 INSTALLER_NAME = "borealis-agent-install"
 CHECK_TIMEOUT_S = 120.0
 # What the installed agent must be able to import: the CLI, the supervisor, the worker, enrollment.
-CHECK_IMPORTS = (
-    "import borealis.cli.main, borealis.agent.supervisor, borealis.agent.worker, borealis.agent.enrollment"
-)
+CHECK_IMPORTS = "import borealis.cli.main, borealis.agent.service.supervisor, borealis.agent.worker, borealis.agent.enrollment"
 EXTRA_DISTRIBUTIONS = ("pip",)  # so an update can install a wheel into the environment later
 _REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:\[([^\]]*)\])?")
 _EXTRA_MARKER = re.compile(r"""extra\s*==\s*["']([^"']+)["']""")

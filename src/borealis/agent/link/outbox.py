@@ -34,7 +34,7 @@ T = TypeVar("T")
 OUTBOX_FILE = "outbox.db"
 SEEN_SLACK_S = 300.0
 
-log = logging.getLogger("borealis.agent.outbox")
+log = logging.getLogger("borealis.agent.link.outbox")
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS messages (

@@ -17,7 +17,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from borealis.agent.outbox import Outbox
+from borealis.agent.link.outbox import Outbox
 from borealis.core import codec
 from borealis.core.logs import kv
 
@@ -28,7 +28,7 @@ RESEND_AFTER_S = 60.0
 
 Send = Callable[[str], Awaitable[None]]
 
-log = logging.getLogger("borealis.agent.uplink")
+log = logging.getLogger("borealis.agent.link.uplink")
 
 
 class Uplink:

@@ -29,11 +29,11 @@ from base64 import b64encode
 from pathlib import Path
 from typing import Any
 
-from borealis.agent import local_ipc
 from borealis.agent.roles.contract import JobRequest, JobResult, OutputStream, RoleContext, RunContext
 from borealis.agent.roles.screenshot import ScreenshotRole
 from borealis.agent.roles.script import ScriptRole
 from borealis.agent.screen.stream import ScreenStream
+from borealis.agent.user_session import local_ipc
 from borealis.core.errors import BorealisError, ConfigError, ProtocolError
 from borealis.core.home import Home
 from borealis.core.logs import kv, setup_logging
@@ -374,7 +374,7 @@ def run_helper(
 
 
 def main(argv: list[str]) -> int:
-    """`python -m borealis.agent.helper --home H [--socket A] [--session ID] [--user NAME] [--once]`.
+    """`python -m borealis.agent.user_session.helper --home H [--socket A] [--session ID] [--user NAME] [--once]`.
 
     How the agent starts a helper: without click, so a helper costs little memory.
     """

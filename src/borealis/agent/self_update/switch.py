@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from borealis.agent.clock import utc_now
-from borealis.agent.update_state import (
+from borealis.agent.self_update.state import (
     Rollback,
     Trial,
     interpreter,
@@ -34,7 +34,7 @@ from borealis.core.logs import kv
 STATUS_FILE = "status.json"
 CONNECTED = "connected"
 
-log = logging.getLogger("borealis.agent.supervisor")
+log = logging.getLogger("borealis.agent.service.supervisor")
 
 
 def worker_connected(home: Home, pid: int) -> bool:

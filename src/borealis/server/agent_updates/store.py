@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from borealis.core.errors import NotFound
-from borealis.protocol.updates import FINAL_STATES, IN_FLIGHT_STATES, UpdateState
+from borealis.protocol.agent_updates import FINAL_STATES, IN_FLIGHT_STATES, UpdateState
 from borealis.server.db.models import Agent, AgentRollout, AgentUpdate, AgentVersion
 
 IN_FLIGHT = tuple(s.value for s in IN_FLIGHT_STATES)

@@ -22,20 +22,20 @@ from borealis.core.clock import utcnow
 from borealis.core.errors import ProtocolError
 from borealis.core.logs import kv
 from borealis.core.settings import ServerSettings
+from borealis.protocol.agent_updates import CHUNK_BYTES, UpdateState
 from borealis.protocol.messages import MessageType
-from borealis.protocol.updates import CHUNK_BYTES, UpdateState
 from borealis.server import audit
 from borealis.server.agent_keys import AgentKeys
+from borealis.server.agent_updates import store, wheels
+from borealis.server.agent_updates.frames import chunk_frame, offer_frame, parse_fetch, parse_status
 from borealis.server.db.database import Database
 from borealis.server.db.models import AgentRollout
 from borealis.server.jobs.delivery import SEND_ERRORS, Delivery
 from borealis.server.jobs.frames import ack_frame
 from borealis.server.jobs.targets import resolve_target
 from borealis.server.presence import Sender
-from borealis.server.updates import store, wheels
-from borealis.server.updates.frames import chunk_frame, offer_frame, parse_fetch, parse_status
 
-log = logging.getLogger("borealis.server.updates")
+log = logging.getLogger("borealis.server.agent_updates")
 TICK_S = 1.0
 IDLE_TICK_S = 5.0  # no unfinished rollout: look less often (a rollout started here nudges at once)
 UPDATE_TIMEOUT_S = 1800.0  # no word from an agent in flight for this long: timed_out

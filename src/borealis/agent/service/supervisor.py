@@ -28,15 +28,15 @@ from typing import IO
 from borealis.agent.clock import utc_now
 from borealis.agent.identity import load_identity
 from borealis.agent.resources import rss_of
-from borealis.agent.supervisor_state import (
+from borealis.agent.self_update.state import SWITCH_EXIT_CODE
+from borealis.agent.self_update.switch import VersionSwitch
+from borealis.agent.service.supervisor_state import (
     Restart,
     RestartReason,
     SupervisorRecord,
     supervisor_path,
     write_record,
 )
-from borealis.agent.update_state import SWITCH_EXIT_CODE
-from borealis.agent.update_switch import VersionSwitch
 from borealis.core.backoff import Backoff
 from borealis.core.home import Home
 from borealis.core.logs import kv, setup_logging
@@ -47,7 +47,7 @@ MIN_TICK_S = 0.05
 STOP_POLL_S = 0.1
 MIB = 1024 * 1024
 
-log = logging.getLogger("borealis.agent.supervisor")
+log = logging.getLogger("borealis.agent.service.supervisor")
 
 
 class Supervisor:

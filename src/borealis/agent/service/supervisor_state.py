@@ -23,7 +23,9 @@ class RestartReason(StrEnum):
     CRASHED = "crashed"  # non-zero exit code or killed by a signal
     HANG = "hang"  # no internal heartbeat for hang_timeout_s
     MEMORY = "memory"  # RSS over memory_budget_mb
-    UPDATE = "update"  # switched to a new agent version, or rolled back from one (agent/update_switch.py)
+    UPDATE = (
+        "update"  # switched to a new agent version, or rolled back from one (agent/self_update/switch.py)
+    )
 
 
 @dataclass(frozen=True)

@@ -8,10 +8,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from borealis.core.settings import ServerSettings
 from borealis.server.agent_keys import AgentKeys
+from borealis.server.agent_updates.catalog import Catalog
+from borealis.server.agent_updates.rollouts import Rollouts
 from borealis.server.db.database import Database
 from borealis.server.jobs.delivery import Delivery
-from borealis.server.updates.catalog import Catalog
-from borealis.server.updates.rollouts import Rollouts
 
 
 @dataclass(frozen=True)

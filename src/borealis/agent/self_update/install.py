@@ -19,7 +19,7 @@ import sys
 import sysconfig
 from pathlib import Path
 
-from borealis.agent.update_state import interpreter, mark_complete, version_dir
+from borealis.agent.self_update.state import interpreter, mark_complete, version_dir
 from borealis.core.home import Home
 
 BASE_PTH = "_borealis_base.pth"

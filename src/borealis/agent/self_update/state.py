@@ -22,7 +22,7 @@ from typing import Any
 from borealis.core import codec
 from borealis.core.errors import InvalidInput
 from borealis.core.home import Home, ensure_dir, write_atomic
-from borealis.protocol.updates import VERSION_PATTERN
+from borealis.protocol.agent_updates import VERSION_PATTERN
 
 SWITCH_EXIT_CODE = 78  # the worker exits with this after writing `switch_to`
 STATE_FILE = "state.json"

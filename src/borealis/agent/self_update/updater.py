@@ -24,23 +24,22 @@ from typing import Any, BinaryIO
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from borealis import __version__
-from borealis.agent.job_runner import JobRunner
-from borealis.agent.outbox import Outbox
-from borealis.agent.update_install import InstallFailed, install_version
-from borealis.agent.update_state import (
+from borealis.agent.jobs.runner import JobRunner
+from borealis.agent.link.outbox import Outbox
+from borealis.agent.link.uplink import Uplink
+from borealis.agent.self_update.install import InstallFailed, install_version
+from borealis.agent.self_update.state import (
     DOWNLOADS_DIR,
     read_state,
     versions_dir,
     write_state,
 )
-from borealis.agent.update_state import prune_versions as prune
-from borealis.agent.uplink import Uplink
+from borealis.agent.self_update.state import prune_versions as prune
 from borealis.core.home import Home, ensure_dir
 from borealis.core.ids import new_id
 from borealis.core.logs import kv
 from borealis.protocol import keys
-from borealis.protocol.messages import MessageType
-from borealis.protocol.updates import (
+from borealis.protocol.agent_updates import (
     MAX_REASON_CHARS,
     MAX_WHEEL_BYTES,
     SHA256_PATTERN,
@@ -50,13 +49,14 @@ from borealis.protocol.updates import (
     update_payload,
     wheel_filename,
 )
+from borealis.protocol.messages import MessageType
 
 FETCH_WAIT_S = 10.0  # a chunk not here by then is asked for again (the connection may be new)
 FETCH_TRIES = 6
 JOBS_WAIT_S = 60.0  # running jobs get this long to finish before the switch interrupts them
 JOBS_POLL_S = 0.5
 
-log = logging.getLogger("borealis.agent.updater")
+log = logging.getLogger("borealis.agent.self_update.updater")
 COSIGN_REFUSAL = (
     "updates from the server are refused: this agent requires operator co-signing "
     "(update it with a co-signed job instead)"

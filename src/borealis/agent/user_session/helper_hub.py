@@ -20,8 +20,6 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from borealis.agent import local_ipc
-from borealis.agent.helper_spawn import HelperProcesses
 from borealis.agent.roles.contract import (
     JobRequest,
     JobResult,
@@ -30,7 +28,9 @@ from borealis.agent.roles.contract import (
     RoleContext,
     RunContext,
 )
-from borealis.agent.sessions import Session, login_sessions, pick_for_user_jobs
+from borealis.agent.user_session import local_ipc
+from borealis.agent.user_session.helper_spawn import HelperProcesses
+from borealis.agent.user_session.sessions import Session, login_sessions, pick_for_user_jobs
 from borealis.core.errors import ProtocolError
 from borealis.core.logs import kv
 from borealis.protocol import screen

@@ -11,11 +11,11 @@ from borealis.core.clock import utcnow
 from borealis.core.errors import Conflict, InvalidInput
 from borealis.core.home import Home
 from borealis.protocol import keys
-from borealis.protocol.updates import update_payload, wheel_filename
+from borealis.protocol.agent_updates import update_payload, wheel_filename
 from borealis.server import audit
+from borealis.server.agent_updates import store, wheels
 from borealis.server.db.database import Database
 from borealis.server.db.models import AgentVersion
-from borealis.server.updates import store, wheels
 
 
 class Catalog:

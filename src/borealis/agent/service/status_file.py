@@ -21,7 +21,7 @@ from borealis.core.logs import kv
 
 STATUS_FILE = "status.json"
 
-log = logging.getLogger("borealis.agent.status")
+log = logging.getLogger("borealis.agent.service.status")
 
 
 class ConnectionState(StrEnum):

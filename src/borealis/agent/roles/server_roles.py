@@ -19,7 +19,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from borealis.agent.operator_policy import OperatorPolicy
+from borealis.agent.jobs.operator_policy import OperatorPolicy
 from borealis.agent.roles.registry import RoleRegistry
 from borealis.core.home import ensure_dir, write_atomic
 from borealis.core.logs import kv
@@ -33,7 +33,7 @@ from borealis.protocol.roles import (
     role_remove_payload,
 )
 
-log = logging.getLogger("borealis.agent.server_roles")
+log = logging.getLogger("borealis.agent.roles.server_roles")
 
 
 class RoleFrameRefused(Exception):

@@ -1,6 +1,6 @@
 """Starting user-session helpers for the sessions the agent finds (DESIGN §2).
 
-A helper is started as `python -m borealis.agent.helper --user NAME --once`: as root it imports what it
+A helper is started as `python -m borealis.agent.user_session.helper --user NAME --once`: as root it imports what it
 needs, then becomes the session's user; it inherits the session's environment (DISPLAY, the D-Bus
 address, XDG_RUNTIME_DIR, …). Its stderr goes to `Logs/Agent/helper-<user>.log`, rotated and pruned
 like every log. A helper that exits is started again later with a growing delay; at most one process
@@ -18,8 +18,8 @@ import sys
 import time
 from dataclasses import dataclass, field
 
-from borealis.agent.local_ipc import describe
-from borealis.agent.sessions import Session, session_environment
+from borealis.agent.user_session.local_ipc import describe
+from borealis.agent.user_session.sessions import Session, session_environment
 from borealis.core.home import Home
 from borealis.core.logs import LogPolicy, PruningFileHandler, kv
 
@@ -44,7 +44,7 @@ class _Spawned:
 
 def helper_command(home: Home, address: str, session: Session, *, as_root: bool) -> list[str]:
     command = [
-        *(sys.executable, "-m", "borealis.agent.helper", "--home", str(home.root)),
+        *(sys.executable, "-m", "borealis.agent.user_session.helper", "--home", str(home.root)),
         *("--socket", describe(address), "--session", session.id),
     ]
     if as_root:

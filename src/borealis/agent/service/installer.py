@@ -23,14 +23,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 from borealis import __version__
-from borealis.agent import install_venv
 from borealis.agent.clock import utc_now
 from borealis.agent.identity import is_enrolled
-from borealis.agent.install_manifest import Manifest, read_manifest, venv_path, write_manifest
 from borealis.agent.platform import service_platform
 from borealis.agent.platform.base import Command, ServicePlatform, ServiceSpec
 from borealis.agent.resources import agent_process_alive
-from borealis.agent.supervisor_state import read_record
+from borealis.agent.service import install_venv
+from borealis.agent.service.install_manifest import Manifest, read_manifest, venv_path, write_manifest
+from borealis.agent.service.supervisor_state import read_record
 from borealis.core.errors import ConfigError, Conflict, InvalidInput
 from borealis.core.home import Home, ensure_dir, write_atomic
 from borealis.core.settings import load_agent_settings

@@ -13,8 +13,8 @@ from typing import Any
 from borealis.agent.clock import parse_utc
 from borealis.agent.identity import load_identity
 from borealis.agent.resources import agent_process_alive, rss_of
-from borealis.agent.status_file import ConnectionState, read_status
-from borealis.agent.supervisor_state import read_record
+from borealis.agent.service.status_file import ConnectionState, read_status
+from borealis.agent.service.supervisor_state import read_record
 from borealis.core.home import Home
 from borealis.core.settings import load_agent_settings
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from borealis.core.errors import InvalidInput, PayloadTooLarge
 from borealis.core.home import Home, ensure_dir
 from borealis.protocol import keys
-from borealis.protocol.updates import MAX_WHEEL_BYTES, VERSION_PATTERN
+from borealis.protocol.agent_updates import MAX_WHEEL_BYTES, VERSION_PATTERN
 
 BLOB_DIR = "agent-versions"
 FILENAME = re.compile(r"borealis-[0-9A-Za-z.+!_]{1,64}-py3-none-any\.whl")
