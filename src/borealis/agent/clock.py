@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 from borealis.core.clock import iso, utcnow
 
 
-def utc_now() -> str:
+def utc_now_iso() -> str:
+    """Now, as the ISO 8601 UTC string a state file or frame records (`core.clock.utcnow` is the datetime)."""
     return iso(utcnow()) or ""
 
 

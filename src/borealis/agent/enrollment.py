@@ -14,7 +14,7 @@ from typing import Any
 import httpx
 
 from borealis import __version__
-from borealis.agent.clock import utc_now
+from borealis.agent.clock import utc_now_iso
 from borealis.agent.credentials import save_credentials, tls_cert_path
 from borealis.agent.facts import host_facts, hostname
 from borealis.agent.identity import Identity, is_enrolled, load_identity
@@ -86,7 +86,7 @@ def enroll(
         server_url=url,
         server_public_key=server_key_text,
         fingerprint=code.fingerprint,
-        enrolled_at=utc_now(),
+        enrolled_at=utc_now_iso(),
     )
     update_toml(home.agent_toml, server_url=url)
     if trusted:

@@ -16,11 +16,12 @@ from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from borealis.agent.clock import utc_now
+from borealis.agent.clock import utc_now_iso
 from borealis.agent.inventory import machine, network, processes, software, storage
 from borealis.agent.inventory.collected import Collected
 from borealis.agent.inventory.services import collect_services
 from borealis.agent.inventory.updates import list_updates
+from borealis.core.errors import BorealisError
 from borealis.protocol.inventory import SECTIONS, section_hash
 
 DEFAULT_BUDGET_S: dict[str, float] = {
@@ -84,7 +85,7 @@ BUILTIN: dict[str, Collector] = {
 }
 
 
-class SectionBusy(Exception):
+class SectionBusy(BorealisError):
     """The section's previous collection is still running past its budget."""
 
 
@@ -122,7 +123,7 @@ class Collectors:
         """The section as the protocol describes it (data unpacked); never raises for a collector error."""
         budget = self.config.budget(name)
         async with self._locks[name]:
-            started, began = utc_now(), time.monotonic()
+            started, began = utc_now_iso(), time.monotonic()
             data: Any = None
             note: str | None = None
             error: str | None = None

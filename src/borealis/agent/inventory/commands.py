@@ -13,13 +13,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from borealis.agent.jobs.process_group import end_group
+from borealis.core.errors import BorealisError
 
 MAX_OUTPUT_BYTES = 64 * 1024 * 1024
 READ_BYTES = 64 * 1024
 C_LOCALE = {"LC_ALL": "C.UTF-8", "LANG": "C.UTF-8"}
 
 
-class CommandFailed(Exception):
+class CommandFailed(BorealisError):
     """A command could not start, timed out, or printed more than we keep."""
 
 

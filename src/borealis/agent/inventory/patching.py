@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from borealis.core.errors import BorealisError
+
 DPKG_FRONTEND_LOCK = Path("/var/lib/dpkg/lock-frontend")
 PACKAGE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9.+_:~=-]{0,199}$")
 MAX_PACKAGES = 1000
@@ -26,7 +28,7 @@ _LOCK_LINES = re.compile(
 )
 
 
-class NothingToInstall(Exception):
+class NothingToInstall(BorealisError):
     """`which: security` with no pending security update."""
 
 

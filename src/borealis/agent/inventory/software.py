@@ -14,6 +14,7 @@ from typing import Any
 
 from borealis.agent.inventory.commands import run_command
 from borealis.agent.inventory.machine import iso_utc
+from borealis.core.errors import BorealisError
 
 DPKG_STATUS = Path("/var/lib/dpkg/status")
 DPKG_FORMAT = (
@@ -23,7 +24,7 @@ DPKG_FORMAT = (
 RPM_FORMAT = "%{NAME}\\t%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\\t%{ARCH}\\t%{VENDOR}\\t%{SIZE}\\t%{INSTALLTIME}\\n"
 
 
-class NoPackageManager(Exception):
+class NoPackageManager(BorealisError):
     """Neither dpkg nor rpm is on this machine."""
 
 

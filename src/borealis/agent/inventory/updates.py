@@ -16,6 +16,7 @@ from typing import Any
 
 from borealis.agent.inventory.commands import CommandOutput, run_command
 from borealis.agent.inventory.software import parse_rpm
+from borealis.core.errors import BorealisError
 
 APT_NO_LOCK = ("-o", "Debug::NoLocking=1")
 _APT_INST = re.compile(
@@ -24,7 +25,7 @@ _APT_INST = re.compile(
 _DNF_LINE = re.compile(r"^(?P<name>\S+)\.(?P<arch>[^.\s]+)\s+(?P<version>\S+)\s+(?P<repo>\S+)\s*$")
 
 
-class UpdatesUnavailable(Exception):
+class UpdatesUnavailable(BorealisError):
     """No supported package manager, or it failed to say what is pending."""
 
 

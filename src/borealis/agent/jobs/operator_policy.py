@@ -12,7 +12,7 @@ from pathlib import Path
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from borealis.agent.clock import utc_now
+from borealis.agent.clock import utc_now_iso
 from borealis.core import codec
 from borealis.core.errors import ConfigError, InvalidInput
 from borealis.core.home import Home, ensure_dir, write_atomic
@@ -64,6 +64,6 @@ def save_policy(path: Path | None, trusted: list[Ed25519PublicKey], changed_by: 
         "operator_keys": [keys.public_b64(key) for key in trusted],
         "fingerprints": [keys.fingerprint(key) for key in trusted],
         "changed_by": changed_by,
-        "changed_at": utc_now(),
+        "changed_at": utc_now_iso(),
     }
     write_atomic(path, codec.dumps_bytes(document), mode=0o600)

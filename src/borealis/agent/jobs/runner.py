@@ -26,7 +26,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from borealis.agent.clock import utc_now
+from borealis.agent.clock import utc_now_iso
 from borealis.agent.jobs.operator_policy import OperatorPolicy
 from borealis.agent.jobs.process_group import end_orphaned_group, process_started_at
 from borealis.agent.link.outbox import Outbox
@@ -42,7 +42,7 @@ from borealis.agent.roles.contract import (
 )
 from borealis.agent.roles.registry import RoleRegistry, RoleUnavailable, Slot
 from borealis.agent.user_session.helper_hub import HelperHub, NoUserSession
-from borealis.core.errors import InvalidInput
+from borealis.core.errors import BorealisError, InvalidInput
 from borealis.core.ids import new_id
 from borealis.core.logs import kv
 from borealis.protocol import cosign, keys
@@ -58,13 +58,13 @@ NO_USER_HELPER = "this agent does not run user-session jobs (no helper socket on
 log = logging.getLogger("borealis.agent.jobs")
 
 
-class JobRefused(Exception):
-    """A job the agent will not run; `status` is what its result says (failed or expired)."""
+class JobRefused(BorealisError):
+    """A job the agent will not run; `state` is what its result says (failed or expired)."""
 
     def __init__(self, reason: str, status: JobState = JobState.FAILED) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.status = status
+        self.state = status
 
 
 @dataclass
@@ -252,7 +252,7 @@ class JobRunner:
                 await self._change_policy(request, not_after, signed)
                 return
             slot, role = await self._role_for(request)
-            started_at = utc_now()
+            started_at = utc_now_iso()
             accepted = {
                 "t": MessageType.JOB_ACCEPTED.value,
                 "msg_id": new_id(),
@@ -265,7 +265,7 @@ class JobRunner:
             if slot is not None:
                 self._registry.release(slot)
             log.warning("job refused", extra=kv(job_id=job_id, role=frame.get("role"), reason=refusal.reason))
-            await self._report(job_id, JobResult(refusal.status, error=refusal.reason), None, running=False)
+            await self._report(job_id, JobResult(refusal.state, error=refusal.reason), None, running=False)
             return
         except Exception:  # the outbox is unusable (disk full): run nothing; the server row will expire
             if slot is not None:
@@ -366,7 +366,7 @@ class JobRunner:
             raise JobRefused(f"operator policy refused: {bad.detail}") from None
         if not await self._outbox.remember(request.job_id, not_after):
             raise JobRefused("replayed job: this job id was already received")
-        started_at = utc_now()
+        started_at = utc_now_iso()
         await asyncio.to_thread(self.policy.replace, trusted, signed.key_id)
         fingerprints = sorted(self.policy.keys)
         log.warning(
@@ -468,7 +468,7 @@ class JobRunner:
             "status": result.status.value,
             "exit_code": result.exit_code,
             "started_at": started_at,
-            "finished_at": utc_now(),
+            "finished_at": utc_now_iso(),
             "stdout_tail": result.stdout_tail,
             "stderr_tail": result.stderr_tail,
             "data": result.data,

@@ -21,7 +21,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidURI
 
 from borealis import __version__
-from borealis.agent.clock import utc_now
+from borealis.agent.clock import utc_now_iso
 from borealis.agent.identity import Identity
 from borealis.agent.link.heartbeat import HeartbeatSource, jittered
 from borealis.agent.link.reconnect import ABNORMAL_CLOSURE, SessionOutcome
@@ -118,7 +118,7 @@ class Connection:
                 welcomed_at = time.monotonic()
                 self._status.set(
                     state=ConnectionState.CONNECTED,
-                    connected_since=utc_now(),
+                    connected_since=utc_now_iso(),
                     last_close_code=None,
                     last_close_reason=None,
                     last_error=None,

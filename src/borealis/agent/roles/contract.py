@@ -14,6 +14,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from borealis.core.errors import BorealisError
 from borealis.protocol.jobs import JobState
 
 if TYPE_CHECKING:
@@ -76,7 +77,7 @@ class RoleContext:
         return replace(self, output=output, process_started=process_started)
 
 
-class RoleError(Exception):
+class RoleError(BorealisError):
     """A role refuses a request it cannot run (bad params, missing interpreter): the job `failed`."""
 
 

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from borealis.agent.roles.contract import Role, RoleContext
+from borealis.core.errors import BorealisError
 from borealis.core.logs import kv
 
 BUILTIN = {
@@ -59,7 +60,7 @@ PURPOSE = re.compile(r"^[a-z][a-z0-9_]{0,63}$")
 log = logging.getLogger("borealis.agent.roles")
 
 
-class RoleUnavailable(Exception):
+class RoleUnavailable(BorealisError):
     """No usable role by that name (unknown, failed to load, or failed to start)."""
 
 

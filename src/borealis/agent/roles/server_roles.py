@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from borealis.agent.jobs.operator_policy import OperatorPolicy
 from borealis.agent.roles.registry import RoleRegistry
+from borealis.core.errors import BorealisError
 from borealis.core.home import ensure_dir, write_atomic
 from borealis.core.logs import kv
 from borealis.protocol import keys
@@ -36,7 +37,7 @@ from borealis.protocol.roles import (
 log = logging.getLogger("borealis.agent.roles.server_roles")
 
 
-class RoleFrameRefused(Exception):
+class RoleFrameRefused(BorealisError):
     pass
 
 

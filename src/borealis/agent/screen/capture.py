@@ -13,8 +13,10 @@ import sys
 from dataclasses import dataclass
 from typing import Any
 
+from borealis.core.errors import BorealisError
 
-class CaptureError(Exception):
+
+class CaptureError(BorealisError):
     """The screen cannot be captured here; the message says why, for the job's `error`."""
 
 

@@ -7,11 +7,12 @@ import io
 from PIL import Image
 
 from borealis.agent.screen.capture import Frame
+from borealis.core.errors import BorealisError
 
 PIL_FORMATS = {"png": "PNG", "jpeg": "JPEG", "webp": "WEBP"}
 
 
-class TooLarge(Exception):
+class TooLarge(BorealisError):
     """The encoded image is over the bound; the message says by how much."""
 
 

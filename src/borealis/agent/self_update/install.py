@@ -20,6 +20,7 @@ import sysconfig
 from pathlib import Path
 
 from borealis.agent.self_update.state import interpreter, mark_complete, version_dir
+from borealis.core.errors import BorealisError
 from borealis.core.home import Home
 
 BASE_PTH = "_borealis_base.pth"
@@ -28,7 +29,7 @@ MAX_OUTPUT_CHARS = 800
 CHECK_CODE = "import borealis, borealis.agent.worker; print(borealis.__version__)"
 
 
-class InstallFailed(Exception):
+class InstallFailed(BorealisError):
     """The new environment could not be made or does not hold the offered version."""
 
 

@@ -14,7 +14,7 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 
-from borealis.agent.clock import utc_now
+from borealis.agent.clock import utc_now_iso
 from borealis.agent.self_update.state import (
     Rollback,
     Trial,
@@ -76,12 +76,12 @@ class VersionSwitch:
         if target is None or target == state.active or not is_complete(self._home, target):
             if target is not None:  # the worker said `switching`: it must hear that nothing happened
                 reason = "the supervisor found no complete install of this version to switch to"
-                state.rollback = Rollback(version=target, reason=reason, at=utc_now())
+                state.rollback = Rollback(version=target, reason=reason, at=utc_now_iso())
             write_state(self._home, state)
             log.error("switch requested without a usable version", extra=kv(version=target))
             return None
         state.previous, state.active = state.active, target
-        state.trial = Trial(version=target, started_at=utc_now())
+        state.trial = Trial(version=target, started_at=utc_now_iso())
         state.rollback = None
         write_state(self._home, state)
         self._deadline = self._clock() + self._confirm_s
@@ -116,7 +116,7 @@ class VersionSwitch:
             return None
         state.active, state.previous = state.previous, None
         state.trial = None
-        state.rollback = Rollback(version=failed, reason=reason, at=utc_now())
+        state.rollback = Rollback(version=failed, reason=reason, at=utc_now_iso())
         write_state(self._home, state)
         log.error(
             "rolling back to the previous agent version",

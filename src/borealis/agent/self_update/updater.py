@@ -35,6 +35,7 @@ from borealis.agent.self_update.state import (
     write_state,
 )
 from borealis.agent.self_update.state import prune_versions as prune
+from borealis.core.errors import BorealisError
 from borealis.core.home import Home, ensure_dir
 from borealis.core.ids import new_id
 from borealis.core.logs import kv
@@ -63,7 +64,7 @@ COSIGN_REFUSAL = (
 )
 
 
-class UpdateRefused(Exception):
+class UpdateRefused(BorealisError):
     """An offer this agent will not (or could not) carry out; the reason goes to the server."""
 
 

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from borealis import __version__
-from borealis.agent.clock import utc_now
+from borealis.agent.clock import utc_now_iso
 from borealis.agent.identity import is_enrolled
 from borealis.agent.platform import service_platform
 from borealis.agent.platform.base import Command, ServicePlatform, ServiceSpec
@@ -68,7 +68,7 @@ def install(home: Home, *, root: Path | None, server_url: str | None, code: str 
         say(line)
     manifest = Manifest(
         version=__version__,
-        installed_at=utc_now(),
+        installed_at=utc_now_iso(),
         platform=platform.name,
         service=platform.service,
         root=str(root) if root is not None else None,

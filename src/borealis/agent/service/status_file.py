@@ -13,7 +13,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from borealis.agent.clock import utc_now
+from borealis.agent.clock import utc_now_iso
 from borealis.core import codec
 from borealis.core.errors import InvalidInput
 from borealis.core.home import Home, ensure_dir, write_atomic
@@ -86,7 +86,7 @@ class StatusPublisher:
 
     def __init__(self, path: Path, initial: WorkerStatus) -> None:
         self._path = path
-        self._status = replace(initial, last_change=initial.last_change or utc_now())
+        self._status = replace(initial, last_change=initial.last_change or utc_now_iso())
         self._dirty = asyncio.Event()
 
     @property
@@ -97,7 +97,7 @@ class StatusPublisher:
         updated = replace(self._status, **changes)
         if updated == self._status:
             return
-        self._status = replace(updated, last_change=utc_now())
+        self._status = replace(updated, last_change=utc_now_iso())
         self._dirty.set()
 
     async def run(self) -> None:

@@ -25,7 +25,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
-from borealis.agent.clock import utc_now
+from borealis.agent.clock import utc_now_iso
 from borealis.agent.identity import load_identity
 from borealis.agent.resources import rss_of
 from borealis.agent.self_update.state import SWITCH_EXIT_CODE
@@ -71,7 +71,7 @@ class Supervisor:
             base=settings.backoff_base_s, cap=settings.restart_backoff_cap_s, rng=rng or random.Random()
         )
         self._tick_s = max(MIN_TICK_S, min(settings.internal_heartbeat_s, settings.hang_timeout_s / 4))
-        self._record = SupervisorRecord(pid=os.getpid(), started_at=utc_now())
+        self._record = SupervisorRecord(pid=os.getpid(), started_at=utc_now_iso())
         self._selector = selectors.DefaultSelector()
         self._wakeup_r, self._wakeup_w = os.pipe()
         self._worker: subprocess.Popen[bytes] | None = None
@@ -137,7 +137,7 @@ class Supervisor:
             log.error("cannot start the worker", extra=kv(**self._fields, error=exc))
             if self._versions is not None and self._versions.in_trial:
                 return self._roll_back(f"the new worker cannot start: {exc}", None)
-            return Restart(utc_now(), RestartReason.CRASHED, f"cannot start: {exc}")
+            return Restart(utc_now_iso(), RestartReason.CRASHED, f"cannot start: {exc}")
         return self._watch()
 
     def _spawn(self) -> None:
@@ -152,7 +152,7 @@ class Supervisor:
         self._spawned_at = self._last_beat = time.monotonic()
         self._next_memory_check = self._spawned_at + self._settings.internal_heartbeat_s
         self._record.worker_pid = worker.pid
-        self._record.worker_started_at = utc_now()
+        self._record.worker_started_at = utc_now_iso()
         self._save()
         log.info("worker started", extra=kv(**self._fields, worker_pid=worker.pid, python=command[0]))
 
@@ -179,7 +179,7 @@ class Supervisor:
                     "worker hangs; killing it", extra=kv(**self._fields, worker_pid=worker.pid, detail=detail)
                 )
                 self._kill_worker()
-                return Restart(utc_now(), RestartReason.HANG, detail, worker.pid)
+                return Restart(utc_now_iso(), RestartReason.HANG, detail, worker.pid)
             if now >= self._next_memory_check:
                 self._next_memory_check = now + self._settings.internal_heartbeat_s
                 rss = rss_of(worker.pid)
@@ -192,7 +192,7 @@ class Supervisor:
                         extra=kv(**self._fields, worker_pid=worker.pid, rss_bytes=rss, detail=detail),
                     )
                     self._stop_worker()
-                    return Restart(utc_now(), RestartReason.MEMORY, detail, worker.pid)
+                    return Restart(utc_now_iso(), RestartReason.MEMORY, detail, worker.pid)
 
     def _after_exit(self, code: int, pid: int) -> Restart:
         """An exit asking for a switch to a new version, one that ends a trial, or a plain one."""
@@ -203,7 +203,9 @@ class Supervisor:
             version = self._versions.switch()
             if version is not None:
                 self._restart_now = True
-                return Restart(utc_now(), RestartReason.UPDATE, f"switching to agent version {version}", pid)
+                return Restart(
+                    utc_now_iso(), RestartReason.UPDATE, f"switching to agent version {version}", pid
+                )
         if self._versions.in_trial:
             return self._roll_back(f"the new worker ended before it connected ({restart.detail})", pid)
         return restart
@@ -212,7 +214,7 @@ class Supervisor:
         failed = self._versions.rollback(reason) if self._versions is not None else None
         self._restart_now = True
         return Restart(
-            utc_now(), RestartReason.UPDATE, f"rolled back from agent version {failed}: {reason}", pid
+            utc_now_iso(), RestartReason.UPDATE, f"rolled back from agent version {failed}: {reason}", pid
         )
 
     def _stop_worker(self) -> None:
@@ -323,14 +325,14 @@ class Supervisor:
 
 def _exit_restart(code: int, pid: int) -> Restart:
     if code == 0:
-        return Restart(utc_now(), RestartReason.EXITED, "exit code 0", pid)
+        return Restart(utc_now_iso(), RestartReason.EXITED, "exit code 0", pid)
     if code < 0:
         try:
             name = signal.Signals(-code).name
         except ValueError:
             name = f"signal {-code}"
-        return Restart(utc_now(), RestartReason.CRASHED, f"killed by {name}", pid)
-    return Restart(utc_now(), RestartReason.CRASHED, f"exit code {code}", pid)
+        return Restart(utc_now_iso(), RestartReason.CRASHED, f"killed by {name}", pid)
+    return Restart(utc_now_iso(), RestartReason.CRASHED, f"exit code {code}", pid)
 
 
 def _signal(worker: subprocess.Popen[bytes], signum: int) -> None:

@@ -31,7 +31,7 @@ from borealis.agent.roles.contract import (
 from borealis.agent.user_session import local_ipc
 from borealis.agent.user_session.helper_spawn import HelperProcesses
 from borealis.agent.user_session.sessions import Session, login_sessions, pick_for_user_jobs
-from borealis.core.errors import ProtocolError
+from borealis.core.errors import BorealisError, ProtocolError
 from borealis.core.logs import kv
 from borealis.protocol import screen
 from borealis.protocol.jobs import FINAL_STATES, MAX_CHUNK_BYTES, MAX_TAIL_BYTES, JobState
@@ -46,11 +46,11 @@ DISCONNECTED = "the user-session helper disconnected while the job was running"
 log = logging.getLogger("borealis.agent.helpers")
 
 
-class NoUserSession(Exception):
+class NoUserSession(BorealisError):
     """A `run_as: user` job has nowhere to run; the message says why."""
 
 
-class _Refused(Exception):
+class _Refused(BorealisError):
     pass
 
 
