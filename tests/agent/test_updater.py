@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from borealis.agent.assembly import build_worker
 from borealis.agent.self_update.install import base_site_paths
 from borealis.agent.self_update.state import (
     SWITCH_EXIT_CODE,
@@ -22,7 +23,6 @@ from borealis.agent.self_update.state import (
     version_dir,
     versions_dir,
 )
-from borealis.agent.worker import build_worker
 from borealis.core.home import Home
 from borealis.core.settings import load_agent_settings
 from borealis.protocol import keys

@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from borealis.agent.assembly import build_worker
 from borealis.agent.service.status_file import ConnectionState, read_status
-from borealis.agent.worker import build_worker
 from borealis.core.settings import load_agent_settings
 from borealis.protocol import keys
 from tests.agent.fakes import FakeGateway, enrolled_home

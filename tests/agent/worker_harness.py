@@ -12,8 +12,9 @@ from typing import Any
 
 import psutil
 
+from borealis.agent.assembly import build_worker
 from borealis.agent.identity import Identity
-from borealis.agent.worker import Worker, build_worker
+from borealis.agent.worker import Worker
 from borealis.core.home import Home
 from borealis.core.settings import load_agent_settings
 from tests.agent.fakes import FakeGateway, enrolled_home

@@ -18,7 +18,7 @@ from borealis.agent.clock import utc_now_iso
 from borealis.agent.credentials import save_credentials, tls_cert_path
 from borealis.agent.facts import host_facts, hostname
 from borealis.agent.identity import Identity, is_enrolled, load_identity
-from borealis.agent.jobs.operator_policy import policy_path, save_policy
+from borealis.agent.operator_policy import policy_path, save_policy
 from borealis.core.errors import (
     BorealisError,
     Conflict,

@@ -3,7 +3,8 @@
 It sleeps a random start-up delay, then runs connection after connection with the reconnect policy
 between them, publishes its state to `status.json`, and writes a short line to its stdout every
 `internal_heartbeat_s` so the supervisor can tell it is alive. The first SIGTERM/SIGINT closes the
-socket cleanly and exits 0; a second one cancels everything at once.
+socket cleanly and exits 0; a second one cancels everything at once. `assembly` builds it; this module
+runs it.
 """
 
 from __future__ import annotations
@@ -15,42 +16,21 @@ import logging
 import os
 import random
 import signal
-import socket
 import stat
 import sys
-from dataclasses import replace
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-from borealis.agent.credentials import load_agent_key, pinned_server_key, server_tls_context
-from borealis.agent.facts import host_facts
-from borealis.agent.identity import Identity, load_identity
-from borealis.agent.inventory.service import InventoryService, build_inventory
-from borealis.agent.jobs.operator_policy import OperatorPolicy
+from borealis.agent.identity import Identity
+from borealis.agent.inventory.service import InventoryService
 from borealis.agent.jobs.runner import JobRunner
 from borealis.agent.link.connection import Connection
-from borealis.agent.link.heartbeat import HeartbeatSource
-from borealis.agent.link.outbox import Outbox, outbox_path
+from borealis.agent.link.inbox import Inbox
 from borealis.agent.link.reconnect import ReconnectPolicy, RetryKind, SessionOutcome
-from borealis.agent.link.uplink import Uplink
-from borealis.agent.resources import ProcessMeter
-from borealis.agent.roles.contract import RoleContext
-from borealis.agent.roles.registry import RoleRegistry
-from borealis.agent.roles.server_roles import ServerRoles
-from borealis.agent.screen.live_view import LiveView
 from borealis.agent.self_update.state import SWITCH_EXIT_CODE
 from borealis.agent.self_update.updater import Updater
-from borealis.agent.service.status_file import ConnectionState, StatusPublisher, WorkerStatus, status_path
-from borealis.agent.user_session.helper_hub import HelperHub
-from borealis.agent.user_session.helper_spawn import HelperProcesses
-from borealis.agent.user_session.local_ipc import helper_address
-from borealis.core.errors import BorealisError
-from borealis.core.home import Home
-from borealis.core.logs import kv, setup_logging
-from borealis.core.settings import AgentSettings, load_agent_settings
-from borealis.protocol import roles as roles_protocol
-from borealis.protocol import screen
+from borealis.agent.service.status_file import ConnectionState, StatusPublisher
+from borealis.core.logs import kv
+from borealis.core.settings import AgentSettings
 
 BEAT_LINE = b"beat\n"
 WORKER_THREADS = 3
@@ -74,11 +54,13 @@ class Worker:
         beat_fd: int | None = STDOUT_FD,
         rng: random.Random | None = None,
         jobs: JobRunner | None = None,
+        inbox: Inbox | None = None,
         inventory: InventoryService | None = None,
         updater: Updater | None = None,
     ) -> None:
         self._settings = settings
         self._jobs = jobs
+        self._inbox = inbox  # its handlers settle before the jobs stop (they may use the outbox)
         self._updater = updater  # started after the jobs (it reports through their outbox), stopped before
         self._exit_code = 0
         self._inventory = inventory  # started after the jobs (it needs their open outbox), stopped before
@@ -134,6 +116,8 @@ class Worker:
         finally:
             if self._updater is not None:
                 await self._updater.stop()
+            if self._inbox is not None:
+                await self._inbox.settle()
             if self._jobs is not None:
                 if self._inventory is not None:
                     await self._inventory.stop()
@@ -223,107 +207,6 @@ class Worker:
             await asyncio.sleep(self._settings.internal_heartbeat_s)
 
 
-def build_worker(
-    home: Home, settings: AgentSettings, *, startup_delay: bool, beat_fd: int | None = STDOUT_FD
-) -> Worker:
-    """Everything a worker needs, read from the home. Raises ConfigError when it is not enrolled.
-
-    `server_url` in agent.toml wins over the one recorded at enrollment, so an operator can move an
-    agent to a new address by editing one file; the server key stays pinned either way.
-    """
-    identity = load_identity(home)
-    if settings.server_url:
-        identity = replace(identity, server_url=settings.server_url.rstrip("/"))
-    key = load_agent_key(home)
-    status = StatusPublisher(
-        status_path(home),
-        WorkerStatus(pid=os.getpid(), agent_id=identity.agent_id, server_url=identity.server_url),
-    )
-    server_key = pinned_server_key(home, identity)
-    inventory = build_inventory(home, settings)
-    updater = Updater(home, server_key)
-    jobs = build_job_runner(home, settings, identity.agent_id, server_key, inventory, updater)
-    heartbeats = HeartbeatSource(ProcessMeter(), roles_health=jobs.health)
-    tls = server_tls_context(home, identity.server_url)
-    connection = Connection(
-        identity, key, server_key, host_facts(), heartbeats, status, session=jobs, tls=tls
-    )
-    return Worker(
-        settings,
-        identity,
-        connection,
-        status,
-        startup_delay=startup_delay,
-        beat_fd=beat_fd,
-        jobs=jobs,
-        inventory=inventory,
-        updater=updater,
-    )
-
-
-def build_job_runner(
-    home: Home,
-    settings: AgentSettings,
-    agent_id: str,
-    server_key: Ed25519PublicKey,
-    inventory: InventoryService | None = None,
-    updater: Updater | None = None,
-) -> JobRunner:
-    """The job side of the worker: outbox, roles (built-in, entry points, drop-ins) and the runner."""
-    outbox = Outbox(outbox_path(home.agent), settings.outbox_max_messages, settings.outbox_max_bytes)
-    uplink = Uplink(outbox)
-    if inventory is not None:
-        inventory.attach(outbox, uplink)
-    ctx = RoleContext(agent_id=agent_id, home_root=home.root, tmp_dir=home.agent / "tmp", inventory=inventory)
-    registry = RoleRegistry(ctx, home.agent_roles, server_dir=home.agent_roles / "Server")
-    runner = JobRunner(
-        agent_id,
-        server_key,
-        registry,
-        outbox,
-        uplink,
-        ctx,
-        allowed_roles=settings.allowed_roles,
-        max_jobs=settings.max_jobs,
-        roles_scan_s=settings.roles_scan_s,
-        user_sessions=build_helper_hub(home, settings),
-        policy=OperatorPolicy.load(home),
-    )
-    server_roles = ServerRoles(
-        home.agent_roles / "Server", server_key, registry, uplink.send_output, policy=runner.policy
-    )
-    live = LiveView(
-        runner.user_sessions,
-        uplink,
-        runner.policy,
-        enabled=settings.live_view,
-        control=settings.remote_control,
-        notice=settings.screen_notice,
-    )
-    for kind in screen.SERVER_TO_AGENT:
-        runner.on(kind, live.on_frame)
-    runner.on(roles_protocol.INSTALL, server_roles.on_install)
-    runner.on(roles_protocol.REMOVE, server_roles.on_remove)
-    if updater is not None:
-        updater.attach(outbox, uplink, runner)
-    return runner
-
-
-def build_helper_hub(home: Home, settings: AgentSettings) -> HelperHub | None:
-    """Where `run_as: user` jobs go (DESIGN §2); None where there are no Unix sockets (Windows)."""
-    if not hasattr(socket, "AF_UNIX"):
-        return None
-    address = helper_address(home, settings.helper_socket)
-    spawner = HelperProcesses(home, settings.log, address) if settings.helper_spawn else None
-    return HelperHub(
-        address,
-        helper_user=settings.helper_user,
-        helper_display=settings.helper_display,
-        spawner=spawner,
-        scan_s=settings.sessions_scan_s,
-    )
-
-
 async def _with_few_threads(worker: Worker) -> int:
     """Run the worker with a small default thread pool: asyncio's default (CPUs + 4) threads stay alive
     once started, and each that allocates may cost a glibc malloc arena — RSS an idle agent never
@@ -334,40 +217,13 @@ async def _with_few_threads(worker: Worker) -> int:
     return await worker.run()
 
 
-def run_worker(home: Home, *, startup_delay: bool) -> int:
-    """Entry point of the hidden `borealis agent worker` command."""
-    settings = load_agent_settings(home)
-    setup_logging(home.agent_logs / "agent.log", settings.log)
-    worker = build_worker(home, settings, startup_delay=startup_delay)
+def run(worker: Worker) -> int:
+    """Run the worker to its end; its exit code (SWITCH_EXIT_CODE asks for the new agent version)."""
     try:
         # Plain asyncio, not uvloop: the worker holds one socket, and uvloop would add ~3 MiB of RSS.
         return asyncio.run(_with_few_threads(worker))
     except asyncio.CancelledError:
         return 1
-
-
-def main(argv: list[str]) -> int:
-    """`python -m borealis.agent.worker --home H [--no-startup-delay]`, as the supervisor starts it.
-
-    Not through the `borealis` command: skipping click keeps ~5 MiB out of the long-lived worker.
-    """
-    home: str | None = None
-    startup_delay = True
-    args = iter(argv)
-    for arg in args:
-        if arg == "--home":
-            home = next(args, None)
-        elif arg == "--no-startup-delay":
-            startup_delay = False
-        else:
-            sys.stderr.write(f"borealis agent worker: unknown argument {arg!r}\n")
-            return 2
-    limit_malloc_arenas()
-    try:
-        return run_worker(Home.resolve(home), startup_delay=startup_delay)
-    except BorealisError as exc:
-        sys.stderr.write(f"borealis: error: {exc.detail}\n")
-        return exc.exit_code
 
 
 def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
@@ -385,4 +241,9 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
 
 
 if __name__ == "__main__":
+    # `python -m borealis.agent.worker` is how the supervisor starts the worker (of any version): the
+    # assembly builds it from this module, so alias it rather than load it a second time.
+    sys.modules.setdefault("borealis.agent.worker", sys.modules[__name__])
+    from borealis.agent.assembly import main
+
     sys.exit(main(sys.argv[1:]))

@@ -67,7 +67,7 @@ def run(home: str, no_startup_delay: bool) -> int:
 @click.option("--no-startup-delay", is_flag=True)
 def worker(home: str, no_startup_delay: bool) -> int:
     """The worker process; started by `agent run`, not by hand."""
-    from borealis.agent.worker import run_worker
+    from borealis.agent.assembly import run_worker
 
     return run_worker(Home.resolve(home), startup_delay=not no_startup_delay)
 

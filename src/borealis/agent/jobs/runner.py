@@ -1,6 +1,6 @@
 """Runs the jobs the server sends (DESIGN §5 signed jobs, §6 steps 3–4, §8 roles).
 
-A `job` frame is checked before anything runs: the signature over `protocol.jobs.job_payload` with
+A `job` frame is checked before anything runs (`jobs.checks`): the signature over `protocol.jobs.job_payload` with
 the pinned server key, our agent id, `not_after`, the job id not seen before, and the role known,
 allowed by `allowed_roles` and able to run in the requested context. A refusal is reported as a
 `job.result` with status `failed` (or `expired`) and an `error` saying why. An accepted job gets a
@@ -18,19 +18,18 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from borealis.agent.clock import utc_now_iso
-from borealis.agent.jobs.operator_policy import OperatorPolicy
+from borealis.agent.jobs.checks import JobRefused, check_cosign, check_request, check_signed
 from borealis.agent.jobs.process_group import end_orphaned_group, process_started_at
+from borealis.agent.link.inbox import Inbox
 from borealis.agent.link.outbox import Outbox
-from borealis.agent.link.uplink import Send, Uplink
+from borealis.agent.link.uplink import Uplink
+from borealis.agent.operator_policy import OperatorPolicy
 from borealis.agent.roles.contract import (
     JobRequest,
     JobResult,
@@ -42,29 +41,19 @@ from borealis.agent.roles.contract import (
 )
 from borealis.agent.roles.registry import RoleRegistry, RoleUnavailable, Slot
 from borealis.agent.user_session.helper_hub import HelperHub, NoUserSession
-from borealis.core.errors import BorealisError, InvalidInput
+from borealis.core.errors import InvalidInput
 from borealis.core.ids import new_id
 from borealis.core.logs import kv
-from borealis.protocol import cosign, keys
-from borealis.protocol.jobs import JobState, job_payload
+from borealis.protocol import cosign
+from borealis.protocol.jobs import JobState
 from borealis.protocol.messages import MessageType
 from borealis.protocol.screenshot import blob_frames
 
 CANCEL_GRACE_S = 5.0
-MAX_TIMEOUT_S = 7 * 24 * 3600.0
 MAX_ID_CHARS = 128
 NO_USER_HELPER = "this agent does not run user-session jobs (no helper socket on this platform)"
 
 log = logging.getLogger("borealis.agent.jobs")
-
-
-class JobRefused(BorealisError):
-    """A job the agent will not run; `state` is what its result says (failed or expired)."""
-
-    def __init__(self, reason: str, status: JobState = JobState.FAILED) -> None:
-        super().__init__(reason)
-        self.reason = reason
-        self.state = status
 
 
 @dataclass
@@ -72,19 +61,6 @@ class _Running:
     task: asyncio.Task[JobResult]
     ending: JobState | None = None
     ended: asyncio.Event = field(default_factory=asyncio.Event)
-
-
-def parse_not_after(value: object) -> float | None:
-    """`not_after` as epoch seconds: a number, or an ISO 8601 string."""
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-        return moment.timestamp() if moment.tzinfo else None
-    return None
 
 
 class JobRunner:
@@ -117,7 +93,6 @@ class JobRunner:
         self._scanner: asyncio.Task[None] | None = None
         self._user_sessions = user_sessions
         self.policy = policy or OperatorPolicy(None, [])
-        self._handlers: dict[str, Callable[[dict[str, Any]], Awaitable[None]]] = {}
 
     # --- life cycle ---
 
@@ -171,12 +146,6 @@ class JobRunner:
             except Exception:
                 log.exception("scanning drop-in roles failed")
 
-    # --- one connection ---
-
-    async def serve(self, send: Send) -> None:
-        """While a connection is up: re-send the outbox, then send job messages as they come."""
-        await self._uplink.serve(send)
-
     def counts(self) -> dict[str, int]:
         return {
             "jobs_running": len(self._jobs),
@@ -186,27 +155,16 @@ class JobRunner:
 
     # --- messages from the server ---
 
-    def received(self, message: dict[str, Any]) -> None:
-        """Called for every frame after the welcome; never blocks."""
-        kind = message.get("t")
-        if kind == MessageType.JOB:
-            self._spawn(self._handle_job(message))
-        elif kind == MessageType.JOB_CANCEL:
-            running = self._jobs.get(str(message.get("job_id")))
-            if running is not None:
-                log.info("job cancelled by the server", extra=kv(job_id=message.get("job_id")))
-                self._end(running, JobState.CANCELLED)
-        elif kind == MessageType.ACK and isinstance(message.get("msg_id"), str):
-            self._spawn(self._uplink.acked(message["msg_id"]))
-        elif isinstance(kind, str) and kind in self._handlers:
-            self._spawn(self._handlers[kind](message))
-        else:
-            log.debug("ignored message", extra=kv(t=kind))
+    def listen(self, inbox: Inbox) -> None:
+        """Take `job` and `job.cancel` frames from the inbox."""
+        inbox.route(MessageType.JOB, lambda frame: self._spawn(self._handle_job(frame)))
+        inbox.route(MessageType.JOB_CANCEL, self._cancel)
 
-    def on(self, kind: str, handler: Callable[[dict[str, Any]], Awaitable[None]]) -> None:
-        """Hand frames of type `kind` to `handler` (run as a task) — for parts of the agent other than
-        jobs that also take frames from the server (server-distributed roles, updates)."""
-        self._handlers[kind] = handler
+    def _cancel(self, frame: dict[str, Any]) -> None:
+        running = self._jobs.get(str(frame.get("job_id")))
+        if running is not None:
+            log.info("job cancelled by the server", extra=kv(job_id=frame.get("job_id")))
+            self._end(running, JobState.CANCELLED)
 
     @property
     def uplink(self) -> Uplink:
@@ -239,8 +197,11 @@ class JobRunner:
             return
         slot: Slot | None = None
         try:
-            request, not_after = self._check(frame)
-            signed = self._check_cosign(frame, request)
+            not_after = check_signed(frame, self._server_key, self._agent_id)
+            request = check_request(frame, self._allowed)
+            if len(self._jobs) >= self._max_jobs:
+                raise JobRefused(f"the agent is already running {self._max_jobs} jobs")
+            signed = check_cosign(frame, request, self.policy, self._agent_id)
             if signed is not None and not await self._outbox.claim_nonce(
                 signed.nonce, job_id, float(signed.not_after), signed.repeat_s
             ):
@@ -285,75 +246,6 @@ class JobRunner:
             ),
         )
         await self._report(job_id, result, started_at, running=True)
-
-    def _check(self, frame: dict[str, Any]) -> tuple[JobRequest, float]:
-        signature = frame.get("signature")
-        if not isinstance(signature, str) or not signature:
-            raise JobRefused("unsigned job: refused")
-        if not keys.verify(self._server_key, job_payload(frame), signature):
-            raise JobRefused(
-                "bad signature: the job was tampered with or not signed by the pinned server key"
-            )
-        if frame.get("agent_id") != self._agent_id:
-            raise JobRefused(f"the job is for agent {frame.get('agent_id')!r}, not this one")
-        not_after = parse_not_after(frame.get("not_after"))
-        if not_after is None:
-            raise JobRefused("the job has no valid not_after")
-        if time.time() > not_after:
-            raise JobRefused("the job expired before it reached the agent", JobState.EXPIRED)
-        role, params, timeout_s = frame.get("role"), frame.get("params"), frame.get("timeout_s")
-        if not isinstance(role, str) or not role:
-            raise JobRefused("the job names no role")
-        if self._allowed and role not in self._allowed and role != cosign.POLICY_ROLE:
-            raise JobRefused(f"role {role!r} is not allowed on this agent (allowed_roles in agent.toml)")
-        if params is None:
-            params = {}
-        if not isinstance(params, dict):
-            raise JobRefused("params must be an object")
-        try:
-            run_as = RunContext(frame.get("run_as") or RunContext.SYSTEM.value)
-        except ValueError:
-            raise JobRefused(f"unknown run_as {frame.get('run_as')!r}") from None
-        if isinstance(timeout_s, bool) or not isinstance(timeout_s, int | float) or timeout_s <= 0:
-            raise JobRefused("timeout_s must be a positive number")
-        if len(self._jobs) >= self._max_jobs:
-            raise JobRefused(f"the agent is already running {self._max_jobs} jobs")
-        timeout = min(float(timeout_s), MAX_TIMEOUT_S)
-        return JobRequest(str(frame["job_id"]), role, params, run_as, timeout), not_after
-
-    def _check_cosign(self, frame: dict[str, Any], request: JobRequest) -> cosign.Cosignature | None:
-        """The operator co-signature, checked when the policy requires one (or the job changes it)."""
-        policy_change = request.role == cosign.POLICY_ROLE
-        if not self.policy.required and not policy_change:
-            return None
-        if frame.get("cosign") is None:
-            raise JobRefused(
-                "operator co-signature required: this agent runs only jobs co-signed by a trusted "
-                "operator key, and this one was signed by the server alone"
-            )
-        try:
-            signed = cosign.verify_job(frame.get("cosign"), frame)
-            trusted = set(self.policy.keys)
-            if policy_change and not trusted:  # first policy: proof of holding one of the new keys
-                trusted = {keys.fingerprint(key) for key in cosign.policy_keys(request.params)}
-        except InvalidInput as bad:
-            raise JobRefused(f"operator signature refused: {bad.detail}") from None
-        if signed.key_id not in trusted:
-            raise JobRefused(f"operator signature refused: key {signed.key_id} is not trusted by this agent")
-        target = frame.get("target")
-        if not isinstance(target, dict) or not (
-            target.get("all") is True
-            or (isinstance(target.get("agents"), list) and self._agent_id in target["agents"])
-        ):
-            raise JobRefused(
-                "operator signature refused: the signed target does not name this agent "
-                "(tag targets cannot be checked by the agent; sign a list of agent ids)"
-            )
-        if time.time() > signed.not_after:
-            raise JobRefused(
-                "the operator signature expired before the job reached the agent", JobState.EXPIRED
-            )
-        return signed
 
     async def _change_policy(
         self, request: JobRequest, not_after: float, signed: cosign.Cosignature | None

@@ -13,8 +13,7 @@ import logging
 import random
 import ssl
 import time
-from collections.abc import Awaitable, Callable
-from typing import Any, Protocol
+from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from websockets.asyncio.client import ClientConnection, connect
@@ -24,7 +23,9 @@ from borealis import __version__
 from borealis.agent.clock import utc_now_iso
 from borealis.agent.identity import Identity
 from borealis.agent.link.heartbeat import HeartbeatSource, jittered
+from borealis.agent.link.inbox import Inbox
 from borealis.agent.link.reconnect import ABNORMAL_CLOSURE, SessionOutcome
+from borealis.agent.link.uplink import Uplink
 from borealis.agent.service.status_file import ConnectionState, StatusPublisher
 from borealis.core import codec
 from borealis.core.errors import InvalidInput, ProtocolError
@@ -53,14 +54,6 @@ KEY_MISMATCH_CODE = 1008
 log = logging.getLogger("borealis.agent.link.connection")
 
 
-class SessionHooks(Protocol):
-    """What runs on a welcomed connection besides heartbeats: the job runner and its send path."""
-
-    async def serve(self, send: Callable[[str], Awaitable[None]]) -> None: ...
-
-    def received(self, message: dict[str, Any]) -> None: ...
-
-
 class ServerKeyMismatch(ProtocolError):
     """The challenge was not signed by the pinned server key: not our server, or not any more."""
 
@@ -86,7 +79,8 @@ class Connection:
         heartbeats: HeartbeatSource,
         status: StatusPublisher,
         rng: random.Random | None = None,
-        session: SessionHooks | None = None,
+        inbox: Inbox | None = None,
+        uplink: Uplink | None = None,
         tls: ssl.SSLContext | None = None,
     ) -> None:
         self._tls = tls
@@ -97,7 +91,8 @@ class Connection:
         self._heartbeats = heartbeats
         self._status = status
         self._rng = rng or random.Random()
-        self._session = session
+        self._inbox = inbox
+        self._uplink = uplink
         self._url = websocket_url(identity.server_url)
         self._fields = {"agent_id": identity.agent_id}
 
@@ -188,8 +183,8 @@ class Connection:
             asyncio.create_task(self._dispatch(ws), name="receive"),
             asyncio.create_task(stop.wait(), name="stop"),
         }
-        if self._session is not None:
-            tasks.add(asyncio.create_task(self._session.serve(ws.send), name="uplink"))
+        if self._uplink is not None:
+            tasks.add(asyncio.create_task(self._uplink.serve(ws.send), name="uplink"))
         try:
             done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
@@ -210,7 +205,7 @@ class Connection:
             await asyncio.sleep(jittered(heartbeat_s, self._rng))
 
     async def _dispatch(self, ws: ClientConnection) -> None:
-        """Read messages until the connection closes and hand them to the session hooks."""
+        """Read messages until the connection closes and hand them to the inbox."""
         with contextlib.suppress(ConnectionClosed):
             async for raw in ws:
                 try:
@@ -220,8 +215,8 @@ class Connection:
                     continue
                 if not isinstance(message, dict):
                     log.warning("ignored a frame that is not an object", extra=kv(**self._fields))
-                elif self._session is not None:
-                    self._session.received(message)
+                elif self._inbox is not None:
+                    self._inbox.received(message)
                 else:
                     log.debug("ignored message", extra=kv(**self._fields, t=message.get("t")))
 

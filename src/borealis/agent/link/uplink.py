@@ -80,6 +80,11 @@ class Uplink:
     async def acked(self, msg_id: str) -> None:
         await self._outbox.ack(msg_id)
 
+    async def on_ack(self, frame: dict[str, Any]) -> None:
+        """An `ack` frame from the server: that message need not be sent again."""
+        if isinstance(frame.get("msg_id"), str):
+            await self.acked(frame["msg_id"])
+
     async def serve(self, send: Send) -> None:
         """Run while one connection is up: re-send the outbox, then send what is queued."""
         self._queue.clear()

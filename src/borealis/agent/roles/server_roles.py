@@ -19,7 +19,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-from borealis.agent.jobs.operator_policy import OperatorPolicy
+from borealis.agent.operator_policy import OperatorPolicy
 from borealis.agent.roles.registry import RoleRegistry
 from borealis.core.errors import BorealisError
 from borealis.core.home import ensure_dir, write_atomic

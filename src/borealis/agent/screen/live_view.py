@@ -12,8 +12,8 @@ import contextlib
 import logging
 from typing import Any
 
-from borealis.agent.jobs.operator_policy import OperatorPolicy
 from borealis.agent.link.uplink import Uplink
+from borealis.agent.operator_policy import OperatorPolicy
 from borealis.agent.user_session.helper_hub import HelperHub, HelperLink, NoUserSession
 from borealis.core.logs import kv
 from borealis.protocol import screen

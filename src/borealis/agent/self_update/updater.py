@@ -2,7 +2,7 @@
 
 On `update.offer` it checks the signature with the pinned server key before anything else, fetches
 the wheel over the connection one bounded chunk at a time (`update.fetch` → `update.chunk`), checks
-its size and sha256, installs it beside the running version (`update_install`), then writes
+its size and sha256, installs it beside the running version (`self_update.install`), then writes
 `switch_to` and asks the worker to exit with SWITCH_EXIT_CODE: the supervisor restarts the worker
 from the new version and rolls back by itself if that one does not connect in time. Every step is
 reported as `update.status` through the outbox, so a report survives a lost connection or the
@@ -24,9 +24,10 @@ from typing import Any, BinaryIO
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from borealis import __version__
-from borealis.agent.jobs.runner import JobRunner
+from borealis.agent.link.inbox import Inbox
 from borealis.agent.link.outbox import Outbox
 from borealis.agent.link.uplink import Uplink
+from borealis.agent.operator_policy import OperatorPolicy
 from borealis.agent.self_update.install import InstallFailed, install_version
 from borealis.agent.self_update.state import (
     DOWNLOADS_DIR,
@@ -92,18 +93,28 @@ class Updater:
         self._jobs_wait_s = jobs_wait_s
         self._outbox: Outbox | None = None
         self._uplink: Uplink | None = None
-        self._jobs: JobRunner | None = None
+        self._busy: Callable[[], bool] = lambda: False
+        self._policy: OperatorPolicy | None = None
         self._switch: Callable[[], None] | None = None
         self._work: asyncio.Task[None] | None = None
         self._current: str | None = None  # the version being fetched or installed
         self._waiting: tuple[str, int, asyncio.Future[bytes]] | None = None
         self._reports: set[asyncio.Task[None]] = set()
 
-    def attach(self, outbox: Outbox, uplink: Uplink, jobs: JobRunner) -> None:
-        """The worker's send path, and the job runner that hands this updater its frames."""
-        self._outbox, self._uplink, self._jobs = outbox, uplink, jobs
-        jobs.on(MessageType.UPDATE_OFFER, self.on_frame)
-        jobs.on(MessageType.UPDATE_CHUNK, self.on_frame)
+    def attach(
+        self,
+        outbox: Outbox,
+        uplink: Uplink,
+        inbox: Inbox,
+        *,
+        busy: Callable[[], bool],
+        policy: OperatorPolicy,
+    ) -> None:
+        """The worker's send path, the inbox that hands this updater its frames, whether jobs are
+        running (the switch waits for them), and the operator policy (co-signing refuses updates)."""
+        self._outbox, self._uplink, self._busy, self._policy = outbox, uplink, busy, policy
+        inbox.route(MessageType.UPDATE_OFFER, self.received)
+        inbox.route(MessageType.UPDATE_CHUNK, self.received)
 
     async def start(self, switch: Callable[[], None]) -> None:
         """After the outbox is open: report a rollback the supervisor made, drop stale versions."""
@@ -127,9 +138,6 @@ class Updater:
 
     # --- frames from the server ---
 
-    async def on_frame(self, message: dict[str, Any]) -> None:
-        self.received(message)
-
     def received(self, message: dict[str, Any]) -> None:
         kind = message.get("t")
         if kind == MessageType.UPDATE_OFFER:
@@ -146,7 +154,7 @@ class Updater:
             if version != self._current:
                 self._report_soon(version, UpdateState.FAILED, f"busy with agent version {self._current}")
             return  # the same offer again: the update under way answers it
-        if self._jobs is not None and self._jobs.policy.required:
+        if self._policy is not None and self._policy.required:
             self._report_soon(version, UpdateState.FAILED, COSIGN_REFUSAL)
             return
         self._current = version
@@ -250,7 +258,7 @@ class Updater:
 
     async def _wait_for_jobs(self) -> None:
         for _ in range(math.ceil(self._jobs_wait_s / JOBS_POLL_S)):
-            if self._jobs is None or not self._jobs.running:
+            if not self._busy():
                 return
             await asyncio.sleep(JOBS_POLL_S)  # polled: the runner has no "idle" event to wait on
 
