@@ -16,7 +16,8 @@ import pytest
 
 from borealis.agent.roles.contract import JobRequest, OutputStream, RoleContext, RunContext
 from borealis.agent.user_session import local_ipc
-from borealis.agent.user_session.helper_hub import DISCONNECTED, HelperHub, NoUserSession
+from borealis.agent.user_session.helper_hub import HelperHub, NoUserSession
+from borealis.agent.user_session.helper_link import DISCONNECTED
 from borealis.agent.user_session.helper_spawn import HelperProcesses
 from borealis.agent.user_session.sessions import (
     Session,

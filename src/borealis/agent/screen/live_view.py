@@ -14,7 +14,8 @@ from typing import Any
 
 from borealis.agent.link.uplink import Uplink
 from borealis.agent.operator_policy import OperatorPolicy
-from borealis.agent.user_session.helper_hub import HelperHub, HelperLink, NoUserSession
+from borealis.agent.user_session.helper_hub import HelperHub, NoUserSession
+from borealis.agent.user_session.helper_link import HelperLink
 from borealis.core.logs import kv
 from borealis.protocol import screen
 

@@ -15,10 +15,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import importlib
 import logging
 import os
-import pwd
 import random
 import shutil
 import signal
@@ -34,6 +32,8 @@ from borealis.agent.roles.screenshot import ScreenshotRole
 from borealis.agent.roles.script import ScriptRole
 from borealis.agent.screen.stream import ScreenStream
 from borealis.agent.user_session import local_ipc
+from borealis.agent.user_session.account import become, preload, session_id_of_this_process
+from borealis.agent.user_session.local_ipc import IpcType
 from borealis.core.errors import BorealisError, ConfigError, ProtocolError
 from borealis.core.home import Home
 from borealis.core.logs import kv, setup_logging
@@ -47,29 +47,6 @@ RECONNECT_CAP_S = 30.0
 MAX_HELPER_JOBS = 16
 MAX_STREAMS = 2  # live views of this session at once (the server allows one viewer per agent)
 EXIT_REFUSED = 3
-# Imported lazily by the standard library once the loop runs; after `become` the agent's interpreter
-# and its library may be out of the user's reach, so they are loaded while still root.
-PRELOAD = (
-    "concurrent.futures.thread",
-    "asyncio.subprocess",
-    "asyncio.unix_events",
-    "encodings.idna",
-    "borealis.agent.roles.screenshot",
-    "PIL.PngImagePlugin",
-    "PIL.JpegImagePlugin",
-    "PIL.WebPImagePlugin",
-    "mmap",
-    "ctypes.util",
-    "mss",
-    "mss.linux",
-    "mss.linux.xcb",
-    "mss.linux.xcbgen",
-    "mss.linux.xcbhelpers",
-    "mss.linux.xlib",
-    "mss.linux.xgetimage",
-    "mss.linux.xshmgetimage",
-)
-
 log = logging.getLogger("borealis.helper")
 
 
@@ -77,36 +54,6 @@ class HelperRefused(BorealisError):
     """The agent will not take this helper (another one serves the session, or the claim is wrong)."""
 
     exit_code = EXIT_REFUSED
-
-
-def session_id_of_this_process() -> str:
-    """The login session this process belongs to, as logind names it, else the user's own name."""
-    found = os.environ.get("XDG_SESSION_ID", "")
-    if found:
-        return found
-    return "user:" + pwd.getpwuid(os.getuid()).pw_name
-
-
-def become(user: str) -> None:
-    """Drop from root to `user` for good: supplementary groups, gid, uid, then the account's basics."""
-    try:
-        entry = pwd.getpwnam(user)
-    except KeyError:
-        raise ConfigError(f"no such user: {user!r}") from None
-    if os.getuid() != 0:
-        if entry.pw_uid == os.getuid():
-            return
-        raise ConfigError(f"only root can start a helper for another user ({user!r})")
-    os.initgroups(user, entry.pw_gid)
-    os.setgid(entry.pw_gid)
-    os.setuid(entry.pw_uid)
-    if os.getuid() != entry.pw_uid or os.geteuid() != entry.pw_uid:
-        raise ConfigError(f"could not become {user!r}")
-    os.environ.update(HOME=entry.pw_dir, USER=user, LOGNAME=user, SHELL=entry.pw_shell or "/bin/sh")
-    try:
-        os.chdir(entry.pw_dir)
-    except OSError:
-        os.chdir("/")
 
 
 class Helper:
@@ -168,13 +115,13 @@ class Helper:
                 )
             await local_ipc.send_frame(
                 writer,
-                {"t": "hello", "session": self._session, "pid": os.getpid(), "uid": os.getuid()},
+                {"t": IpcType.HELLO.value, "session": self._session, "pid": os.getpid(), "uid": os.getuid()},
             )
             answer = await asyncio.wait_for(local_ipc.read_frame(reader), HELLO_TIMEOUT_S)
-            if answer is None or answer.get("t") == "refused":
+            if answer is None or answer.get("t") == IpcType.REFUSED:
                 reason = (answer or {}).get("reason") or "the agent closed the connection"
                 raise HelperRefused(f"the agent refused this helper: {reason}")
-            if answer.get("t") != "welcome":
+            if answer.get("t") != IpcType.WELCOME:
                 raise ProtocolError(f"expected welcome, got {answer.get('t')!r}")
             log.info("serving the session", extra=kv(session=self._session, uid=os.getuid()))
             await self._serve(reader, writer)
@@ -207,11 +154,11 @@ class Helper:
         if not isinstance(job_id, str) or not job_id:
             log.warning("ignored a frame without a job id", extra=kv(t=str(kind)[:32]))
             return
-        if kind == "run" and job_id not in self._jobs:
+        if kind == IpcType.RUN and job_id not in self._jobs:
             task = asyncio.create_task(self._run_job(frame, job_id, writer))
             self._jobs[job_id] = task
             task.add_done_callback(lambda _t: self._jobs.pop(job_id, None))
-        elif kind == "cancel" and job_id in self._jobs:
+        elif kind == IpcType.CANCEL and job_id in self._jobs:
             cancelling = asyncio.create_task(self._cancel(job_id))
             self._cancels.add(cancelling)
             cancelling.add_done_callback(self._cancels.discard)
@@ -221,7 +168,7 @@ class Helper:
             with contextlib.suppress(ProtocolError, OSError):
                 writer.write(
                     local_ipc.encode_frame(
-                        {"t": "output", "job_id": job_id, "stream": stream.value, "chunk": chunk}
+                        {"t": IpcType.OUTPUT.value, "job_id": job_id, "stream": stream.value, "chunk": chunk}
                     )
                 )
 
@@ -229,7 +176,7 @@ class Helper:
         if result.blob is not None:
             await self._send_blob(writer, job_id, result.blob)
         message = {
-            "t": "result",
+            "t": IpcType.RESULT.value,
             "job_id": job_id,
             "status": result.status.value,
             "exit_code": result.exit_code,
@@ -306,7 +253,7 @@ class Helper:
         for seq in range(total):
             chunk = blob[seq * CHUNK_BYTES : (seq + 1) * CHUNK_BYTES]
             frame = {
-                "t": "blob",
+                "t": IpcType.BLOB.value,
                 "job_id": job_id,
                 "seq": seq,
                 "total": total,
@@ -353,9 +300,7 @@ def run_helper(
     if not hasattr(socket, "AF_UNIX"):
         raise ConfigError("the user-session helper needs Unix sockets; the Windows helper is not built yet")
     if user:
-        for module in PRELOAD:
-            with contextlib.suppress(ImportError):
-                importlib.import_module(module)
+        preload()
         become(user)
     setup_logging(None)
     tmp_dir = Path(tempfile.mkdtemp(prefix="borealis-helper-"))

@@ -16,6 +16,7 @@ import socket
 import struct
 import sys
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 
 import orjson
@@ -26,6 +27,19 @@ from borealis.core.home import Home
 HEADER = struct.Struct(">I")
 MAX_FRAME_BYTES = 2 * 1024 * 1024
 _CREDENTIALS = struct.Struct("3i")  # struct ucred: pid, uid, gid
+
+
+class IpcType(StrEnum):
+    """The `t` of a frame on the helper socket (besides the `screen.*` frames live view relays)."""
+
+    HELLO = "hello"  # helper → agent: its session, pid and uid (checked against SO_PEERCRED)
+    WELCOME = "welcome"  # agent → helper: accepted
+    REFUSED = "refused"  # agent → helper: not accepted, with the reason
+    RUN = "run"  # agent → helper: run a job's role in this session
+    CANCEL = "cancel"  # agent → helper: stop that job
+    OUTPUT = "output"  # helper → agent: a chunk of the job's stdout or stderr
+    BLOB = "blob"  # helper → agent: the job's binary result (a screenshot), before its result
+    RESULT = "result"  # helper → agent: the job ended
 
 
 @dataclass(frozen=True)
