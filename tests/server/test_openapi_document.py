@@ -98,8 +98,8 @@ def test_the_count_models_name_every_state() -> None:
     """A state added to JobState or UpdateState needs its count field, or the answer would drop it."""
     from borealis.protocol.agent_updates import UpdateState
     from borealis.protocol.jobs import JobState
+    from borealis.server.api.schemas.distribution import RolloutCounts
     from borealis.server.api.schemas.jobs import JobCounts
-    from borealis.server.api.schemas.updates import RolloutCounts
 
     assert list(JobCounts.model_fields) == [state.value for state in JobState]
     assert list(RolloutCounts.model_fields) == [state.value for state in UpdateState]

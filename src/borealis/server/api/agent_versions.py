@@ -18,7 +18,7 @@ from borealis.protocol.agent_updates import UpdateState
 from borealis.server.agent_updates import store
 from borealis.server.api.common import AgentsRead, Limit, client_ip
 from borealis.server.api.jobs import MAX_TARGET_AGENTS, Target
-from borealis.server.api.schemas.updates import (
+from borealis.server.api.schemas.distribution import (
     AgentVersionPage,
     AgentVersionView,
     RolloutProgress,
