@@ -170,14 +170,6 @@ class JobRunner:
     def uplink(self) -> Uplink:
         return self._uplink
 
-    @property
-    def user_sessions(self) -> HelperHub | None:
-        return self._user_sessions
-
-    @property
-    def registry(self) -> RoleRegistry:
-        return self._registry
-
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
