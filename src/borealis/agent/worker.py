@@ -240,10 +240,14 @@ def limit_malloc_arenas(arenas: int = MALLOC_ARENAS) -> bool:
         return False
 
 
-if __name__ == "__main__":
-    # `python -m borealis.agent.worker` is how the supervisor starts the worker (of any version): the
-    # assembly builds it from this module, so alias it rather than load it a second time.
+def main(argv: list[str]) -> int:
+    """`python -m borealis.agent.worker --home H [--no-startup-delay]`: `assembly` parses and builds."""
+    # Run with -m, this module is `__main__`: alias it so the assembly's import of it does not load a copy.
     sys.modules.setdefault("borealis.agent.worker", sys.modules[__name__])
-    from borealis.agent.assembly import main
+    from borealis.agent.assembly import main as assembled
 
+    return assembled(argv)
+
+
+if __name__ == "__main__":
     sys.exit(main(sys.argv[1:]))
