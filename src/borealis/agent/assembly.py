@@ -40,8 +40,6 @@ from borealis.core.errors import BorealisError
 from borealis.core.home import Home
 from borealis.core.logs import setup_logging
 from borealis.core.settings import AgentSettings, load_agent_settings
-from borealis.protocol import roles as roles_protocol
-from borealis.protocol import screen
 from borealis.protocol.messages import MessageType
 
 
@@ -135,10 +133,8 @@ def build_job_runner(
 
     inbox.route_task(MessageType.ACK, uplink.on_ack)
     runner.listen(inbox)
-    for kind in screen.SERVER_TO_AGENT:
-        inbox.route_task(kind, live.on_frame)
-    inbox.route_task(roles_protocol.INSTALL, server_roles.on_install)
-    inbox.route_task(roles_protocol.REMOVE, server_roles.on_remove)
+    live.listen(inbox)
+    server_roles.listen(inbox)
     if inventory is not None:
         inventory.attach(outbox, uplink)
     if updater is not None:

@@ -19,6 +19,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
+from borealis.agent.link.inbox import Inbox
 from borealis.agent.operator_policy import OperatorPolicy
 from borealis.agent.roles.registry import RoleRegistry
 from borealis.core.errors import BorealisError
@@ -26,7 +27,9 @@ from borealis.core.home import ensure_dir, write_atomic
 from borealis.core.logs import kv
 from borealis.protocol import keys
 from borealis.protocol.roles import (
+    INSTALL,
     MAX_ROLE_BYTES,
+    REMOVE,
     ROLE_NAME,
     STATUS,
     body_sha256,
@@ -91,6 +94,11 @@ class ServerRoles:
         self._registry = registry
         self._report = report
         self._lock = asyncio.Lock()
+
+    def listen(self, inbox: Inbox) -> None:
+        """Take `role.install` and `role.remove` frames from the inbox."""
+        inbox.route_task(INSTALL, self.on_install)
+        inbox.route_task(REMOVE, self.on_remove)
 
     async def on_install(self, frame: dict[str, Any]) -> None:
         name, version = str(frame.get("name"))[:40], frame.get("version")

@@ -12,6 +12,7 @@ import contextlib
 import logging
 from typing import Any
 
+from borealis.agent.link.inbox import Inbox
 from borealis.agent.link.uplink import Uplink
 from borealis.agent.operator_policy import OperatorPolicy
 from borealis.agent.user_session.helper_hub import HelperHub, NoUserSession
@@ -45,6 +46,11 @@ class LiveView:
         self._links: dict[str, HelperLink] = {}
         if hub is not None:
             hub.on_screen = self._from_helper
+
+    def listen(self, inbox: Inbox) -> None:
+        """Take the `screen.*` frames the server sends from the inbox."""
+        for kind in screen.SERVER_TO_AGENT:
+            inbox.route_task(kind, self.on_frame)
 
     async def on_frame(self, frame: dict[str, Any]) -> None:
         """A `screen.*` frame from the server."""
