@@ -23,10 +23,10 @@ MAX_TIMEOUT_S = 7 * 24 * 3600.0
 class JobRefused(BorealisError):
     """A job the agent will not run; `state` is what its result says (failed or expired)."""
 
-    def __init__(self, reason: str, status: JobState = JobState.FAILED) -> None:
+    def __init__(self, reason: str, state: JobState = JobState.FAILED) -> None:
         super().__init__(reason)
         self.reason = reason
-        self.state = status
+        self.state = state
 
 
 def parse_not_after(value: object) -> float | None:
