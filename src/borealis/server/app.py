@@ -18,6 +18,7 @@ from borealis.protocol.updates import MAX_WHEEL_BYTES
 from borealis.server import problems
 from borealis.server.agent_keys import AgentKeys
 from borealis.server.api import (
+    actors,
     agent_metrics,
     agent_versions,
     agents,
@@ -184,6 +185,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         users,
         tokens,
         audit_log,
+        actors,
         enrollments,
         enroll,
         agents,

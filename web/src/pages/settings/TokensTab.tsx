@@ -5,6 +5,7 @@ import { useState } from "react";
 
 import { api, unwrap } from "../../api/client";
 import type { Page } from "../../api/models";
+import { ActorName } from "../../components/ActorName";
 import { Loading } from "../../components/Loading";
 import { ConfirmButton } from "../../components/ConfirmButton";
 import { Copyable } from "../../components/Copyable";
@@ -141,7 +142,7 @@ export default function TokensTab() {
                 <Table.Td>{token.name}</Table.Td>
                 <Table.Td>{token.scopes.join(", ")}</Table.Td>
                 <Table.Td>
-                  {token.created_by}, {formatAgo(token.created_at)}
+                  <ActorName actor={token.created_by} />, {formatAgo(token.created_at)}
                 </Table.Td>
                 <Table.Td>{formatAgo(token.last_used_at)}</Table.Td>
                 <Table.Td>{token.expires_at ? new Date(token.expires_at).toLocaleString() : "never"}</Table.Td>
