@@ -28,6 +28,12 @@ from borealis.core.errors import Conflict, InvalidInput, NotFound
 from borealis.core.home import ensure_dir, write_atomic
 from borealis.core.logs import kv
 from borealis.core.settings import ServerSettings
+from borealis.engine import document as documents
+from borealis.engine.engine import Execution, NodeRecord, RunSpec
+from borealis.engine.images import ImageBlobs
+from borealis.engine.nodes.base import Item
+from borealis.engine.registry import NodeRegistry
+from borealis.engine.ssrf import Guard
 from borealis.server import audit
 from borealis.server.auth.principal import display_of
 from borealis.server.bus import Bus
@@ -35,16 +41,10 @@ from borealis.server.db.database import Database
 from borealis.server.jobs.events import JobEvents
 from borealis.server.jobs.service import JobService
 from borealis.server.jobs.spec import pin_script
-from borealis.server.workflows import document as documents
 from borealis.server.workflows import store
-from borealis.server.workflows.engine import Execution, NodeRecord, RunSpec
-from borealis.server.workflows.images import ImageBlobs
 from borealis.server.workflows.models import Workflow, WorkflowNodeRun, WorkflowRun
-from borealis.server.workflows.nodes.base import Item
+from borealis.server.workflows.node_services import ServerNodeServices
 from borealis.server.workflows.poller import Poller
-from borealis.server.workflows.registry import NodeRegistry
-from borealis.server.workflows.services import NodeServices
-from borealis.server.workflows.ssrf import Guard
 
 EVENT_SUBJECT = "workflow.event"
 CANCEL_SUBJECT = "workflow.cancel"
@@ -109,7 +109,7 @@ class WorkflowService:
         self.registry = NodeRegistry()
         self.events = JobEvents(bus, subject=EVENT_SUBJECT, key="run_id")
         self.owner = f"{socket.gethostname()}:{settings.port}"[:64]
-        self.services = NodeServices(
+        self.services = ServerNodeServices(
             db=db,
             jobs=jobs,
             guard=Guard(list(settings.workflow_http_allow), settings.port),
