@@ -19,7 +19,7 @@ import orjson
 from borealis.core.errors import InvalidInput
 from borealis.engine import schema
 from borealis.engine.expressions import template_errors
-from borealis.engine.nodes.base import ERROR_PORT
+from borealis.engine.nodes.base import ERROR_PORT, NodeType
 from borealis.engine.registry import NodeRegistry
 
 NODE_ID = re.compile(r"[A-Za-z0-9_-]{1,64}")
@@ -51,6 +51,8 @@ WORKFLOW_SETTINGS_SCHEMA: dict[str, Any] = {
 
 @dataclass(frozen=True)
 class NodeSettings:
+    """What the engine does around one node: retries with backoff, a timeout, and the error policy."""
+
     retries: int = 0
     retry_backoff_s: float = 1.0
     timeout_s: float = 300.0
@@ -59,6 +61,8 @@ class NodeSettings:
 
 @dataclass(frozen=True)
 class Node:
+    """One checked node of a document: its type and version, display name, raw parameters, settings."""
+
     id: str
     type: str
     version: int
@@ -69,6 +73,8 @@ class Node:
 
 @dataclass(frozen=True)
 class Edge:
+    """A link from one node's output port to another node's input port."""
+
     id: str
     source: str
     source_port: str
@@ -78,6 +84,8 @@ class Edge:
 
 @dataclass(frozen=True)
 class Document:
+    """A checked workflow document: nodes, edges, run settings, and a topological order of the nodes."""
+
     nodes: dict[str, Node]
     edges: list[Edge]
     timezone: str = "UTC"
@@ -163,58 +171,82 @@ def parse(raw: Any, registry: NodeRegistry) -> Document:
 def _nodes(raw_nodes: list[Any], registry: NodeRegistry, problems: _Problems) -> dict[str, Node]:
     nodes: dict[str, Node] = {}
     for index, raw in enumerate(raw_nodes):
-        if not isinstance(raw, dict):
-            problems.add("must be an object", field=f"nodes[{index}]")
-            continue
-        node_id = raw.get("id")
-        if not isinstance(node_id, str) or not NODE_ID.fullmatch(node_id):
-            problems.add("must be 1–64 letters, digits, _ or -", field=f"nodes[{index}].id")
-            continue
-        if node_id in nodes:
-            problems.add("is used by two nodes", node=node_id, field="id")
-            continue
-        type_name = raw.get("type")
-        node_type = registry.get(type_name) if isinstance(type_name, str) else None
-        if node_type is None:
-            problems.add(f"unknown node type {type_name!r}", node=node_id, field="type")
-            continue
-        version = raw.get("version", node_type.version)
-        if version != node_type.version:
-            problems.add(
-                f"{type_name} has version {node_type.version}, not {version!r}", node=node_id, field="version"
-            )
-        params = raw.get("params", {})
-        if len(orjson.dumps(params)) > MAX_PARAMS_BYTES:
-            problems.add(f"more than {MAX_PARAMS_BYTES} bytes", node=node_id, field="params")
-            continue
-        extra_check = getattr(node_type, "check_params", None)
-        found = schema.check(node_type.schema, params) + template_errors(params)
-        if not found and callable(extra_check):
-            found = extra_check(params)
-        for where, message in found:
-            problems.add(message, node=node_id, field=where)
-        settings = raw.get("settings") or {}
-        for where, message in schema.check(NODE_SETTINGS_SCHEMA, settings, "settings"):
-            problems.add(message, node=node_id, field=where)
-        name = raw.get("name", node_id)
-        if not isinstance(name, str) or len(name) > 128:
-            problems.add("must be text of at most 128 characters", node=node_id, field="name")
-        ui = raw.get("ui", {})
-        if not isinstance(ui, dict) or not all(isinstance(ui.get(k, 0), int | float) for k in ("x", "y")):
-            problems.add("must be {x, y} numbers", node=node_id, field="ui")
-        if not isinstance(params, dict) or not isinstance(settings, dict):
-            continue
-        nodes[node_id] = Node(
-            id=node_id,
-            type=node_type.type,
-            version=node_type.version,
-            name=name if isinstance(name, str) else node_id,
-            params=params,
-            settings=NodeSettings(
-                **{k: v for k, v in settings.items() if k in NODE_SETTINGS_SCHEMA["properties"]}
-            ),
-        )
+        node = _node(index, raw, nodes, registry, problems)
+        if node is not None:
+            nodes[node.id] = node
     return nodes
+
+
+def _identity(
+    index: int, raw: Any, nodes: dict[str, Node], registry: NodeRegistry, problems: _Problems
+) -> tuple[str, NodeType] | None:
+    """The node's id and type, or None (with the problem added) when either is unusable."""
+    if not isinstance(raw, dict):
+        problems.add("must be an object", field=f"nodes[{index}]")
+        return None
+    node_id = raw.get("id")
+    if not isinstance(node_id, str) or not NODE_ID.fullmatch(node_id):
+        problems.add("must be 1–64 letters, digits, _ or -", field=f"nodes[{index}].id")
+        return None
+    if node_id in nodes:
+        problems.add("is used by two nodes", node=node_id, field="id")
+        return None
+    type_name = raw.get("type")
+    node_type = registry.get(type_name) if isinstance(type_name, str) else None
+    if node_type is None:
+        problems.add(f"unknown node type {type_name!r}", node=node_id, field="type")
+        return None
+    version = raw.get("version", node_type.version)
+    if version != node_type.version:
+        problems.add(
+            f"{type_name} has version {node_type.version}, not {version!r}", node=node_id, field="version"
+        )
+    return node_id, node_type
+
+
+def _node(
+    index: int, raw: Any, nodes: dict[str, Node], registry: NodeRegistry, problems: _Problems
+) -> Node | None:
+    identity = _identity(index, raw, nodes, registry, problems)
+    if identity is None:
+        return None
+    node_id, node_type = identity
+    params = raw.get("params", {})
+    if len(orjson.dumps(params)) > MAX_PARAMS_BYTES:
+        problems.add(f"more than {MAX_PARAMS_BYTES} bytes", node=node_id, field="params")
+        return None
+    extra_check = getattr(node_type, "check_params", None)
+    found = schema.check(node_type.schema, params) + template_errors(params)
+    if not found and callable(extra_check):
+        found = list(extra_check(params))
+    settings = raw.get("settings") or {}
+    found += schema.check(NODE_SETTINGS_SCHEMA, settings, "settings")
+    for where, message in found:
+        problems.add(message, node=node_id, field=where)
+    name = _presentation(raw, node_id, problems)
+    if not isinstance(params, dict) or not isinstance(settings, dict):
+        return None
+    return Node(
+        id=node_id,
+        type=node_type.type,
+        version=node_type.version,
+        name=name,
+        params=params,
+        settings=NodeSettings(
+            **{k: v for k, v in settings.items() if k in NODE_SETTINGS_SCHEMA["properties"]}
+        ),
+    )
+
+
+def _presentation(raw: dict[str, Any], node_id: str, problems: _Problems) -> str:
+    """The node's display name (its id when the name is unusable); `ui` must be `{x, y}` numbers."""
+    name = raw.get("name", node_id)
+    if not isinstance(name, str) or len(name) > 128:
+        problems.add("must be text of at most 128 characters", node=node_id, field="name")
+    ui = raw.get("ui", {})
+    if not isinstance(ui, dict) or not all(isinstance(ui.get(k, 0), int | float) for k in ("x", "y")):
+        problems.add("must be {x, y} numbers", node=node_id, field="ui")
+    return name if isinstance(name, str) else node_id
 
 
 def _edges(

@@ -36,6 +36,7 @@ from borealis.engine.nodes.base import (
 )
 from borealis.engine.registry import NodeRegistry
 from borealis.engine.services import NodeServices
+from borealis.engine.states import NodeRunState, RunState
 
 MAX_ITEMS_PER_PORT = 10_000
 BACKOFF_CAP_S = 300.0
@@ -45,10 +46,12 @@ log = logging.getLogger("borealis.engine")
 
 @dataclass
 class NodeRecord:
+    """One attempt of one node, as the host records it."""
+
     node_id: str
     node_type: str
     attempt: int
-    status: str  # succeeded | failed
+    status: NodeRunState
     input: Ports
     output: Ports | None
     error: str | None
@@ -59,7 +62,9 @@ class NodeRecord:
 
 @dataclass
 class Outcome:
-    status: str  # succeeded | failed | timed_out | cancelled
+    """How a run ended: its status, the last node's items, and the error when it failed."""
+
+    status: RunState
     output: list[Item] = field(default_factory=list)
     error: str | None = None
 
@@ -68,6 +73,8 @@ Record = Callable[[NodeRecord], Awaitable[None]]
 
 
 class NodeFailed(Exception):
+    """A node failed for good (retries spent, error policy `stop`): the run stops with it."""
+
     def __init__(self, node_id: str, message: str) -> None:
         super().__init__(f"node {node_id!r} failed: {message}")
         self.node_id = node_id
@@ -75,6 +82,8 @@ class NodeFailed(Exception):
 
 @dataclass
 class RunSpec:
+    """What one run starts from: ids, the trigger, the input items, who started it, the host's services."""
+
     run_id: str
     workflow_id: str
     trigger: dict[str, Any]
@@ -99,6 +108,8 @@ def start_node(document: Document, registry: NodeRegistry, trigger: dict[str, An
 
 
 class Execution:
+    """One run of a document: nodes run as their inputs are ready, independent branches concurrently."""
+
     def __init__(self, document: Document, registry: NodeRegistry, spec: RunSpec, record: Record) -> None:
         self._doc = document
         self._registry = registry
@@ -114,10 +125,12 @@ class Execution:
             async with asyncio.timeout(self._doc.timeout_s):
                 last = await self._walk()
         except TimeoutError:
-            return Outcome("timed_out", error=f"the run did not finish within {self._doc.timeout_s:g} s")
+            return Outcome(
+                RunState.TIMED_OUT, error=f"the run did not finish within {self._doc.timeout_s:g} s"
+            )
         except NodeFailed as failed:
-            return Outcome("failed", error=str(failed))
-        return Outcome("succeeded", output=last)
+            return Outcome(RunState.FAILED, error=str(failed))
+        return Outcome(RunState.SUCCEEDED, output=last)
 
     async def _walk(self) -> list[Item]:
         first = start_node(self._doc, self._registry, self._spec.trigger)
@@ -128,17 +141,7 @@ class Execution:
         last: list[Item] = []
         try:
             while waiting or running:
-                for node_id in list(waiting):
-                    if any(edge.source not in done for edge in self._doc.incoming(node_id)):
-                        continue
-                    waiting.remove(node_id)
-                    inputs = self._inbox.pop(node_id, {})
-                    if node_id != first.id and not any(inputs.values()):
-                        done.add(node_id)  # nothing reached it: a branch not taken
-                        continue
-                    node = self._doc.nodes[node_id]
-                    task = asyncio.create_task(self._node(node, inputs), name=f"node-{node_id}")
-                    running[task] = node_id
+                self._launch_ready(first.id, waiting, done, running)
                 if not running:
                     if waiting:  # cannot happen in an acyclic graph; never spin
                         raise NodeFailed(waiting[0], "is waiting for nodes that will never finish")
@@ -147,14 +150,8 @@ class Execution:
                 for task in finished:
                     node_id = running.pop(task)
                     outputs = task.result()  # NodeFailed propagates: the run stops
-                    self._outputs[node_id] = outputs
+                    self._deliver(node_id, outputs)
                     done.add(node_id)
-                    for edge in self._doc.outgoing(node_id):
-                        items = outputs.get(edge.source_port, [])
-                        if items:
-                            self._inbox.setdefault(edge.target, {}).setdefault(edge.target_port, []).extend(
-                                items
-                            )
                     if outputs:
                         last = outputs.get(MAIN) or all_items(outputs)
         finally:
@@ -163,6 +160,30 @@ class Execution:
             if running:
                 await asyncio.gather(*running, return_exceptions=True)
         return last
+
+    def _launch_ready(
+        self, first_id: str, waiting: list[str], done: set[str], running: dict[asyncio.Task[Ports], str]
+    ) -> None:
+        """Start every waiting node whose sources are all done; one that nothing reached is done."""
+        for node_id in list(waiting):
+            if any(edge.source not in done for edge in self._doc.incoming(node_id)):
+                continue
+            waiting.remove(node_id)
+            inputs = self._inbox.pop(node_id, {})
+            if node_id != first_id and not any(inputs.values()):
+                done.add(node_id)  # nothing reached it: a branch not taken
+                continue
+            node = self._doc.nodes[node_id]
+            task = asyncio.create_task(self._node(node, inputs), name=f"node-{node_id}")
+            running[task] = node_id
+
+    def _deliver(self, node_id: str, outputs: Ports) -> None:
+        """Keep a finished node's outputs and pass each port's items along its outgoing edges."""
+        self._outputs[node_id] = outputs
+        for edge in self._doc.outgoing(node_id):
+            items = outputs.get(edge.source_port, [])
+            if items:
+                self._inbox.setdefault(edge.target, {}).setdefault(edge.target_port, []).extend(items)
 
     def _scope(self, inputs: Ports) -> Scope:
         nodes = {
@@ -212,10 +233,14 @@ class Execution:
                 error, retryable = f"{type(exc).__name__}: {exc}", True
             else:
                 await self._record(
-                    self._record_of(node, attempt, "succeeded", inputs, outputs, None, started, clock)
+                    self._record_of(
+                        node, attempt, NodeRunState.SUCCEEDED, inputs, outputs, None, started, clock
+                    )
                 )
                 return outputs
-            await self._record(self._record_of(node, attempt, "failed", inputs, None, error, started, clock))
+            await self._record(
+                self._record_of(node, attempt, NodeRunState.FAILED, inputs, None, error, started, clock)
+            )
             if attempt < attempts and retryable:
                 base = settings.retry_backoff_s * 2 ** (attempt - 1)
                 await asyncio.sleep(self._rng.uniform(0, min(BACKOFF_CAP_S, base)))
@@ -244,7 +269,7 @@ class Execution:
     def _record_of(
         node: Node,
         attempt: int,
-        status: str,
+        status: NodeRunState,
         inputs: Ports,
         outputs: Ports | None,
         error: str | None,
@@ -284,6 +309,7 @@ def _checked(outputs: Any, ports: tuple[str, ...]) -> Ports:
 
 
 async def cancel_quietly(task: asyncio.Task[Any]) -> None:
+    """Cancel `task` and wait for it, whatever it raises."""
     task.cancel()
     with contextlib.suppress(asyncio.CancelledError, Exception):
         await task

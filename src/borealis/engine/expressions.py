@@ -60,6 +60,7 @@ class Scope:
 
 @lru_cache(maxsize=1024)
 def compile_expression(expression: str) -> jmespath.parser.ParsedResult:
+    """The parsed JMESPath expression (cached); `ExpressionError` when it is empty, long or invalid."""
     text = expression.strip()
     if not text:
         raise ExpressionError("an empty expression")
@@ -72,6 +73,7 @@ def compile_expression(expression: str) -> jmespath.parser.ParsedResult:
 
 
 def evaluate(expression: str, data: dict[str, Any]) -> Any:
+    """The expression's value over `data`; `ExpressionError` when it fails or its result is too large."""
     compiled = compile_expression(expression)
     try:
         result = compiled.search(data)
@@ -83,16 +85,19 @@ def evaluate(expression: str, data: dict[str, Any]) -> Any:
 
 
 def truthy(value: Any) -> bool:
+    """JMESPath truth: null, false, and empty text, lists and objects are false."""
     return value not in (None, False, "", [], {})
 
 
 def condition(expression: str, scope: Scope) -> bool:
+    """Whether the expression is truthy in `scope`."""
     return truthy(evaluate(expression, scope.data()))
 
 
 def render(value: Any, scope: Scope, depth: int = 0) -> Any:
     """`value` with its templates evaluated once. A string that is exactly one template becomes that
-    template's value (a number stays a number); templates inside text are written in as text."""
+    template's value (a number stays a number); templates inside text are written in as text.
+    """
     if depth > MAX_DEPTH:
         raise ExpressionError(f"parameters nest deeper than {MAX_DEPTH} levels")
     if isinstance(value, str):
@@ -145,6 +150,7 @@ def template_errors(value: Any, path: str = "params") -> list[tuple[str, str]]:
 
 
 def has_template(value: Any) -> bool:
+    """Whether `value` is text holding a `{{ … }}` template."""
     return isinstance(value, str) and "{{" in value
 
 

@@ -96,6 +96,7 @@ def _side(value: Any, name: str, low: int = 1) -> int:
 
 
 def crop(image: Image.Image, params: dict[str, Any]) -> Image.Image:
+    """The region `x`, `y`, `width`, `height` of the image (it must lie inside)."""
     x, y = _side(params.get("x", 0), "x", 0), _side(params.get("y", 0), "y", 0)
     width, height = _side(params.get("width"), "width"), _side(params.get("height"), "height")
     if x + width > image.width or y + height > image.height:
@@ -107,6 +108,7 @@ def crop(image: Image.Image, params: dict[str, Any]) -> Image.Image:
 
 
 def resize(image: Image.Image, params: dict[str, Any]) -> Image.Image:
+    """The image scaled by `scale`, or resized to `width` x `height`, within the pixel limit."""
     scale = params.get("scale")
     if scale is not None:
         if isinstance(scale, bool) or not isinstance(scale, int | float) or not 0.01 <= scale <= 8:
@@ -120,10 +122,12 @@ def resize(image: Image.Image, params: dict[str, Any]) -> Image.Image:
 
 
 def grayscale(image: Image.Image, params: dict[str, Any]) -> Image.Image:
+    """The image in shades of gray."""
     return ImageOps.grayscale(image)
 
 
 def threshold(image: Image.Image, params: dict[str, Any]) -> Image.Image:
+    """The image in black and white: gray levels from `level` (0-255, default 128) up are white."""
     level = params.get("level", 128)
     if isinstance(level, bool) or not isinstance(level, int) or not 0 <= level <= 255:
         raise NodeError("level must be an integer from 0 to 255", retryable=False)

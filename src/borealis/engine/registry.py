@@ -1,6 +1,7 @@
 """The node types a workflow can use, one module each under `workflows/nodes/`, in one registry that
 also serves their catalog (`/api/v1/workflow-node-types`): type, version, category, ports, docs and
-the parameter JSON Schema."""
+the parameter JSON Schema.
+"""
 
 from __future__ import annotations
 
@@ -42,6 +43,8 @@ BUILTIN_MODULES = (
 
 
 class NodeRegistry:
+    """The node types by name (the built-in ones unless `types` is given), and their catalog."""
+
     def __init__(self, types: list[NodeType] | None = None) -> None:
         self._types: dict[str, NodeType] = {}
         for node_type in types if types is not None else _builtin_types():

@@ -1,5 +1,6 @@
 """What a node may ask of its host (`ctx.services`): jobs on agents, guarded HTTP, stored inventory,
-image blobs, SMTP settings and starting other workflows. The server implements it; tests fake it."""
+image blobs, SMTP settings and starting other workflows. The server implements it; tests fake it.
+"""
 
 from __future__ import annotations
 

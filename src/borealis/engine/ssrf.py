@@ -60,6 +60,8 @@ def blocked_reason(address: Address) -> str | None:
 
 
 class Guard:
+    """Refuses URLs whose host resolves into a blocked network, unless an admin allowed that network."""
+
     def __init__(self, allow: list[str], own_port: int) -> None:
         self._allow: list[Network] = [ipaddress.ip_network(entry, strict=False) for entry in allow]
         self._own_port = own_port

@@ -1,5 +1,6 @@
 """`agents.inventory`: collect inventory sections on agents now (the `inventory` role, forced) and emit
-one item per agent with what each collected."""
+one item per agent with what each collected.
+"""
 
 from __future__ import annotations
 

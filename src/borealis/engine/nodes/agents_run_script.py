@@ -2,7 +2,8 @@
 waiting for every result; one item per agent comes out. The script body is literal: expressions are
 refused in it when the document is saved, and data reaches the script only through `args` and `env`.
 A library script (`script_id`) is pinned to its version and content hash when the workflow is saved,
-unless `script_version` is "latest"."""
+unless `script_version` is "latest".
+"""
 
 from __future__ import annotations
 
@@ -58,7 +59,8 @@ class RunScript:
 
     def check_params(self, params: dict[str, Any]) -> list[tuple[str, str]]:
         """Data is not code: an expression in the body (or in which library script runs) would let
-        data decide what runs as root. One of `script` (with `language`) or `script_id`."""
+        data decide what runs as root. One of `script` (with `language`) or `script_id`.
+        """
         if has_template(params.get("script")):
             return [
                 (

@@ -1,5 +1,6 @@
 """`agents.screenshot`: a screenshot job on agents (run in each user's session), one item per agent
-carrying the image by reference (`binary_ref`), for the image nodes to work on."""
+carrying the image by reference (`binary_ref`), for the image nodes to work on.
+"""
 
 from __future__ import annotations
 

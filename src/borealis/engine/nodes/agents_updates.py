@@ -1,5 +1,6 @@
 """`agents.updates`: list pending OS updates on agents, or install them (all, security only, or named
-packages), with the `updates` role; one item per agent comes out."""
+packages), with the `updates` role; one item per agent comes out.
+"""
 
 from __future__ import annotations
 

@@ -28,6 +28,7 @@ ERROR_PORT = "error"
 
 
 def item(json: Any, binary_ref: str | None = None) -> Item:
+    """An item of `json` (a non-object wrapped as `{"value": …}`) and an optional binary reference."""
     return {"json": json if isinstance(json, dict) else {"value": json}, "binary_ref": binary_ref}
 
 
@@ -81,4 +82,5 @@ Poller = Callable[[NodeContext], Awaitable[list[Item]]]
 
 
 def all_items(inputs: Ports) -> list[Item]:
+    """The items of every input port, in port order."""
     return [entry for items in inputs.values() for entry in items]

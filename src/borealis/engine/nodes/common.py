@@ -1,5 +1,6 @@
 """Helpers the node types share: reading numbers and text out of parameters, naming the agents a job
-targets, judging job results, and reading an HTTP answer."""
+targets, judging job results, and reading an HTTP answer.
+"""
 
 from __future__ import annotations
 
@@ -85,7 +86,8 @@ def checked_answer(
     response: httpx.Response, method: str, url: str, *, fail_on_status: bool, max_text: int | None = None
 ) -> Any:
     """The response's body (JSON when it parses, else text, cut at `max_text` characters); with
-    `fail_on_status`, a `NodeError` for a 4xx or 5xx answer, retryable for 5xx and 429."""
+    `fail_on_status`, a `NodeError` for a 4xx or 5xx answer, retryable for 5xx and 429.
+    """
     status = response.status_code
     if status >= 400 and fail_on_status:
         raise NodeError(f"{method} {url[:200]} answered {status}", retryable=status >= 500 or status == 429)

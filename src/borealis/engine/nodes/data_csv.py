@@ -57,6 +57,7 @@ def _cell(value: Any, escape_formulas: bool) -> str:
 
 
 def build(rows: list[dict[str, Any]], columns: list[str], delimiter: str, header: bool, escape: bool) -> str:
+    """CSV text of `rows` in `columns` order (with a header line when asked)."""
     out = io.StringIO(newline="")
     writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
     if header:

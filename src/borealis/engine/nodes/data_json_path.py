@@ -1,5 +1,6 @@
 """`data.json_path`: a JMESPath query over each item, its result written into a field or spread out
-as new items."""
+as new items.
+"""
 
 from __future__ import annotations
 

@@ -1,8 +1,10 @@
 """`data.text`: text operations on a value of each item — trim, upper, lower, split, join, template,
-substring, length, replace."""
+substring, length, replace.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from borealis.engine.nodes.base import MAIN, NodeContext, NodeError, Ports, all_items
@@ -13,37 +15,48 @@ MAX_PARTS = 10_000
 
 
 def _operate(operation: str, params: dict[str, Any]) -> Any:
-    value = params.get("value")
     if operation == "template":
         return as_text(params.get("template"), "template")
     if operation == "join":
-        if not isinstance(value, list):
-            raise NodeError("join needs `value` to be a list", retryable=False)
-        joined = as_text(params.get("separator", ""), "separator").join(
-            as_text(part, f"value[{index}]") for index, part in enumerate(value[:MAX_PARTS])
-        )
-        return as_text(joined, "the joined text")
-    text = as_text(value)
+        return _join(params)
+    text = as_text(params.get("value"))
     if operation == "trim":
         characters = params.get("characters")
         return text.strip(as_text(characters, "characters") if characters else None)
-    if operation == "upper":
-        return text.upper()
-    if operation == "lower":
-        return text.lower()
-    if operation == "length":
-        return len(text)
+    if operation in SIMPLE:
+        return SIMPLE[operation](text)
     if operation == "substring":
         start, end = params.get("start", 0), params.get("end")
         return text[int(start) : None if end is None else int(end)]
     if operation == "replace":
-        find, replacement = as_text(params.get("find"), "find"), as_text(params.get("with"), "with")
-        if not find:
-            raise NodeError("replace needs a non-empty `find`", retryable=False)
-        if len(text) + text.count(find) * (len(replacement) - len(find)) > MAX_TEXT_CHARS:
-            raise NodeError(f"replace would give more than {MAX_TEXT_CHARS} characters", retryable=False)
-        return text.replace(find, replacement)
-    separator = as_text(params.get("separator"), "separator") or None  # split: "" or absent = whitespace
+        return _replace(text, params)
+    return _split(text, params)
+
+
+SIMPLE: dict[str, Callable[[str], Any]] = {"upper": str.upper, "lower": str.lower, "length": len}
+
+
+def _join(params: dict[str, Any]) -> str:
+    value = params.get("value")
+    if not isinstance(value, list):
+        raise NodeError("join needs `value` to be a list", retryable=False)
+    joined = as_text(params.get("separator", ""), "separator").join(
+        as_text(part, f"value[{index}]") for index, part in enumerate(value[:MAX_PARTS])
+    )
+    return as_text(joined, "the joined text")
+
+
+def _replace(text: str, params: dict[str, Any]) -> str:
+    find, replacement = as_text(params.get("find"), "find"), as_text(params.get("with"), "with")
+    if not find:
+        raise NodeError("replace needs a non-empty `find`", retryable=False)
+    if len(text) + text.count(find) * (len(replacement) - len(find)) > MAX_TEXT_CHARS:
+        raise NodeError(f"replace would give more than {MAX_TEXT_CHARS} characters", retryable=False)
+    return text.replace(find, replacement)
+
+
+def _split(text: str, params: dict[str, Any]) -> list[str]:
+    separator = as_text(params.get("separator"), "separator") or None  # "" or absent = whitespace
     parts = text.split(separator, MAX_PARTS)
     if len(parts) > MAX_PARTS:
         raise NodeError(f"split gives more than {MAX_PARTS} parts", retryable=False)

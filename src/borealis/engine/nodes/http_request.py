@@ -1,6 +1,7 @@
 """`http.request`: one HTTP request per item, past the SSRF guard, with a timeout; the response is the
 item that comes out. Retries are the node's `settings.retries` (with backoff); a 5xx or a timeout is
-retried, a 4xx is not."""
+retried, a 4xx is not.
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """The shape the image nodes share: for each item with an image (`binary_ref`), read it, transform it
-in a thread, store the result for this run, and pass the item on with the new reference."""
+in a thread, store the result for this run, and pass the item on with the new reference.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from typing import Any
 
 from PIL import Image
 
+from borealis.engine.images import ImageBlobs
 from borealis.engine.nodes.base import MAIN, NodeContext, NodeError, Ports, all_items
 
 Transform = Callable[[Image.Image, dict[str, Any]], Image.Image]
 
 
-def images_of(ctx: NodeContext) -> Any:
+def images_of(ctx: NodeContext) -> ImageBlobs:
+    """The host's image blobs; `NodeError` when this host keeps none."""
     if ctx.services.images is None:
         raise NodeError("image storage is not available on this server", retryable=False)
     return ctx.services.images

@@ -1,5 +1,6 @@
 """`logic.compare`: two lists of items matched by a key, sorted into `only_in1`, `only_in2`, `same`
-and `different` (a diff of two inventories, two API listings, before and after)."""
+and `different` (a diff of two inventories, two API listings, before and after).
+"""
 
 from __future__ import annotations
 

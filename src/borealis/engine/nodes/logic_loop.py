@@ -1,5 +1,6 @@
 """`logic.loop`: for each item, a run of another workflow with that item as its input, at most
-`parallelism` at a time; one item per sub-run comes out, with its status and output."""
+`parallelism` at a time; one item per sub-run comes out, with its status and output.
+"""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from typing import Any
 from borealis.core.errors import BorealisError
 from borealis.engine.nodes.base import MAIN, Item, NodeContext, NodeError, Ports, all_items
 from borealis.engine.nodes.common import number
+from borealis.engine.states import FINAL_RUN_STATES
 
 MAX_SUB_RUNS = 1000
 MAX_PARALLELISM = 50
 MAX_DEPTH = 5  # loops inside sub-workflows inside loops…: a cycle between workflows ends here
-FINAL = frozenset({"succeeded", "failed", "timed_out", "cancelled", "interrupted"})
 
 
 class Loop:
@@ -86,7 +87,7 @@ class Loop:
             if isinstance(output, list):
                 output = [part.get("json") if isinstance(part, dict) else part for part in output]
             error = view.get("error")
-            if status not in FINAL:
+            if status not in FINAL_RUN_STATES:
                 error = f"still {status} after {wait_s:g} s"
             return {
                 "json": {

@@ -1,5 +1,6 @@
 """`logic.math`: arithmetic on each item (add, subtract, multiply, divide, modulo, round, abs) or over
-all items (sum, min, max, avg, count)."""
+all items (sum, min, max, avg, count).
+"""
 
 from __future__ import annotations
 

@@ -1,5 +1,6 @@
 """`logic.switch`: each item goes out of one numbered port (`0`…`9`) chosen by rules or by the value
-of an expression, or out of `fallback` when nothing matches."""
+of an expression, or out of `fallback` when nothing matches.
+"""
 
 from __future__ import annotations
 

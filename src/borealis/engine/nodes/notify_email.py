@@ -1,5 +1,6 @@
 """`notify.email`: e-mail through the SMTP server set in server.toml (`[smtp]`), sent with the
-standard library's `smtplib` in a worker thread so the loop never waits on the network."""
+standard library's `smtplib` in a worker thread so the loop never waits on the network.
+"""
 
 from __future__ import annotations
 
@@ -64,6 +65,7 @@ def addresses(value: Any, name: str) -> list[str]:
 
 
 def message_of(smtp: SmtpSettings, params: dict[str, Any]) -> EmailMessage:
+    """The e-mail the parameters describe, from the configured sender; `NodeError` when it has no recipient."""
     to, cc = addresses(params.get("to"), "to"), addresses(params.get("cc"), "cc")
     if not to:
         raise NodeError("no recipient: `to` is empty", retryable=False)

@@ -1,5 +1,6 @@
 """`notify.webhook`: POST (or PUT) JSON to a URL — chat, paging, ticketing hooks — through the SSRF
-guard, once per item or once for all items."""
+guard, once per item or once for all items.
+"""
 
 from __future__ import annotations
 

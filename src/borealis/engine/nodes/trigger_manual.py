@@ -1,5 +1,6 @@
 """`trigger.manual`: a run started by hand (API, CLI or a schedule naming this workflow), its input
-items passed on as they are."""
+items passed on as they are.
+"""
 
 from __future__ import annotations
 

@@ -35,7 +35,8 @@ class Polled:
 
 def key_of(data: dict[str, Any], key_path: str | None) -> str:
     """An item's de-duplication key: `key_path`'s value over the item as text (long ones hashed), or,
-    without a key path or when it gives null, a hash of the whole item."""
+    without a key path or when it gives null, a hash of the whole item.
+    """
     value = evaluate(key_path, data) if key_path else None
     if value is None:
         return "sha256:" + hashlib.sha256(orjson.dumps(data, option=orjson.OPT_SORT_KEYS)).hexdigest()
@@ -48,12 +49,14 @@ def key_of(data: dict[str, Any], key_path: str | None) -> str:
 def source_of(params: dict[str, Any]) -> str:
     """What the keys were read from: when it changes (another URL, items or key path) the keys and the
     cursor no longer mean anything, and the next poll starts again from a first poll. Headers are not
-    part of it, so a rotated token keeps the keys."""
+    part of it, so a rotated token keeps the keys.
+    """
     named = {name: params.get(name) for name in SOURCE_PARAMS}
     return hashlib.sha256(orjson.dumps(named, option=orjson.OPT_SORT_KEYS)).hexdigest()[:32]
 
 
 def interval_of(params: dict[str, Any]) -> float:
+    """Seconds between polls: `interval_s`, at least the minimum (the default when it is not a number)."""
     try:
         return max(MIN_INTERVAL_S, float(params.get("interval_s", DEFAULT_INTERVAL_S)))
     except (TypeError, ValueError):
@@ -124,29 +127,8 @@ class PollTrigger:
         source = source_of(ctx.params)
         if state.get("source") != source:
             state = {}  # a new source: start again from a first poll
-        query = {str(k): str(v) for k, v in (params.get("query") or {}).items()}
         cursor = state.get("cursor")
-        if params.get("cursor_param") and cursor is not None:
-            query[str(params["cursor_param"])] = str(cursor)
-        method = str(params.get("method", "GET")).upper()
-        body = params.get("body")
-        headers = {str(k): str(v) for k, v in (params.get("headers") or {}).items()}
-        if body is not None:
-            headers.setdefault("content-type", "application/json")
-        response = await ctx.services.http(
-            method,
-            str(params.get("url", "")),
-            headers=headers,
-            params=query,
-            content=None if body is None else orjson.dumps(body),
-            timeout_s=float(params.get("timeout_s", 30.0)),
-        )
-        if response.status_code >= 400:
-            raise NodeError(f"{method} {str(params.get('url'))[:200]} answered {response.status_code}")
-        try:
-            answer = orjson.loads(response.content)
-        except orjson.JSONDecodeError:
-            raise NodeError("the answer is not JSON", retryable=False) from None
+        answer = await _fetch(ctx, params, cursor)
         found = evaluate(str(params.get("items_path") or "@"), answer)
         elements = found if isinstance(found, list) else [] if found is None else [found]
         if len(elements) > MAX_ITEMS:
@@ -155,17 +137,7 @@ class PollTrigger:
             )
         key_path = str(params["key_path"]) if params.get("key_path") else None
         seen_before = state.get("keys")
-        known = set(seen_before or [])
-        fresh: list[Item] = []
-        current: dict[str, None] = {}  # this answer's keys, in order
-        for element in elements:
-            entry = item(element)
-            key = key_of(entry["json"], key_path)
-            if key in current:
-                continue
-            current[key] = None
-            if key not in known:
-                fresh.append(entry)
+        fresh, current = _new_items(elements, key_path, set(seen_before or []))
         # This answer's keys are the last to be dropped, so an item never fires twice while it stays
         # listed (with max_keys at least the list's length); older keys fill the rest.
         max_keys = int(params.get("max_keys", DEFAULT_MAX_KEYS))
@@ -178,6 +150,49 @@ class PollTrigger:
         if seen_before is None and not params.get("emit_initial"):
             fresh = []  # the first poll records what is there
         return Polled(items=fresh, state=kept)
+
+
+async def _fetch(ctx: NodeContext, params: dict[str, Any], cursor: Any) -> Any:
+    """The source's answer as JSON (the cursor, if any, sent as `cursor_param`)."""
+    query = {str(k): str(v) for k, v in (params.get("query") or {}).items()}
+    if params.get("cursor_param") and cursor is not None:
+        query[str(params["cursor_param"])] = str(cursor)
+    method = str(params.get("method", "GET")).upper()
+    body = params.get("body")
+    headers = {str(k): str(v) for k, v in (params.get("headers") or {}).items()}
+    if body is not None:
+        headers.setdefault("content-type", "application/json")
+    response = await ctx.services.http(
+        method,
+        str(params.get("url", "")),
+        headers=headers,
+        params=query,
+        content=None if body is None else orjson.dumps(body),
+        timeout_s=float(params.get("timeout_s", 30.0)),
+    )
+    if response.status_code >= 400:
+        raise NodeError(f"{method} {str(params.get('url'))[:200]} answered {response.status_code}")
+    try:
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        raise NodeError("the answer is not JSON", retryable=False) from None
+
+
+def _new_items(
+    elements: list[Any], key_path: str | None, known: set[str]
+) -> tuple[list[Item], dict[str, None]]:
+    """The items whose key is not `known`, and this answer's keys in order (each once)."""
+    fresh: list[Item] = []
+    current: dict[str, None] = {}
+    for element in elements:
+        entry = item(element)
+        key = key_of(entry["json"], key_path)
+        if key in current:
+            continue
+        current[key] = None
+        if key not in known:
+            fresh.append(entry)
+    return fresh, current
 
 
 NODE = PollTrigger()

@@ -1,5 +1,6 @@
 """`trigger.schedule`: a run started by a schedule (`/api/v1/schedules` with a workflow action); emits
-one item describing the slot that fired."""
+one item describing the slot that fired.
+"""
 
 from __future__ import annotations
 

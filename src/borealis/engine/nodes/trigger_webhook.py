@@ -1,6 +1,7 @@
 """`trigger.webhook`: a run started by an HTTP request to the node's own secret URL
 (`/hooks/{secret}`); the item is the request. `response: sync` answers with the run's last output
-(waiting up to `wait_s`), `async` answers 202 with the run id at once."""
+(waiting up to `wait_s`), `async` answers 202 with the run id at once.
+"""
 
 from __future__ import annotations
 
