@@ -24,6 +24,7 @@ from typing import Any
 from borealis.core.clock import iso, utcnow
 from borealis.core.logs import kv
 from borealis.engine.document import Document, Node
+from borealis.engine.errors import NodeFailed
 from borealis.engine.expressions import ExpressionError, Scope
 from borealis.engine.nodes.base import (
     ERROR_PORT,
@@ -70,14 +71,6 @@ class Outcome:
 
 
 Record = Callable[[NodeRecord], Awaitable[None]]
-
-
-class NodeFailed(Exception):
-    """A node failed for good (retries spent, error policy `stop`): the run stops with it."""
-
-    def __init__(self, node_id: str, message: str) -> None:
-        super().__init__(f"node {node_id!r} failed: {message}")
-        self.node_id = node_id
 
 
 @dataclass

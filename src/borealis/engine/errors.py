@@ -14,3 +14,14 @@ class NodeError(BorealisError):
     def __init__(self, message: str, *, retryable: bool = True) -> None:
         super().__init__(message)
         self.retryable = retryable
+
+
+class NodeFailed(BorealisError):
+    """A node failed for good (retries spent, error policy `stop`): the run stops with it."""
+
+    slug = "node-failed"
+    title = "Node failed"
+
+    def __init__(self, node_id: str, message: str) -> None:
+        super().__init__(f"node {node_id!r} failed: {message}")
+        self.node_id = node_id

@@ -30,7 +30,10 @@ TEMPLATE = re.compile(r"\{\{(.*?)\}\}", re.DOTALL)
 
 
 class ExpressionError(BorealisError, ValueError):
-    """An expression that does not parse, or whose result is too large."""
+    """An expression that does not parse, or whose result is too large (never worth a retry)."""
+
+    slug = "expression-error"
+    title = "Expression error"
 
 
 @dataclass(frozen=True)

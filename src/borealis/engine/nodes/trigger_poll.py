@@ -2,7 +2,7 @@
 
 The node's `poll` reads the API once (through the SSRF guard), takes the list at `items_path`, keys
 each item by `key_path`, and returns the items whose keys are not among those it has seen, with the
-state to keep: the last `max_keys` keys and the cursor. `workflows.poller` calls it every
+state to keep: the last `max_keys` keys and the cursor. The server's poller calls it every
 `interval_s` and stores that state in the same transaction as the run it starts, so a change fires
 once, including across a restart. Its `run` passes the new items on, as other triggers do.
 """
