@@ -9,6 +9,7 @@ from typing import Any
 from borealis.engine.nodes.base import MAIN, NodeContext, Ports, all_items
 from borealis.engine.nodes.common import fail_unless_all_succeeded, target_of
 from borealis.protocol.inventory import SECTIONS
+from borealis.protocol.jobs import JobState
 
 
 class CollectInventory:
@@ -63,7 +64,7 @@ class CollectInventory:
         for row in results:
             raw = row.get("data")
             data: dict[str, Any] = raw if isinstance(raw, dict) else {}
-            if row["status"] == "succeeded" and params.get("include_data", True):
+            if row["status"] == JobState.SUCCEEDED and params.get("include_data", True):
                 # What the agent sent before its result is stored: hand on the sections themselves.
                 data = {"sections": await ctx.services.inventory(str(row["agent_id"]), sections)}
             out.append(

@@ -8,6 +8,7 @@ from typing import Any
 
 from borealis.engine.nodes.base import MAIN, NodeContext, Ports, all_items
 from borealis.engine.nodes.common import fail_unless_all_succeeded, target_of
+from borealis.protocol.jobs import JobState
 
 REGION = {
     "type": "object",
@@ -70,7 +71,7 @@ class AgentsScreenshot:
         )
         out = []
         for row in results:
-            image = (row.get("data") or {}).get("image") if row["status"] == "succeeded" else None
+            image = (row.get("data") or {}).get("image") if row["status"] == JobState.SUCCEEDED else None
             ref = (
                 f"screenshots/{job_id}/{row['agent_id']}.{image['format']}"
                 if isinstance(image, dict)

@@ -11,6 +11,7 @@ import httpx
 import orjson
 
 from borealis.engine.errors import NodeError
+from borealis.protocol.jobs import JobState
 
 MAX_NUMBER_TEXT = 64
 MAX_TEXT_CHARS = 1024 * 1024
@@ -55,7 +56,7 @@ def as_text(value: Any, name: str = "value") -> str:
 
 def fail_unless_all_succeeded(results: list[dict[str, Any]], params: dict[str, Any], what: str) -> None:
     """With `fail_on_error`, a `NodeError` naming the agents whose row is not `succeeded`."""
-    failed = [str(row["agent_id"]) for row in results if row["status"] != "succeeded"]
+    failed = [str(row["agent_id"]) for row in results if row["status"] != JobState.SUCCEEDED]
     if failed and params.get("fail_on_error"):
         raise NodeError(
             f"{what} did not succeed on {len(failed)} agent(s): {', '.join(failed[:10])}", retryable=False

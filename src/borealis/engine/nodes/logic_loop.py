@@ -10,7 +10,7 @@ from typing import Any
 from borealis.core.errors import BorealisError
 from borealis.engine.nodes.base import MAIN, Item, NodeContext, NodeError, Ports, all_items
 from borealis.engine.nodes.common import number
-from borealis.engine.states import FINAL_RUN_STATES
+from borealis.engine.states import FINAL_RUN_STATES, RunState
 
 MAX_SUB_RUNS = 1000
 MAX_PARALLELISM = 50
@@ -108,7 +108,7 @@ class Loop:
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
-        failed = [entry["json"]["run_id"] for entry in out if entry["json"]["status"] != "succeeded"]
+        failed = [entry["json"]["run_id"] for entry in out if entry["json"]["status"] != RunState.SUCCEEDED]
         if failed and params.get("fail_on_error"):
             raise NodeError(
                 f"{len(failed)} of {len(out)} sub-runs did not succeed: {', '.join(failed[:10])}",

@@ -1,20 +1,17 @@
 """Claiming queued runs and executing them in this server process (`engine.Execution`), within each
-workflow's concurrency limit; the end of each run written with its node records; old runs pruned."""
+workflow's concurrency limit; the end of each run written with its node records; an hourly prune."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
-from borealis.core.clock import utcnow
 from borealis.core.errors import InvalidInput
 from borealis.core.logs import kv
-from borealis.core.settings import ServerSettings
 from borealis.engine.document import Document
 from borealis.engine.engine import Execution, RunSpec
 from borealis.engine.registry import NodeRegistry
@@ -61,22 +58,23 @@ class Dispatcher:
 
     def __init__(
         self,
-        settings: ServerSettings,
         db: Database,
+        blobs: RunBlobs,
         registry: NodeRegistry,
         services: NodeServices,
         events: JobEvents,
         owner: str,
         check: Callable[[Any], Document],
+        prune: Callable[[], Awaitable[int]],
     ) -> None:
-        self.settings = settings
         self.db = db
         self.registry = registry
         self.services = services
         self.events = events
         self.owner = owner
-        self.blobs = RunBlobs(settings.home.blobs)
+        self.blobs = blobs
         self._check = check
+        self._prune = prune
         self._runs: dict[str, asyncio.Task[None]] = {}
         self._wake = asyncio.Event()
         self._loop: asyncio.Task[None] | None = None
@@ -119,7 +117,7 @@ class Dispatcher:
                 await self._claim_queued()
                 if loop.time() >= next_prune:
                     next_prune = loop.time() + PRUNE_EVERY_S
-                    await self.prune()
+                    await self._prune()
             except asyncio.CancelledError:
                 raise
             except Exception:
@@ -189,12 +187,3 @@ class Dispatcher:
         outcome = await Execution(parsed, self.registry, spec, recorder.record).run()
         output = await self.blobs.payload(run.id, "output", outcome.output)
         return Ending(outcome.status, output, outcome.error)
-
-    async def prune(self) -> int:
-        """Remove final runs past the age and per-workflow count the settings keep."""
-        before = utcnow() - timedelta(days=self.settings.workflow_run_days)
-        async with self.db.transaction() as session:
-            removed = await store.prune_runs(session, before, self.settings.workflow_runs_per_workflow)
-        if removed:
-            log.info("workflow runs pruned", extra=kv(count=removed))
-        return removed

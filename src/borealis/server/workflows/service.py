@@ -14,8 +14,10 @@ import asyncio
 import contextlib
 import logging
 import socket
+from datetime import timedelta
 from typing import Any
 
+from borealis.core.clock import utcnow
 from borealis.core.errors import Conflict, InvalidInput
 from borealis.core.logs import kv
 from borealis.core.settings import ServerSettings
@@ -31,6 +33,7 @@ from borealis.server.bus import Bus
 from borealis.server.db.database import Database
 from borealis.server.jobs.service import JobService
 from borealis.server.workflows import store
+from borealis.server.workflows.blobs import RunBlobs
 from borealis.server.workflows.dispatcher import Dispatcher
 from borealis.server.workflows.documents import agent_nodes, pin_scripts, webhook_nodes
 from borealis.server.workflows.events import CANCEL_SUBJECT, run_events
@@ -62,7 +65,14 @@ class WorkflowService:
             images=ImageBlobs(settings.home.blobs),
         )
         self.dispatcher = Dispatcher(
-            settings, db, self.registry, self.services, self.events, self.owner, self.check
+            db,
+            RunBlobs(settings.home.blobs),
+            self.registry,
+            self.services,
+            self.events,
+            self.owner,
+            self.check,
+            self.prune,
         )
         self.poller = Poller(db, self.registry, self.services, self.dispatcher.kick)
 
@@ -208,4 +218,10 @@ class WorkflowService:
         return self.dispatcher.blobs.read(ref)
 
     async def prune(self) -> int:
-        return await self.dispatcher.prune()
+        """Remove final runs past the age and per-workflow count the settings keep."""
+        before = utcnow() - timedelta(days=self.settings.workflow_run_days)
+        async with self.db.transaction() as session:
+            removed = await store.prune_runs(session, before, self.settings.workflow_runs_per_workflow)
+        if removed:
+            log.info("workflow runs pruned", extra=kv(count=removed))
+        return removed
