@@ -6,7 +6,7 @@ and output port names, a JSON Schema for its parameters (served to the canvas), 
 An item is `{"json": <object>, "binary_ref": <str | None>}`. A node raises `NodeError` for a failure
 the workflow's author should see (bad parameter after rendering, HTTP 500 from a service); the engine
 applies the node's retries, timeout and error policy. Nothing here touches the database directly:
-what a node needs from the server comes through `ctx.services`.
+what a node needs from its host comes through `ctx.services` (`engine.services.NodeServices`).
 """
 
 from __future__ import annotations
@@ -34,7 +34,7 @@ def item(json: Any, binary_ref: str | None = None) -> Item:
 
 @dataclass
 class NodeContext:
-    """One node's run: its raw parameters, the run's scope for expressions, and the server's services."""
+    """One node's run: its raw parameters, the run's scope for expressions, and the host's services."""
 
     run_id: str
     workflow_id: str
