@@ -17,6 +17,7 @@ import httpx
 import orjson
 import pytest
 
+from borealis.server.state import app_state
 from borealis.server.workflows.poller import Poller
 from tests.conftest import App, ServerProcess, admin_token, make_settings
 from tests.support import free_port, run_sync, wait_for
@@ -168,7 +169,7 @@ async def _two_runs(app: App, workflow_id: str) -> bool:
 async def test_one_poller_polls_a_node_per_interval(allowed_app: App, feed: Feed) -> None:
     """Pollers of three 'processes' on one database: the claim lets one of them poll the node."""
     app = allowed_app
-    state = app.app.state.borealis  # type: ignore[attr-defined]
+    state = app_state(app.app)
     await state.workflows.poller.stop()  # the app's own poller joins in below, as a third process
     feed.body = {"items": [{"id": 1}], "next": None}
     body = poll_workflow(feed.url, interval_s=3600)
@@ -193,7 +194,7 @@ async def test_a_poll_of_loopback_is_refused_unless_allowed(app: App, feed: Feed
     the node's state, and the feed never sees a request."""
     created = await app.client.post("/api/v1/workflows", json=poll_workflow(feed.url), headers=app.auth())
     assert created.status_code == 201, created.text
-    services = app.app.state.borealis.workflows.services  # type: ignore[attr-defined]
+    services = app_state(app.app).workflows.services
 
     async def refused() -> dict[str, Any]:
         stored: dict[str, Any] = await services.load_state(created.json()["id"], "poll")
