@@ -27,6 +27,8 @@ MAX_TAIL_BYTES = 64 * 1024
 
 
 class JobState(StrEnum):
+    """Where a job, or one agent's run of it, stands."""
+
     QUEUED = "queued"
     SENT = "sent"
     RUNNING = "running"
@@ -39,6 +41,7 @@ class JobState(StrEnum):
 
     @property
     def final(self) -> bool:
+        """Whether nothing more will happen in this state."""
         return self in FINAL_STATES
 
 
@@ -55,6 +58,8 @@ FINAL_STATES = frozenset(
 
 
 class RunAs(StrEnum):
+    """The account a job runs under on the agent."""
+
     SYSTEM = "system"
     USER = "user"
 

@@ -19,12 +19,15 @@ STATUS = "role.status"
 
 
 def body_sha256(body: str) -> str:
+    """The hex SHA-256 of a role module's body."""
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
 def role_install_payload(name: str, version: int, sha256: str) -> bytes:
+    """The bytes the server signs to have an agent install a role module version."""
     return f"borealis-role-install|{name}|{version}|{sha256}".encode()
 
 
 def role_remove_payload(name: str, version: int) -> bytes:
+    """The bytes the server signs to have an agent remove a role module version."""
     return f"borealis-role-remove|{name}|{version}".encode()

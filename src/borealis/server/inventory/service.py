@@ -56,7 +56,7 @@ class InventoryService:
         self.bad_frames = 0
         self.totals = Written()
         # The server itself asks for this role (refresh), so it is known before any agent reports it.
-        jobs.roles.note([ROLE])
+        jobs.note_reported_roles([ROLE])
 
     def start(self) -> None:
         self.batches.start()

@@ -13,7 +13,7 @@ import asyncio
 import logging
 import math
 from collections import Counter, defaultdict
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from datetime import timedelta
 from typing import Any
 
@@ -65,6 +65,10 @@ class JobService:
         self.bad_frames = 0
         self.holders = Holders(db)
         self.foreign_output = 0
+
+    def note_reported_roles(self, names: Iterable[object]) -> None:
+        """The roles an agent's heartbeat reports (its `roles_health` keys) become roles a job may name."""
+        self.roles.note(names)
 
     async def start(self) -> None:
         await self.delivery.start()
