@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 
+from borealis.core.errors import InvalidInput
+
 START = "screen.start"
 ACK = "screen.ack"
 STOP = "screen.stop"
@@ -46,8 +48,8 @@ KEY_NAME = re.compile(r"[A-Za-z0-9_]{1,32}")  # an X keysym name: Return, BackSp
 EVENT_TYPES = frozenset({"move", "click", "down", "up", "key", "text"})
 
 
-class BadInput(ValueError):
-    """Input events that are not well formed; the message says which."""
+class BadInput(InvalidInput, ValueError):
+    """Input events that are not well formed; the message says which (a `ValueError` too, as before)."""
 
 
 def check_events(events: object) -> list[dict[str, object]]:

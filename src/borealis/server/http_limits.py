@@ -14,9 +14,10 @@ import httptools
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from borealis.core.codec import dumps_bytes
+from borealis.core.errors import BorealisError
 
 
-class HeadTooLarge(Exception):
+class HeadTooLarge(BorealisError):
     """Raised inside a parser callback to stop parsing; never leaves this module."""
 
 
@@ -74,13 +75,13 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
     def on_header(self, name: bytes, value: bytes) -> None:
         self.head_count += 1
         if self.head_count > self.head_limit_count:
-            raise HeadTooLarge
+            raise HeadTooLarge("request head over the limits")
         super().on_header(name, value)
 
     def on_headers_complete(self) -> None:
         head = len(self.url) + sum(len(n) + len(v) + 4 for n, v in self.headers)
         if head > self.head_limit_bytes:
-            raise HeadTooLarge
+            raise HeadTooLarge("request head over the limits")
         self.reading_head = False
         self.head_bytes = 0
         super().on_headers_complete()

@@ -30,9 +30,11 @@ from borealis.server import audit
 from borealis.server.bus import Bus
 from borealis.server.db.database import Database
 from borealis.server.db.models import Job
+from borealis.server.events import EventStream
 from borealis.server.jobs import store
 from borealis.server.jobs.delivery import SEND_ERRORS, Delivery
-from borealis.server.jobs.events import JobEvents
+from borealis.server.jobs.events import KEY as EVENT_KEY
+from borealis.server.jobs.events import SUBJECT as EVENT_SUBJECT
 from borealis.server.jobs.frames import ack_frame, cancel_frame, job_frame
 from borealis.server.jobs.holders import Holders
 from borealis.server.jobs.inbound import is_replay_refusal, parse_accepted, parse_output, parse_result
@@ -58,7 +60,7 @@ class JobService:
         self.key = key
         self.presence = presence
         self.roles = KnownRoles()
-        self.events = JobEvents(bus)
+        self.events = EventStream(bus, EVENT_SUBJECT, EVENT_KEY)
         self.delivery = Delivery(presence, bus)
         self.reports = ReportWriter(db, self._stored)
         self.tasks: set[asyncio.Task[None]] = set()
