@@ -17,6 +17,7 @@ the server, since the agent's outbox carries the real outcome of the first copy.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
@@ -67,7 +68,7 @@ class RunAs(StrEnum):
 SIGNED_FIELDS = ("job_id", "agent_id", "role", "params", "run_as", "timeout_s", "not_after")
 
 
-def job_payload(job: dict[str, Any]) -> bytes:
+def job_payload(job: Mapping[str, Any]) -> bytes:
     """Canonical bytes of a job's signed fields (sorted keys, no whitespace): what the server signs."""
     body = {name: job.get(name) for name in SIGNED_FIELDS}
     return b"borealis-job|" + orjson.dumps(body, option=orjson.OPT_SORT_KEYS)

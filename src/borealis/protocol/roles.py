@@ -10,12 +10,24 @@ from __future__ import annotations
 
 import hashlib
 import re
+from enum import StrEnum
+from typing import Final
 
 ROLE_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 MAX_ROLE_BYTES = 256 * 1024
-INSTALL = "role.install"
-REMOVE = "role.remove"
-STATUS = "role.status"
+
+
+class RoleMessage(StrEnum):
+    """The `t` tags of the role frames."""
+
+    INSTALL = "role.install"
+    REMOVE = "role.remove"
+    STATUS = "role.status"
+
+
+INSTALL: Final = RoleMessage.INSTALL
+REMOVE: Final = RoleMessage.REMOVE
+STATUS: Final = RoleMessage.STATUS
 
 
 def body_sha256(body: str) -> str:

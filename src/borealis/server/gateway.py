@@ -14,7 +14,7 @@ import contextlib
 import logging
 import re
 import time
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -25,6 +25,7 @@ from borealis.core.errors import ProtocolError
 from borealis.core.logs import kv
 from borealis.core.text import without_control
 from borealis.protocol import MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, keys, screen, screenshot
+from borealis.protocol.frames import ChallengeFrame, HeartbeatFrame, WelcomeFrame
 from borealis.protocol.json_bounds import JsonLimits, JsonOverLimits, check_json
 from borealis.protocol.messages import (
     CloseCode,
@@ -83,11 +84,12 @@ class AgentGateway(WebSocketEndpoint):
         try:
             # Inside the try: an agent that gave up waiting (reconnect storms) is gone by now, and its
             # presence entry must still be released rather than left behind by an unhandled error.
-            await websocket.send_text(
-                orjson.dumps(
-                    {"t": MessageType.WELCOME, "heartbeat_s": state.settings.heartbeat_s, "config": {}}
-                ).decode()
-            )
+            welcome: WelcomeFrame = {
+                "t": MessageType.WELCOME,
+                "heartbeat_s": state.settings.heartbeat_s,
+                "config": {},
+            }
+            await websocket.send_text(orjson.dumps(welcome).decode())
             state.presence.welcomed(agent_id, closer, websocket.send_text)
             state.jobs.agent_connected(agent_id)  # what waited for this agent goes out now
             state.role_modules.agent_connected(agent_id)
@@ -104,7 +106,7 @@ class AgentGateway(WebSocketEndpoint):
         nonce = keys.random_token(24)
         now = round(time.time(), 3)
         signature = keys.sign(state.key, challenge_payload(nonce, now, PROTOCOL_VERSION))
-        challenge = {
+        challenge: ChallengeFrame = {
             "t": MessageType.CHALLENGE,
             "nonce": nonce,
             "server_time": now,
@@ -188,7 +190,7 @@ async def _dispatch(
     kind = frame.get("t")
     reply = websocket.send_text
     if kind == MessageType.HEARTBEAT:
-        _heartbeat(state, agent_id, frame)
+        _heartbeat(state, agent_id, cast(HeartbeatFrame, frame))
     elif kind in JOB_MESSAGES:
         await state.jobs.on_frame(agent_id, frame, reply)
     elif kind == MessageType.INVENTORY:  # before a refresh's job.result: frames keep their order
@@ -210,7 +212,7 @@ async def _dispatch(
     return None
 
 
-def _heartbeat(state: ServerState, agent_id: str, frame: dict[str, Any]) -> None:
+def _heartbeat(state: ServerState, agent_id: str, frame: HeartbeatFrame) -> None:
     state.metrics.heartbeats += 1
     rss_bytes, cpu_pct = _int(frame.get("rss_bytes")), _float(frame.get("cpu_pct"))
     state.presence.heartbeat(agent_id, _int(frame.get("seq")), rss_bytes, cpu_pct)

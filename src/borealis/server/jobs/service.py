@@ -15,7 +15,7 @@ import math
 from collections import Counter, defaultdict
 from collections.abc import Coroutine, Iterable
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -24,6 +24,7 @@ from borealis.core.errors import ProtocolError
 from borealis.core.ids import new_id
 from borealis.core.logs import kv
 from borealis.core.settings import ServerSettings
+from borealis.protocol.frames import JobAcceptedFrame, JobOutputFrame, JobResultFrame
 from borealis.protocol.jobs import JobState
 from borealis.protocol.messages import MessageType
 from borealis.server import audit
@@ -262,7 +263,7 @@ class JobService:
         kind = frame.get("t")
         try:
             if kind == MessageType.JOB_OUTPUT:
-                out = parse_output(frame)
+                out = parse_output(cast(JobOutputFrame, frame))
                 if not await self.holders.holds(agent_id, out.job_id):
                     self.foreign_output += 1
                     log.warning(
@@ -281,12 +282,12 @@ class JobService:
                     }
                 )
             elif kind == MessageType.JOB_ACCEPTED:
-                accepted = parse_accepted(frame)
+                accepted = parse_accepted(cast(JobAcceptedFrame, frame))
                 await self.reports.put(
                     Report(agent_id, accepted.job_id, accepted.msg_id, reply, started_at=accepted.started_at)
                 )
             elif kind == MessageType.JOB_RESULT:
-                result = parse_result(frame, self.settings.max_output_bytes)
+                result = parse_result(cast(JobResultFrame, frame), self.settings.max_output_bytes)
                 if is_replay_refusal(result.finish):
                     # The agent has this job already (a frame re-sent after a reconnect): its own
                     # outbox carries the real outcome, which this refusal must not overwrite.
