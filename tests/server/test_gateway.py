@@ -291,7 +291,7 @@ async def test_a_graceful_stop_closes_agent_sockets_and_writes_pending_last_seen
             agent = await enrolled_agent(api, {})
             session = await open_session(server.url, agent)
             session.keep_beating(every_s=0.2)
-            await asyncio.sleep(1.0)
+            await eventually(lambda: _rss_reported(api, agent.agent_id), 5, "a heartbeat")
             closing = asyncio.create_task(session.closed_by_server(timeout=15))
             stopped_at = time.time()
             await asyncio.to_thread(server.stop)
