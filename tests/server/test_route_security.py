@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.routing import APIRoute
 
-from borealis.server.auth.guard import RequireScope
+from borealis.server.api.guard import RequireScope
 from borealis.server.auth.scopes import Scope
 from tests.conftest import App, admin_token
 from tests.server.operators import browser, create_user, log_in

@@ -67,7 +67,7 @@ from borealis.server.role_modules.service import RoleModules
 from borealis.server.schedules.service import ScheduleService
 from borealis.server.schedules.starter import EngineStarter
 from borealis.server.screenshots.store import ScreenshotStore
-from borealis.server.state import ServerState
+from borealis.server.state import ServerState, app_state
 from borealis.server.updates.service import AgentUpdates
 from borealis.server.workflows.service import WorkflowService
 
@@ -118,7 +118,7 @@ async def _on_agent_close(state: ServerState, message: dict[str, Any]) -> None:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    state: ServerState = app.state.borealis
+    state = app_state(app)
     await migrate.upgrade(state.db)
     await state.agent_keys.load()
     await state.bus.start()

@@ -7,9 +7,9 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 
+from borealis.server.api.guard import authenticate
 from borealis.server.api.schemas.operators import ActorList
 from borealis.server.auth.actors import actor_names
-from borealis.server.auth.guard import authenticate
 from borealis.server.auth.principal import Principal
 from borealis.server.state import state_of
 

@@ -16,6 +16,7 @@ from borealis.core.clock import iso
 from borealis.core.errors import InvalidInput
 from borealis.protocol.updates import UpdateState
 from borealis.server.api.common import AgentsRead, Limit, client_ip
+from borealis.server.api.guard import RequireScope
 from borealis.server.api.jobs import MAX_TARGET_AGENTS, Target
 from borealis.server.api.schemas.updates import (
     AgentVersionPage,
@@ -23,7 +24,6 @@ from borealis.server.api.schemas.updates import (
     RolloutProgress,
     RolloutView,
 )
-from borealis.server.auth.guard import RequireScope
 from borealis.server.auth.principal import Principal
 from borealis.server.auth.scopes import Scope
 from borealis.server.db.models import AgentRollout, AgentVersion

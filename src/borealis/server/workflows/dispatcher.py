@@ -18,7 +18,7 @@ from borealis.engine.registry import NodeRegistry
 from borealis.engine.services import NodeServices
 from borealis.engine.states import RunState
 from borealis.server.db.database import Database
-from borealis.server.jobs.events import JobEvents
+from borealis.server.events import EventStream
 from borealis.server.workflows import store
 from borealis.server.workflows.blobs import RunBlobs
 from borealis.server.workflows.events import publish
@@ -62,7 +62,7 @@ class Dispatcher:
         blobs: RunBlobs,
         registry: NodeRegistry,
         services: NodeServices,
-        events: JobEvents,
+        events: EventStream,
         owner: str,
         check: Callable[[Any], Document],
         prune: Callable[[], Awaitable[int]],

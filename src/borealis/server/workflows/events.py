@@ -7,17 +7,17 @@ from typing import Any
 
 from borealis.core.clock import iso, utcnow
 from borealis.server.bus import Bus
-from borealis.server.jobs.events import JobEvents
+from borealis.server.events import EventStream
 
 EVENT_SUBJECT = "workflow.event"
 CANCEL_SUBJECT = "workflow.cancel"
 
 
-def run_events(bus: Bus) -> JobEvents:
+def run_events(bus: Bus) -> EventStream:
     """The fan-out of `workflow.event` to listeners, keyed by run id."""
-    return JobEvents(bus, subject=EVENT_SUBJECT, key="run_id")
+    return EventStream(bus, subject=EVENT_SUBJECT, key="run_id")
 
 
-async def publish(events: JobEvents, run_id: str, kind: str, **fields: Any) -> None:
+async def publish(events: EventStream, run_id: str, kind: str, **fields: Any) -> None:
     """One event of a run: `kind` is `run` (its status) or `node` (an attempt ended)."""
     await events.publish({"run_id": run_id, "type": kind, "at": iso(utcnow()), **fields})

@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from borealis.engine.engine import NodeRecord
 from borealis.server.db.database import Database
-from borealis.server.jobs.events import JobEvents
+from borealis.server.events import EventStream
 from borealis.server.workflows.blobs import RunBlobs
 from borealis.server.workflows.events import publish
 from borealis.server.workflows.models import WorkflowNodeRun
@@ -20,7 +20,7 @@ RECORD_FLUSH_S = 1.0
 class Recorder:
     """Collects one run's node records; each is published as a `node` event at once."""
 
-    def __init__(self, db: Database, blobs: RunBlobs, events: JobEvents, run_id: str) -> None:
+    def __init__(self, db: Database, blobs: RunBlobs, events: EventStream, run_id: str) -> None:
         self._db = db
         self._blobs = blobs
         self._events = events

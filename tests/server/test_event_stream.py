@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from borealis.server import events
 from borealis.server.bus.memory_impl import MemoryBus
-from borealis.server.jobs import events
-from borealis.server.jobs.events import JobEvents
+from borealis.server.events import EventStream
+from borealis.server.jobs.events import KEY, SUBJECT
 
 
 def output(job: str, chunk: str, seq: int = 0) -> dict[str, object]:
@@ -12,7 +13,7 @@ def output(job: str, chunk: str, seq: int = 0) -> dict[str, object]:
 
 
 async def test_latest_output_is_kept_in_order_and_bounded_per_job() -> None:
-    hub = JobEvents(MemoryBus())
+    hub = EventStream(MemoryBus(), SUBJECT, KEY)
     big = "x" * (events.RECENT_CHARS // 2)
     for seq in range(4):
         await hub._deliver(output("j1", big, seq))
@@ -23,7 +24,7 @@ async def test_latest_output_is_kept_in_order_and_bounded_per_job() -> None:
 
 
 async def test_only_the_most_recent_jobs_are_kept() -> None:
-    hub = JobEvents(MemoryBus())
+    hub = EventStream(MemoryBus(), SUBJECT, KEY)
     for n in range(events.RECENT_TOPICS + 5):
         await hub._deliver(output(f"j{n}", "line\n"))
     assert hub.recent_output("j0") == []
