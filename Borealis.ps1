@@ -68,6 +68,7 @@ function Invoke-Tests([string[]]$PytestArgs) {
         Invoke-Checked (Join-Path $scripts 'ruff.exe') @('check', 'src', 'tests', 'bench')
         Invoke-Checked (Join-Path $scripts 'ruff.exe') @('format', '--check', 'src', 'tests', 'bench')
         Invoke-Checked (Join-Path $scripts 'mypy.exe') @()
+        Invoke-Checked (Join-Path $scripts 'lint-imports.exe') @()
         & $VenvPython -m pytest @PytestArgs
         $status = $LASTEXITCODE
         if ($status -eq 5) {

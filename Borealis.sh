@@ -85,6 +85,7 @@ run_tests() {
   "$venv/bin/ruff" check src tests bench
   "$venv/bin/ruff" format --check src tests bench
   "$venv/bin/mypy"
+  "$venv/bin/lint-imports"
   local console=0
   ensure_console || console=$?
   if [ "$console" -ne 0 ] && [ "${BOREALIS_SKIP_CONSOLE:-}" != "1" ]; then

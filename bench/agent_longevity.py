@@ -569,11 +569,7 @@ async def cmd_b8(args: argparse.Namespace) -> None:
             "cuts": cuts,
             "agent_connections_after_baseline": rig.proxy.forwarded - accepted0,
         }
-        for _ in range(60):  # the worker refreshes its outbox counts every 10 s
-            status = await asyncio.to_thread(rig.status)
-            if status["outbox_pending"] == 0:
-                break
-            await asyncio.sleep(1.0)
+        await _status_when_zero(rig, "outbox_pending")  # the worker refreshes its counts every 10 s
         await asyncio.sleep(args.settle)
         end = _processes(rig)
         status = await asyncio.to_thread(rig.status)
@@ -619,6 +615,30 @@ async def cmd_b8(args: argparse.Namespace) -> None:
         else:
             shutil.rmtree(root, ignore_errors=True)
     emit(record)
+
+
+async def _status_when_zero(rig: Rig, key: str, tries: int = 60) -> dict[str, Any]:
+    """The agent's status, read once a second until its `key` is 0 or `tries` ran out; the last read."""
+    status: dict[str, Any] = {}
+    for _ in range(tries):
+        status = await asyncio.to_thread(rig.status)
+        if status[key] == 0:
+            break
+        await asyncio.sleep(1.0)
+    return status
+
+
+async def _running(rig: Rig, job_ids: list[str], timeout: float) -> int:
+    """How many of the jobs are running, read until all are or `timeout` seconds passed."""
+    started = time.monotonic()
+    running = 0
+    while time.monotonic() - started < timeout:
+        rows = await asyncio.to_thread(rig.rows, job_ids)
+        running = sum(1 for r in rows.values() if r[0] == "running")
+        if running == len(job_ids):
+            break
+        await asyncio.sleep(0.2)
+    return running
 
 
 def _count(items: Any) -> dict[str, int]:
@@ -679,14 +699,7 @@ async def cmd_b9(args: argparse.Namespace) -> None:
             delay = 20.0 + 10.0 * i / max(1, args.jobs - 1)  # longer than submitting them all takes
             script = f"sleep {delay:.2f}\n" + sized_script(16384, i % 3)
             expected[await rig.submit("script", {"language": "bash", "script": script})] = (i % 3, 16384)
-        started = time.monotonic()
-        running = 0
-        while time.monotonic() - started < 60:
-            rows = await asyncio.to_thread(rig.rows, list(expected))
-            running = sum(1 for r in rows.values() if r[0] == "running")
-            if running == len(expected):
-                break
-            await asyncio.sleep(0.2)
+        running = await _running(rig, list(expected), 60)
         if running != len(expected):
             raise RuntimeError(f"only {running} of {len(expected)} jobs were running before the outage")
         await asyncio.sleep(1.0)  # the acks for job.accepted reach the outbox
@@ -743,11 +756,7 @@ async def cmd_b9(args: argparse.Namespace) -> None:
         warm_attempts: dict[str, int] = {}
         for mode, count in (("refuse", 20), ("reset", 20), ("blackhole", 1)):
             warm_attempts |= await phase(mode, count)
-        for _ in range(60):
-            status = await asyncio.to_thread(rig.status)
-            if status["jobs_running"] == 0:
-                break
-            await asyncio.sleep(1.0)
+        await _status_when_zero(rig, "jobs_running")
         await asyncio.sleep(args.settle)
         samples.clear()
         start = _processes(rig)
@@ -772,11 +781,7 @@ async def cmd_b9(args: argparse.Namespace) -> None:
         rig.proxy.mode = "forward"
         await rig.proxy.listen()
         back = await rig.wait_online(120)
-        for _ in range(60):  # the outbox empties (every kept message acknowledged) …
-            drained = await asyncio.to_thread(rig.status)
-            if drained["outbox_pending"] == 0:
-                break
-            await asyncio.sleep(1.0)
+        drained = await _status_when_zero(rig, "outbox_pending")  # every kept message acknowledged …
         await asyncio.sleep(2.0)
         rows = await asyncio.to_thread(rig.rows, list(expected))  # … so the kept results are stored
         stored = check_rows(expected, rows)

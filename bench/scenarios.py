@@ -452,6 +452,31 @@ NOOP_JOB = {"role": "script", "params": {"language": "sh", "script": "true"}}
 FINAL_STATES = frozenset({"succeeded", "failed", "timed_out", "cancelled", "expired", "interrupted"})
 
 
+class _FinalRows:
+    """A job's rows as its event stream tells them; `feed` is True once `n` are final or it ended.
+    `progress["at"]` is when the last row so far turned final."""
+
+    def __init__(self, n: int, progress: dict[str, float] | None) -> None:
+        self.n = n
+        self.progress = progress
+        self.states: dict[str, str] = {}
+        self.final = 0
+
+    def feed(self, name: str, data: dict[str, Any]) -> bool:
+        if name == "snapshot":
+            self.states = {row["agent_id"]: row["status"] for row in data["results"]}
+        elif name == "state":
+            for agent_id in data["agent_ids"]:
+                self.states[agent_id] = data["status"]
+        else:
+            return name == "end"
+        now_final = sum(1 for status in self.states.values() if status in FINAL_STATES)
+        if self.progress is not None and now_final > self.final:
+            self.progress["at"] = time.monotonic()
+        self.final = now_final
+        return self.final >= self.n
+
+
 async def _stored_by_stream(
     api: Api, job_id: str, n: int, timeout: float, progress: dict[str, float] | None = None
 ) -> float | None:
@@ -461,8 +486,7 @@ async def _stored_by_stream(
     The server publishes a state event after the commit that stored it, so this is when the last
     result was stored, without polling (which at 10 ms was itself a visible share of the server's CPU).
     `progress["at"]` is when the last row so far turned final."""
-    states: dict[str, str] = {}
-    final = 0
+    rows = _FinalRows(n, progress)
     try:
         async with asyncio.timeout(timeout):
             while True:  # a stream cut by a saturated server is opened again (its snapshot catches up)
@@ -473,24 +497,7 @@ async def _stored_by_stream(
                         async for line in response.aiter_lines():
                             if line.startswith("event: "):
                                 name = line[len("event: ") :]
-                                continue
-                            if not line.startswith("data: "):
-                                continue
-                            data = orjson.loads(line[len("data: ") :])
-                            if name == "snapshot":
-                                states = {row["agent_id"]: row["status"] for row in data["results"]}
-                            elif name == "state":
-                                for agent_id in data["agent_ids"]:
-                                    states[agent_id] = data["status"]
-                            elif name == "end":
-                                return time.monotonic()
-                            else:
-                                continue
-                            now_final = sum(1 for status in states.values() if status in FINAL_STATES)
-                            if progress is not None and now_final > final:
-                                progress["at"] = time.monotonic()
-                            final = now_final
-                            if final >= n:
+                            elif line.startswith("data: ") and rows.feed(name, orjson.loads(line[6:])):
                                 return time.monotonic()
                 except httpx.HTTPError:
                     if progress is not None:
@@ -802,63 +809,20 @@ async def _b5_once(args: argparse.Namespace, run: int) -> None:
                 generator.process.kill()
         await api.close()
         server.stop()
-    frames: dict[str, list[float]] = {}
-    for done in online_dones + offline_dones:
-        for job_id, agent_id, wall in done.get("job_times") or []:
-            if job_id == job["id"]:
-                frames.setdefault(agent_id, []).append(wall)
+    frames = _b5_frames(job["id"], online_dones + offline_dones)
     welcomed: dict[str, float] = {}
     for done in offline_dones:
         welcomed.update(done.get("welcome_at") or {})
-    # connects this close to the expiry may go either way (the server's check runs after welcome)
-    margin = 0.5
     online_times = [min(frames[a]) for a in ids[:online_n] if a in frames]
-    online_done_s = max(online_times) - posted_wall if online_times else 0.0
-    during_fan_out: list[float] = []
-    after_fan_out: list[float] = []
-    latency: list[float] = []
-    in_time = late = borderline = never_connected = 0
-    wrong: dict[str, int] = {}
-
-    def fault(kind: str) -> None:
-        wrong[kind] = wrong.get(kind, 0) + 1
-
+    fan_out_done_wall = max(online_times) if online_times else posted_wall
+    tally = _B5Offline(expires_wall, fan_out_done_wall)
     for agent_id in offline_ids:
-        got = frames.get(agent_id, [])
-        status = rows.get(agent_id)
-        at = welcomed.get(agent_id)
-        if at is None:
-            never_connected += 1
-            if status != "expired":
-                fault("never_connected_not_expired")
-            continue
-        if abs(at - expires_wall) < margin:
-            borderline += 1
-            if not (len(got) == 1 and status == "succeeded") and not (not got and status == "expired"):
-                fault("borderline_inconsistent")
-            continue
-        if at < expires_wall:
-            in_time += 1
-            if len(got) != 1:
-                fault(f"in_time_received_{len(got)}")
-            if status != "succeeded":
-                fault(f"in_time_{status}")
-            if got:
-                latency.append(min(got) - at)
-                # connected while the fan-out to the online agents was still going out, or after
-                late_enough = at > posted_wall + online_done_s
-                (after_fan_out if late_enough else during_fan_out).append(min(got) - at)
-        else:
-            late += 1
-            if got:
-                fault("late_received")
-            if status != "expired":
-                fault(f"late_{status}")
+        tally.add(frames.get(agent_id, []), rows.get(agent_id), welcomed.get(agent_id))
     for agent_id in ids[:online_n]:
         got = frames.get(agent_id, [])
         if len(got) != 1 or rows.get(agent_id) != "succeeded":
-            fault("online_not_exactly_once")
-    latency.sort()
+            tally.fault("online_not_exactly_once")
+    latency = sorted(tally.latency)
     counts: dict[str, int] = {}
     for status in rows.values():
         counts[status] = counts.get(status, 0) + 1
@@ -866,26 +830,86 @@ async def _b5_once(args: argparse.Namespace, run: int) -> None:
     record |= {
         "online": online_n,
         "online_all_received_s": round(online_recv[-1], 4) if len(online_recv) == online_n else None,
-        "offline_connected_before_expiry": in_time,
-        "offline_connected_after_expiry": late,
-        "offline_borderline": borderline,
-        "offline_never_connected": never_connected,
+        "offline_connected_before_expiry": tally.in_time,
+        "offline_connected_after_expiry": tally.late,
+        "offline_borderline": tally.borderline,
+        "offline_never_connected": tally.never_connected,
         "reconnect_to_received_ms": summary([x * 1000 for x in latency], 2),
-        "reconnect_to_received_ms_during_fan_out": summary(sorted(x * 1000 for x in during_fan_out), 2),
-        "reconnect_to_received_ms_after_fan_out": summary(sorted(x * 1000 for x in after_fan_out), 2),
+        "reconnect_to_received_ms_during_fan_out": summary(sorted(x * 1000 for x in tally.during_fan_out), 2),
+        "reconnect_to_received_ms_after_fan_out": summary(sorted(x * 1000 for x in tally.after_fan_out), 2),
         "all_final_s_after_post": round(stored_at - (before.wall), 1) if stored_at is not None else None,
         "counts": counts,
-        "faults": wrong,
+        "faults": tally.wrong,
         "server_cpu_s": round(after.cpu_s - before.cpu_s, 2),
         "generators_disconnects": sum(int(d.get("disconnects", 0)) for d in online_dones + offline_dones),
     }
     worst = latency[-1] if latency else None
     record["targets"] = {
-        "offline_received_within_2s": worst is not None and worst <= 2.0 and len(latency) == in_time,
-        "exactly_once": not wrong,
-        "expired_say_expired": not any(k.startswith(("late", "never")) for k in wrong),
+        "offline_received_within_2s": worst is not None and worst <= 2.0 and len(latency) == tally.in_time,
+        "exactly_once": not tally.wrong,
+        "expired_say_expired": not any(k.startswith(("late", "never")) for k in tally.wrong),
     }
     emit(record)
+
+
+def _b5_frames(job_id: str, dones: list[dict[str, Any]]) -> dict[str, list[float]]:
+    """When each agent received the job's frame (wall clock), from the generators' reports."""
+    frames: dict[str, list[float]] = {}
+    for done in dones:
+        for frame_job, agent_id, wall in done.get("job_times") or []:
+            if frame_job == job_id:
+                frames.setdefault(agent_id, []).append(wall)
+    return frames
+
+
+class _B5Offline:
+    """How the agents that were offline when the job was posted fared, and what went wrong."""
+
+    # connects this close to the expiry may go either way (the server's check runs after welcome)
+    MARGIN_S = 0.5
+
+    def __init__(self, expires_wall: float, fan_out_done_wall: float) -> None:
+        self.expires_wall = expires_wall
+        self.fan_out_done_wall = fan_out_done_wall
+        self.in_time = self.late = self.borderline = self.never_connected = 0
+        self.latency: list[float] = []
+        self.during_fan_out: list[float] = []
+        self.after_fan_out: list[float] = []
+        self.wrong: dict[str, int] = {}
+
+    def fault(self, kind: str) -> None:
+        self.wrong[kind] = self.wrong.get(kind, 0) + 1
+
+    def add(self, got: list[float], status: str | None, at: float | None) -> None:
+        """One agent: the frames it got, its row's status, when it was welcomed (None: never)."""
+        if at is None:
+            self.never_connected += 1
+            if status != "expired":
+                self.fault("never_connected_not_expired")
+        elif abs(at - self.expires_wall) < self.MARGIN_S:
+            self.borderline += 1
+            if not (len(got) == 1 and status == "succeeded") and not (not got and status == "expired"):
+                self.fault("borderline_inconsistent")
+        elif at < self.expires_wall:
+            self._in_time(got, status, at)
+        else:
+            self.late += 1
+            if got:
+                self.fault("late_received")
+            if status != "expired":
+                self.fault(f"late_{status}")
+
+    def _in_time(self, got: list[float], status: str | None, at: float) -> None:
+        self.in_time += 1
+        if len(got) != 1:
+            self.fault(f"in_time_received_{len(got)}")
+        if status != "succeeded":
+            self.fault(f"in_time_{status}")
+        if got:
+            self.latency.append(min(got) - at)
+            # connected while the fan-out to the online agents was still going out, or after
+            late_enough = at > self.fan_out_done_wall
+            (self.after_fan_out if late_enough else self.during_fan_out).append(min(got) - at)
 
 
 async def cmd_b5(args: argparse.Namespace) -> None:

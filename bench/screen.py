@@ -35,7 +35,7 @@ from tests.agent.desktop import message_window, xvfb
 from tests.conftest import running_server
 from tests.support import wait_for
 
-from borealis.server.workflows import images
+from borealis.engine import images
 
 FINAL = {"succeeded", "failed", "timed_out", "cancelled", "expired", "interrupted"}
 

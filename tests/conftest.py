@@ -13,6 +13,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 import pytest
@@ -20,6 +21,9 @@ import pytest
 from borealis.core.home import Home
 from borealis.core.settings import ServerSettings, load_server_settings, update_toml
 from tests.support import free_port, run_sync
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
 
 POSTGRES_URL = os.environ.get("BOREALIS_TEST_POSTGRES_URL", "")
 NATS_URL = os.environ.get("BOREALIS_TEST_NATS_URL", "")
@@ -93,7 +97,7 @@ class App:
     settings: ServerSettings
     client: httpx.AsyncClient
     token: str
-    app: object = None
+    app: FastAPI
 
     def auth(self, token: str | None = None) -> dict[str, str]:
         return {"Authorization": f"Bearer {token or self.token}"}

@@ -6,7 +6,7 @@ import asyncio
 import concurrent.futures
 import socket
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any, TypeVar
 
 T = TypeVar("T")
@@ -33,3 +33,15 @@ def wait_for(predicate: Callable[[], T], timeout: float = 15.0, interval: float 
         time.sleep(interval)
         last = predicate()
     return last
+
+
+async def eventually(
+    check: Callable[[], Awaitable[T]], timeout: float = 10.0, what: str = "", interval: float = 0.05
+) -> T:
+    """Await `check()` until it returns something truthy, and return that; fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not (found := await check()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"not {what or check} after {timeout}s")
+        await asyncio.sleep(interval)
+    return found

@@ -18,6 +18,7 @@ import pytest
 from borealis.agent.inventory.patching import DPKG_FRONTEND_LOCK, dpkg_lock_held
 from borealis.protocol.inventory import unpack_data
 from tests.agent.worker_harness import running_worker
+from tests.apt_repo import installed_version, local_apt_repo
 
 pytestmark = pytest.mark.slow
 PROBE = "borealis-test-probe"
@@ -39,56 +40,15 @@ def apt_upgradable(*options: str) -> set[tuple[str, str, str]]:
     return found
 
 
-def installed_version(name: str) -> str | None:
-    done = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", name], capture_output=True, text=True)
-    return done.stdout if done.returncode == 0 else None
-
-
 @dataclass
 class LocalRepo:
     options: list[str]
 
 
-def build_deb(workdir: Path, version: str) -> Path:
-    package = workdir / f"pkg-{version}"
-    (package / "DEBIAN").mkdir(parents=True)
-    (package / "DEBIAN" / "control").write_text(
-        f"Package: {PROBE}\nVersion: {version}\nArchitecture: all\n"
-        "Maintainer: Borealis Tests <tests@example.invalid>\nDescription: a package the tests install\n"
-    )
-    deb = workdir / f"{PROBE}_{version}_all.deb"
-    subprocess.run(["dpkg-deb", "--build", str(package), str(deb)], check=True, capture_output=True)
-    return deb
-
-
 @pytest.fixture
 def local_repo(tmp_path: Path) -> Iterator[LocalRepo]:
-    """PROBE 1.0 installed, 1.1 in a `file:` repository that only the returned apt options know."""
-    repo, lists = tmp_path / "repo", tmp_path / "lists"
-    repo.mkdir()
-    (lists / "partial").mkdir(parents=True)
-    old = build_deb(tmp_path, "1.0")
-    build_deb(tmp_path, "1.1").rename(repo / f"{PROBE}_1.1_all.deb")
-    packages = subprocess.run(
-        ["dpkg-scanpackages", ".", "/dev/null"], cwd=repo, capture_output=True, text=True, check=True
-    ).stdout
-    (repo / "Packages").write_text(packages)
-    sources = tmp_path / "sources.list"
-    sources.write_text(f"deb [trusted=yes] file:{repo} ./\n")
-    options = [
-        f"-oDir::Etc::SourceList={sources}",
-        "-oDir::Etc::SourceParts=/dev/null",
-        f"-oDir::State::Lists={lists}",
-        "-oDir::Cache::pkgcache=",
-        "-oDir::Cache::srcpkgcache=",
-    ]
-    try:
-        subprocess.run(["dpkg", "-i", str(old)], check=True, capture_output=True)
-        subprocess.run(["apt-get", *options, "update"], check=True, capture_output=True)
+    with local_apt_repo(tmp_path / "apt", PROBE) as options:
         yield LocalRepo(options)
-    finally:
-        subprocess.run(["dpkg", "--purge", PROBE], capture_output=True)
-        assert installed_version(PROBE) is None
 
 
 async def test_the_listing_agrees_with_apt_list_upgradable(tmp_path: Path) -> None:

@@ -6,7 +6,6 @@ import re
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -85,6 +84,12 @@ def test_demo_runs_an_online_agent_and_reuses_its_home(tmp_path: Path) -> None:
         assert [a["id"] for a in online] == [agent_id]  # the same agent, not a second enrollment
     finally:
         assert _interrupt(process) == 0
-    time.sleep(0.2)
-    with pytest.raises(httpx.HTTPError):
-        httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+
+    def gone() -> bool:
+        try:
+            httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=1)
+        except httpx.HTTPError:
+            return True
+        return False
+
+    wait_for(gone, 10, what="the demo's server gone")

@@ -4,12 +4,12 @@ the machine's apt sources are not touched; a probe package is installed and purg
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests.apt_repo import installed_version, local_apt_repo
 from tests.cli.operator import Fleet
 from tests.support import wait_for
 
@@ -17,53 +17,10 @@ pytestmark = pytest.mark.slow
 PROBE = "borealis-cli-probe"
 
 
-def installed_version(name: str) -> str | None:
-    done = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", name], capture_output=True, text=True)
-    return done.stdout if done.returncode == 0 else None
-
-
-def build_deb(workdir: Path, version: str) -> Path:
-    package = workdir / f"pkg-{version}"
-    (package / "DEBIAN").mkdir(parents=True)
-    (package / "DEBIAN" / "control").write_text(
-        f"Package: {PROBE}\nVersion: {version}\nArchitecture: all\n"
-        "Maintainer: Borealis Tests <tests@example.invalid>\nDescription: a package the CLI tests patch\n"
-    )
-    deb = workdir / f"{PROBE}_{version}_all.deb"
-    subprocess.run(["dpkg-deb", "--build", str(package), str(deb)], check=True, capture_output=True)
-    return deb
-
-
 @pytest.fixture
 def apt_options(tmp_path: Path) -> Iterator[list[str]]:
-    """PROBE 1.0 installed; 1.1 in a `file:` repository only the returned apt options know (per test:
-    the test patches it to 1.1)."""
-    root = tmp_path / "apt"
-    root.mkdir()
-    repo, lists = root / "repo", root / "lists"
-    repo.mkdir()
-    (lists / "partial").mkdir(parents=True)
-    old = build_deb(root, "1.0")
-    build_deb(root, "1.1").rename(repo / f"{PROBE}_1.1_all.deb")
-    packages = subprocess.run(
-        ["dpkg-scanpackages", ".", "/dev/null"], cwd=repo, capture_output=True, text=True, check=True
-    ).stdout
-    (repo / "Packages").write_text(packages)
-    sources = root / "sources.list"
-    sources.write_text(f"deb [trusted=yes] file:{repo} ./\n")
-    options = [
-        f"-oDir::Etc::SourceList={sources}",
-        "-oDir::Etc::SourceParts=/dev/null",
-        f"-oDir::State::Lists={lists}",
-        "-oDir::Cache::pkgcache=",
-        "-oDir::Cache::srcpkgcache=",
-    ]
-    try:
-        subprocess.run(["dpkg", "-i", str(old)], check=True, capture_output=True)
-        subprocess.run(["apt-get", *options, "update"], check=True, capture_output=True)
+    with local_apt_repo(tmp_path / "apt", PROBE) as options:
         yield options
-    finally:
-        subprocess.run(["dpkg", "--purge", PROBE], capture_output=True)
 
 
 def test_inventory_software_updates_and_patch(

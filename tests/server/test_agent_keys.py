@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from borealis.protocol import keys
+from borealis.server.state import app_state
 from tests.conftest import App
 from tests.server.fleet import enrolled_agent
 
 
 async def test_active_agents_are_cached_and_revocation_evicts_them(app: App) -> None:
-    state = app.app.state.borealis  # type: ignore[attr-defined]
+    state = app_state(app.app)
     agent = await enrolled_agent(app.client, app.auth())
     trust = await state.agent_keys.lookup(agent.agent_id)
     assert trust is not None and trust.state == "active"
@@ -24,7 +25,7 @@ async def test_active_agents_are_cached_and_revocation_evicts_them(app: App) -> 
 
 
 async def test_pending_agents_are_read_fresh_so_approval_takes_effect(app: App) -> None:
-    state = app.app.state.borealis  # type: ignore[attr-defined]
+    state = app_state(app.app)
     agent = await enrolled_agent(app.client, app.auth(), approval_required=True)
     pending = await state.agent_keys.lookup(agent.agent_id)
     assert pending is not None and pending.state == "pending"
@@ -36,7 +37,7 @@ async def test_pending_agents_are_read_fresh_so_approval_takes_effect(app: App) 
 
 
 async def test_unknown_agents_are_none_and_the_cache_loads_at_start(app: App) -> None:
-    state = app.app.state.borealis  # type: ignore[attr-defined]
+    state = app_state(app.app)
     assert await state.agent_keys.lookup("0" * 32) is None
     agent = await enrolled_agent(app.client, app.auth())
     state.agent_keys.active.clear()

@@ -3,10 +3,9 @@ deletion; and throttled rollouts against test agents that speak the real protoco
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import re
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,10 +16,12 @@ from borealis.protocol import keys
 from borealis.protocol.agent_updates import CHUNK_BYTES, MAX_WHEEL_BYTES, decode_chunk, update_payload
 from borealis.server.agent_updates.wheels import blob_dir
 from borealis.server.keys import server_key
+from borealis.server.state import app_state
 from tests.agent.update_wheels import build_agent_wheel
 from tests.conftest import App
 from tests.server.fleet import EnrolledAgent, Session, enrolled_agent, open_session, proper_hello
 from tests.server.test_jobs import api, job_server
+from tests.support import eventually
 
 __all__ = ["api", "job_server"]  # fixtures shared with test_jobs
 
@@ -129,13 +130,6 @@ async def test_deleting_a_version_removes_its_file_and_a_narrow_token_cannot(
 # -- rollouts against test agents on a real server ----------------------------------------------------
 
 
-async def eventually(check: Callable[[], Any], timeout: float = 10.0) -> Any:
-    async with asyncio.timeout(timeout):
-        while not (found := await check()):
-            await asyncio.sleep(0.1)
-    return found
-
-
 async def rows(
     api: httpx.AsyncClient, version: str, headers: dict[str, str] | None = None
 ) -> dict[str, dict[str, Any]]:
@@ -242,7 +236,7 @@ async def test_rollout_rules_already_there_missed_arrival_timeout_retry_and_canc
     from borealis.core.clock import utcnow
     from borealis.server.db.models import Agent, AgentUpdate
 
-    state = app.app.state.borealis  # type: ignore[attr-defined]
+    state = app_state(app.app)
     a, b, c = [(await enrolled_agent(app.client, app.auth(), hostname=f"h{i}")).agent_id for i in range(3)]
     wheel = build_agent_wheel(tmp_path, "0.9.1")
     assert (await upload(app.client, wheel, wheel.name, **app.auth())).status_code == 201

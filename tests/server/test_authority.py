@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import pytest
 
+from borealis.server.state import app_state
 from tests.conftest import App, admin_token, make_settings
 from tests.server.fleet import enrolled_agent
 from tests.server.operators import browser, create_user, log_in
@@ -385,7 +386,7 @@ async def test_a_schedule_owned_by_a_name_from_before_0009_is_refused_until_save
         json={"name": "old", "interval_s": 1, "enabled": False, "action": job_action(agent.agent_id)},
         headers=app.auth(),
     )
-    state = app.app.state.borealis  # type: ignore[attr-defined]
+    state = app_state(app.app)
     async with state.db.transaction() as session:  # what migration 0009 leaves for a token's name
         await session.execute(
             update(Schedule)

@@ -16,13 +16,13 @@ from borealis.core.clock import utcnow
 from borealis.protocol import keys
 from borealis.protocol.install_code import InstallCode
 from borealis.server.db.models import Enrollment
-from borealis.server.state import ServerState
+from borealis.server.state import ServerState, app_state
 from tests.conftest import App
 from tests.server.fleet import enroll, new_install_code
 
 
 def state_of(app: App) -> ServerState:
-    state: ServerState = app.app.state.borealis  # type: ignore[attr-defined]
+    state = app_state(app.app)
     return state
 
 

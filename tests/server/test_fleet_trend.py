@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from borealis.server.fleet_trend import FleetTrend
-from borealis.server.state import ServerState
+from borealis.server.state import app_state
 from tests.conftest import App
 from tests.server.fleet import enrolled_agent
 
 
 async def test_samples_count_the_fleet_by_status_and_the_api_returns_them(app: App) -> None:
-    state: ServerState = app.app.state.borealis  # type: ignore[attr-defined]
+    state = app_state(app.app)
     await enrolled_agent(app.client, app.auth(), hostname="t-1")
     await enrolled_agent(app.client, app.auth(), hostname="t-2", approval_required=True)
     sample = await state.fleet_trend.sample_now()
@@ -30,7 +30,7 @@ async def test_samples_count_the_fleet_by_status_and_the_api_returns_them(app: A
 
 
 async def test_the_trend_keeps_one_day(app: App) -> None:
-    state: ServerState = app.app.state.borealis  # type: ignore[attr-defined]
+    state = app_state(app.app)
     now = [datetime(2026, 1, 1, tzinfo=UTC)]
 
     def wall() -> datetime:

@@ -11,13 +11,12 @@ from sqlalchemy import text
 from borealis.server.db import migrate
 from borealis.server.db.database import Database
 from borealis.server.db.models import Base
-from borealis.server.state import ServerState
+from borealis.server.state import ServerState, app_state
 from tests.conftest import App
 
 
 def state_of(app: App) -> ServerState:
-    state: ServerState = app.app.state.borealis  # type: ignore[attr-defined]
-    return state
+    return app_state(app.app)
 
 
 async def test_healthz_and_readyz_need_no_token(app: App) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
@@ -12,6 +12,7 @@ import pytest
 from borealis.server.heartbeats import HeartbeatHistory
 from tests.conftest import ServerProcess
 from tests.server.fleet import enrolled_agent, open_session
+from tests.support import eventually
 
 
 def test_history_keeps_one_sample_per_interval_and_at_most_keep() -> None:
@@ -50,11 +51,12 @@ async def test_metrics_endpoint_returns_the_agents_heartbeats(
     session.keep_beating(0.2)
     try:
         url = f"/api/v1/agents/{agent.agent_id}/metrics"
-        for _ in range(50):
-            body = (await api.get(url)).json()
-            if body["samples"]:
-                break
-            await asyncio.sleep(0.1)
+
+        async def sampled() -> dict[str, Any] | None:
+            got: dict[str, Any] = (await api.get(url)).json()
+            return got if got["samples"] else None
+
+        body = await eventually(sampled, 5, "a kept sample", interval=0.1)
         assert body["agent_id"] == agent.agent_id and body["every_s"] == 5.0
         assert len(body["samples"]) == 1  # beats every 0.2 s, kept every 5 s
         assert (

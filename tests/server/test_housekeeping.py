@@ -6,7 +6,7 @@ from sqlalchemy import delete
 
 from borealis.server.db.models import Agent
 from borealis.server.housekeeping import flush_last_seen, sweep_once
-from borealis.server.state import ServerState
+from borealis.server.state import ServerState, app_state
 from tests.conftest import App
 from tests.server.fleet import enrolled_agent
 
@@ -20,7 +20,7 @@ class Socket:
 
 
 def state_of(app: App) -> ServerState:
-    state: ServerState = app.app.state.borealis  # type: ignore[attr-defined]
+    state = app_state(app.app)
     return state
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -71,14 +71,6 @@ async def api(inv_server: ServerProcess) -> AsyncIterator[httpx.AsyncClient]:
         yield client
     log = inv_server.log_path.read_text(errors="replace")
     assert "Traceback" not in log and "level=error" not in log, log[-3000:]
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not {what} after {timeout}s")
-        await asyncio.sleep(0.05)
 
 
 async def online(

@@ -10,6 +10,7 @@ import pytest
 from borealis.core.errors import TransientError
 from borealis.server.inventory.batches import Batches
 from borealis.server.inventory.inbound import Upload
+from tests.support import eventually
 
 
 class Writer:
@@ -21,6 +22,9 @@ class Writer:
         self.calls.append([agent_id for agent_id, _ in uploads])
         await self.release.wait()
 
+    async def called(self) -> bool:
+        return bool(self.calls)
+
 
 def upload(n: int) -> Upload:
     return Upload(msg_id=f"m-{n}", sections=[], skipped=0)
@@ -31,7 +35,7 @@ async def test_uploads_arriving_together_are_one_write_and_wait_for_it() -> None
     batches = Batches(writer, window_s=0.05)
     batches.start()
     stores = [asyncio.create_task(batches.store(f"agent-{n}", upload(n))) for n in range(5)]
-    await asyncio.sleep(0.2)
+    await eventually(writer.called, 5, "the write")
     assert writer.calls == [[f"agent-{n}" for n in range(5)]]
     assert not any(task.done() for task in stores)  # not stored until the write returns
     writer.release.set()
@@ -54,7 +58,7 @@ async def test_uploads_in_flight_when_the_server_stops_are_not_reported_stored()
     batches = Batches(writer, window_s=0.01)
     batches.start()
     in_flight = asyncio.create_task(batches.store("agent-1", upload(1)))
-    await asyncio.sleep(0.1)
+    await eventually(writer.called, 5, "the write")
     assert writer.calls == [["agent-1"]]
     await batches.stop()
     with pytest.raises(TransientError):

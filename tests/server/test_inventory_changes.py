@@ -16,7 +16,7 @@ from borealis.server.housekeeping import prune_inventory
 from borealis.server.inventory import history
 from borealis.server.inventory.changes import Change, diff
 from borealis.server.inventory.inbound import Upload, parse_upload
-from borealis.server.state import ServerState
+from borealis.server.state import ServerState, app_state
 from tests.conftest import App
 from tests.server.fleet import enrolled_agent
 
@@ -94,7 +94,7 @@ def test_a_first_snapshot_and_other_sections_yield_no_changes() -> None:
 
 
 def state_of(app: App) -> ServerState:
-    state: ServerState = app.app.state.borealis  # type: ignore[attr-defined]
+    state = app_state(app.app)
     return state
 
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +17,7 @@ import pytest
 from borealis.protocol.jobs import job_payload
 from tests.conftest import ServerProcess, running_server
 from tests.server.fleet import EnrolledAgent, Session, enrolled_agent, job_is_signed_by, open_session
+from tests.support import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -50,14 +51,6 @@ async def online(job_server: ServerProcess, api: httpx.AsyncClient, agent: Enrol
 
 async def _status_is(api: httpx.AsyncClient, agent_id: str, status: str) -> bool:
     return bool((await api.get(f"/api/v1/agents/{agent_id}")).json()["status"] == status)
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not await check():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"not {what} after {timeout}s")
-        await asyncio.sleep(0.05)
 
 
 async def submit(api: httpx.AsyncClient, target: dict[str, Any], **fields: Any) -> dict[str, Any]:
@@ -285,8 +278,11 @@ async def _job_status_is(api: httpx.AsyncClient, job_id: str, status: str) -> bo
     return (await job_of(api, job_id))["status"] == status
 
 
-async def read_events(response: httpx.Response) -> list[tuple[str, dict[str, Any]]]:
-    events: list[tuple[str, dict[str, Any]]] = []
+async def read_events(
+    response: httpx.Response, events: list[tuple[str, dict[str, Any]]] | None = None
+) -> list[tuple[str, dict[str, Any]]]:
+    """The stream's events up to its `end`, appended to `events` as they come (for `until_event`)."""
+    events = [] if events is None else events
     name = ""
     async for line in response.aiter_lines():
         if line.startswith("event: "):
@@ -298,6 +294,13 @@ async def read_events(response: httpx.Response) -> list[tuple[str, dict[str, Any
     return events
 
 
+async def until_event(events: list[tuple[str, dict[str, Any]]], name: str, timeout: float = 10) -> None:
+    async def seen() -> bool:
+        return any(event == name for event, _ in events)
+
+    await eventually(seen, timeout, f"a {name!r} event")
+
+
 async def test_the_event_stream_shows_state_changes_and_output_then_ends(
     job_server: ServerProcess, api: httpx.AsyncClient
 ) -> None:
@@ -306,14 +309,17 @@ async def test_the_event_stream_shows_state_changes_and_output_then_ends(
     job = await submit(api, {"agents": [agent.agent_id]})
     await session.receive("job")
 
-    async def listen() -> list[tuple[str, dict[str, Any]]]:
+    async def listen(
+        events: list[tuple[str, dict[str, Any]]] | None = None,
+    ) -> list[tuple[str, dict[str, Any]]]:
         async with api.stream("GET", f"/api/v1/jobs/{job['id']}/events") as response:
             assert response.status_code == 200
             assert response.headers["content-type"].startswith("text/event-stream")
-            return await read_events(response)
+            return await read_events(response, events)
 
-    listening = asyncio.create_task(listen())
-    await asyncio.sleep(0.5)  # the stream has its snapshot
+    seen: list[tuple[str, dict[str, Any]]] = []
+    listening = asyncio.create_task(listen(seen))
+    await until_event(seen, "snapshot")
     await session.accept(job["id"])
     await session.output(job["id"], "line 1\n", seq=0)
     await session.output(job["id"], "warn\n", stream="stderr", seq=1)
@@ -346,16 +352,18 @@ async def test_output_is_accepted_only_from_the_agent_that_holds_the_job(
     job = await submit(api, {"agents": [holder.agent_id]})
     await holding.receive("job")
 
+    seen: list[tuple[str, dict[str, Any]]] = []
+
     async def listen() -> list[tuple[str, dict[str, Any]]]:
         async with api.stream("GET", f"/api/v1/jobs/{job['id']}/events") as response:
-            return await read_events(response)
+            return await read_events(response, seen)
 
     listening = asyncio.create_task(listen())
-    await asyncio.sleep(0.5)  # the stream has its snapshot
+    await until_event(seen, "snapshot")
     await holding.accept(job["id"])
     await other.output(job["id"], "forged by another agent\n", seq=0)
     await holding.output(job["id"], "real\n", seq=0)
-    await asyncio.sleep(0.3)
+    await until_event(seen, "output")
     await holding.result(job["id"], "succeeded", 0, stdout_tail="real\n")
     events = await asyncio.wait_for(listening, 10)
     outputs = [(d["chunk"], d["agent_id"]) for name, d in events if name == "output"]
@@ -376,12 +384,14 @@ async def test_a_listener_that_comes_late_first_gets_the_output_sent_before_it(
     await eventually(lambda: _job_status_is(api, job["id"], "running"), 3, "running")
     await asyncio.sleep(0.3)  # the chunk has crossed the bus
 
+    seen: list[tuple[str, dict[str, Any]]] = []
+
     async def listen() -> list[tuple[str, dict[str, Any]]]:
         async with api.stream("GET", f"/api/v1/jobs/{job['id']}/events") as response:
-            return await read_events(response)
+            return await read_events(response, seen)
 
     listening = asyncio.create_task(listen())
-    await asyncio.sleep(0.5)
+    await until_event(seen, "snapshot")
     await session.output(job["id"], "late\n", seq=1)
     await session.result(job["id"], "failed", 3, stdout_tail="early\nlate\n")
     events = await asyncio.wait_for(listening, 10)

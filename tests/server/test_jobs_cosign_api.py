@@ -10,6 +10,7 @@ from sqlalchemy import select
 
 from borealis.protocol import cosign, keys
 from borealis.server.db.models import Job
+from borealis.server.state import app_state
 from tests.conftest import App
 from tests.server.fleet import enrolled_agent
 
@@ -42,7 +43,7 @@ async def test_a_co_signed_job_is_stored_with_its_signature_and_expiry(app: App)
     body = signed_body(agent.agent_id)
     answer = await app.client.post("/api/v1/jobs", json=body, headers=app.auth())
     assert answer.status_code == 201, answer.text
-    state = app.app.state.borealis  # type: ignore[attr-defined]
+    state = app_state(app.app)
     async with state.db.session() as session:
         job = (await session.scalars(select(Job).where(Job.id == answer.json()["id"]))).one()
     assert job.cosign == body["operator_signature"]

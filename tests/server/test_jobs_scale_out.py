@@ -11,7 +11,8 @@ import pytest
 
 from tests.conftest import ServerProcess
 from tests.server.fleet import enrolled_agent, job_is_signed_by, open_session
-from tests.server.test_jobs import eventually, read_events
+from tests.server.test_jobs import read_events, until_event
+from tests.support import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -40,12 +41,14 @@ async def test_a_job_submitted_to_one_process_reaches_an_agent_held_by_another(
         frame = await session.receive("job", 10)
         assert frame["job_id"] == job["id"] and job_is_signed_by(frame, agent.server_public_key)
 
+        seen: list[tuple[str, dict[str, Any]]] = []
+
         async def listen() -> list[tuple[str, dict[str, Any]]]:
             async with api_a.stream("GET", f"/api/v1/jobs/{job['id']}/events") as response:
-                return await read_events(response)
+                return await read_events(response, seen)
 
         listening = asyncio.create_task(listen())
-        await asyncio.sleep(0.5)
+        await until_event(seen, "snapshot")
         await session.accept(job["id"])
         await session.output(job["id"], "hi\n")
         await session.result(job["id"], "succeeded", 0, stdout_tail="hi\n")

@@ -12,7 +12,7 @@ from sqlalchemy import update
 from borealis.core.clock import utcnow
 from borealis.server.auth.secrets import hash_password
 from borealis.server.db.models import LoginSession
-from borealis.server.state import ServerState
+from borealis.server.state import app_state
 from tests.conftest import App
 from tests.server.operators import PASSWORD, browser, create_user, log_in
 
@@ -82,7 +82,7 @@ async def test_an_expired_session_is_refused(app: App) -> None:
     await create_user(app, "olivia", "operator")
     async with browser(app) as who:
         await log_in(who, "olivia")
-        state: ServerState = app.app.state.borealis  # type: ignore[attr-defined]
+        state = app_state(app.app)
         async with state.db.transaction() as session:
             await session.execute(update(LoginSession).values(expires_at=utcnow() - timedelta(seconds=1)))
         response = await who.client.get("/api/v1/agents")

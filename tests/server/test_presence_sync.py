@@ -9,6 +9,7 @@ import pytest
 
 from tests.conftest import ServerProcess
 from tests.server.fleet import Session, enrolled_agent, open_session
+from tests.support import eventually
 
 pytestmark = pytest.mark.slow
 
@@ -18,13 +19,10 @@ def _status(server: ServerProcess, agent_id: str) -> str:
 
 
 async def _wait_status(server: ServerProcess, agent_id: str, wanted: str, timeout: float = 8.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while _status(server, agent_id) != wanted:
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(
-                f"{agent_id} is {_status(server, agent_id)} on {server.url}, wanted {wanted}"
-            )
-        await asyncio.sleep(0.1)
+    async def reached() -> bool:
+        return _status(server, agent_id) == wanted
+
+    await eventually(reached, timeout, f"{agent_id} {wanted} on {server.url}", interval=0.1)
 
 
 async def _beating_agent_on(server: ServerProcess) -> tuple[str, Session]:

@@ -10,6 +10,7 @@ import pytest
 from borealis.protocol import keys
 from borealis.protocol.roles import MAX_ROLE_BYTES, body_sha256, role_install_payload, role_remove_payload
 from borealis.server.keys import server_key
+from borealis.server.state import app_state
 from tests.conftest import App
 
 EXAMPLE = (Path(__file__).parents[2] / "docs" / "examples" / "role_echo.py").read_text()
@@ -37,7 +38,7 @@ async def test_each_upload_is_a_new_signed_version_listed_and_readable(app: App)
 
     # What agents will verify: the server key signs name, version and the body's hash.
     public = server_key(app.settings.home).public_key()
-    state = app.app.state.borealis  # type: ignore[attr-defined]
+    state = app_state(app.app)
     rows = await state.role_modules.versions("echo")
     assert keys.verify(public, role_install_payload("echo", 2, rows[0].sha256), rows[0].signature)
 
@@ -48,7 +49,7 @@ async def test_each_upload_is_a_new_signed_version_listed_and_readable(app: App)
 async def test_withdrawing_signs_a_removal_and_a_second_withdrawal_is_a_404(app: App) -> None:
     await upload(app)
     assert (await app.client.delete("/api/v1/roles/echo", headers=app.auth())).status_code == 204
-    rows = await app.app.state.borealis.role_modules.versions("echo")  # type: ignore[attr-defined]
+    rows = await app_state(app.app).role_modules.versions("echo")
     public = server_key(app.settings.home).public_key()
     assert rows[0].withdrawn_at is not None
     assert keys.verify(public, role_remove_payload("echo", 1), rows[0].withdraw_signature)

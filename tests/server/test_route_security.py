@@ -11,7 +11,7 @@ from collections.abc import Iterator
 import pytest
 from fastapi.routing import APIRoute
 
-from borealis.server.auth.guard import RequireScope
+from borealis.server.api.guard import RequireScope
 from borealis.server.auth.scopes import Scope
 from tests.conftest import App, admin_token
 from tests.server.operators import browser, create_user, log_in
@@ -24,6 +24,7 @@ PUBLIC = {
 AUTHENTICATED_ANY_SCOPE = {
     ("POST", "/api/v1/auth/logout"): "any signed-in principal may end its own session",
     ("GET", "/api/v1/auth/me"): "any signed-in principal may ask who it is",
+    ("GET", "/api/v1/actors"): "names for the actor ids of records the principal can already read",
 }
 
 

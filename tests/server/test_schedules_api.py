@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from borealis.server.state import app_state
 from tests.conftest import App, admin_token
 from tests.server.fleet import enrolled_agent
 
@@ -241,7 +242,7 @@ async def test_a_job_schedule_needs_jobs_run_and_viewers_only_read(app: App) -> 
 
 
 async def test_workflow_schedules_are_refused_while_workflows_are_not_available(app: App) -> None:
-    app.app.state.borealis.schedules.starter = None  # type: ignore[attr-defined]
+    app_state(app.app).schedules.starter = None
     response = await create(
         app, name="wf", interval_s=60, action={"type": "workflow", "workflow_id": "w1", "input": {"a": 1}}
     )
@@ -259,7 +260,7 @@ async def test_workflow_schedules_are_refused_while_workflows_are_not_available(
 async def test_the_number_of_schedules_is_bounded(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
     from dataclasses import replace
 
-    service = app.app.state.borealis.schedules  # type: ignore[attr-defined]
+    service = app_state(app.app).schedules
     monkeypatch.setattr(service, "settings", replace(service.settings, max_schedules=2))
     agent = await enrolled_agent(app.client, app.auth())
     for _ in range(2):

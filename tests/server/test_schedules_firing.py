@@ -13,6 +13,7 @@ from typing import Any
 from sqlalchemy import update
 
 from borealis.server.db.models import Schedule
+from borealis.server.state import app_state
 from tests.conftest import App
 from tests.server.fleet import enrolled_agent
 
@@ -146,7 +147,7 @@ class FakeStarter:
 
 async def test_a_workflow_schedule_queues_one_slot_behind_a_running_run(app: App) -> None:
     starter = FakeStarter()
-    app.app.state.borealis.schedules.starter = starter  # type: ignore[attr-defined]
+    app_state(app.app).schedules.starter = starter
     schedule = await make(
         app,
         name="wf",
@@ -205,7 +206,7 @@ async def test_it_ends_after_n_runs_and_disable_stops_it(app: App) -> None:
 
 async def rewind(app: App, schedule_id: str, seconds: float) -> None:
     """Stand for an outage: the schedule's next slot is `seconds` in the past, as if nobody was there."""
-    state = app.app.state.borealis  # type: ignore[attr-defined]
+    state = app_state(app.app)
     start = datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=seconds)
     async with state.db.transaction() as session:
         await session.execute(
@@ -216,7 +217,7 @@ async def rewind(app: App, schedule_id: str, seconds: float) -> None:
 
 async def test_misfire_after_an_outage_skip_or_run_once(app: App) -> None:
     starter = FakeStarter()
-    app.app.state.borealis.schedules.starter = starter  # type: ignore[attr-defined]
+    app_state(app.app).schedules.starter = starter
     action = {"type": "workflow", "workflow_id": "wf", "input": {}}
     skip = await make(app, name="skip", interval_s=2, grace_s=5, misfire="skip", action=action, enabled=False)
     once = await make(
@@ -284,7 +285,7 @@ async def test_records_are_pruned_by_count_and_age_and_stale_firings_fail(app: A
         },
     )
     runs = final(await until(app, schedule["id"], lambda runs: len(final(runs)) >= 5))
-    state = app.app.state.borealis  # type: ignore[attr-defined]
+    state = app_state(app.app)
     runner = state.schedules.runner
     runner.settings = replace(runner.settings, schedule_runs_per_schedule=2)
     assert await runner.prune() == 3
@@ -361,11 +362,11 @@ class ForgetfulStarter(FakeStarter):
 
 
 async def test_one_broken_schedule_does_not_stop_the_others(app: App) -> None:
-    app.app.state.borealis.schedules.starter = ForgetfulStarter()  # type: ignore[attr-defined]
+    app_state(app.app).schedules.starter = ForgetfulStarter()
     action = {"type": "workflow", "workflow_id": "wf", "input": {}}
     broken = await make(app, name="broken", interval_s=1, action=action, enabled=False)
     healthy = await make(app, name="healthy", interval_s=1, overlap="skip", action=action)
-    state = app.app.state.borealis  # type: ignore[attr-defined]
+    state = app_state(app.app)
     async with state.db.transaction() as session:  # as if tzdata lost the zone after it was saved
         await session.execute(
             update(Schedule)

@@ -7,8 +7,8 @@ import ipaddress
 
 import pytest
 
-from borealis.server.workflows.nodes.base import NodeError
-from borealis.server.workflows.ssrf import BLOCKED, Guard, blocked_reason
+from borealis.engine.nodes.base import NodeError
+from borealis.engine.ssrf import BLOCKED, Guard, blocked_reason
 
 
 def inside(network: str) -> str:

@@ -9,7 +9,7 @@ from sqlalchemy import update
 
 from borealis.core.clock import utcnow
 from borealis.server.db.models import ApiToken
-from borealis.server.state import ServerState
+from borealis.server.state import app_state
 from tests.conftest import App
 from tests.server.operators import browser, create_user, log_in
 
@@ -75,7 +75,7 @@ async def test_an_expired_token_is_refused(app: App) -> None:
     created = response.json()
     assert created["expires_at"] is not None
     assert (await app.client.get("/api/v1/agents", headers=app.auth(created["token"]))).status_code == 200
-    state: ServerState = app.app.state.borealis  # type: ignore[attr-defined]
+    state = app_state(app.app)
     async with state.db.transaction() as session:
         await session.execute(
             update(ApiToken)

@@ -17,13 +17,13 @@ import orjson
 import pytest
 
 from borealis.core.errors import InvalidInput, NotFound
-from borealis.server.workflows import document as documents
-from borealis.server.workflows.expressions import ExpressionError, Scope
-from borealis.server.workflows.nodes.base import Item, NodeContext, NodeError, Ports
-from borealis.server.workflows.nodes.trigger_poll import source_of
-from borealis.server.workflows.registry import NodeRegistry
-from borealis.server.workflows.services import NodeServices
-from borealis.server.workflows.ssrf import Guard
+from borealis.engine import document as documents
+from borealis.engine.expressions import ExpressionError, Scope
+from borealis.engine.nodes.base import Item, NodeContext, NodeError, Ports
+from borealis.engine.nodes.trigger_poll import source_of
+from borealis.engine.registry import NodeRegistry
+from borealis.engine.ssrf import Guard
+from borealis.server.workflows.node_services import ServerNodeServices as NodeServices
 from tests.conftest import App
 
 REGISTRY = NodeRegistry()

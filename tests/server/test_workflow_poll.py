@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import threading
-import time
 from collections.abc import AsyncIterator, Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -17,9 +16,10 @@ import httpx
 import orjson
 import pytest
 
+from borealis.server.state import app_state
 from borealis.server.workflows.poller import Poller
 from tests.conftest import App, ServerProcess, admin_token, make_settings
-from tests.support import free_port, run_sync, wait_for
+from tests.support import eventually, free_port, run_sync, wait_for
 
 ALLOW_LOOPBACK = ["127.0.0.0/8"]
 
@@ -113,17 +113,6 @@ async def _runs(app: App, workflow_id: str) -> list[dict[str, Any]]:
     return items
 
 
-async def _until(predicate: Any, timeout: float = 20.0, what: str = "") -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.1)
-
-
 @pytest.mark.slow
 async def test_a_change_fires_one_run_not_one_per_poll(allowed_app: App, feed: Feed) -> None:
     app = allowed_app
@@ -135,7 +124,7 @@ async def test_a_change_fires_one_run_not_one_per_poll(allowed_app: App, feed: F
     async def polled(times: int) -> bool:
         return len(feed.queries) >= times
 
-    await _until(lambda: polled(3), what="three polls")
+    await eventually(lambda: polled(3), 20, "three polls", interval=0.1)
     assert await _runs(app, workflow_id) == [], "the first poll records what is there; it fires nothing"
     assert feed.queries[0] == {} and feed.queries[1] == {"since": ["c1"]}, "the cursor goes back"
 
@@ -145,9 +134,9 @@ async def test_a_change_fires_one_run_not_one_per_poll(allowed_app: App, feed: F
         runs = await _runs(app, workflow_id)
         return runs if runs and runs[0]["status"] == "succeeded" else []
 
-    runs = await _until(one_final_run, what="the run of the change")
+    runs = await eventually(one_final_run, 20, "the run of the change", interval=0.1)
     seen = len(feed.queries)
-    await _until(lambda: polled(seen + 3), what="three more polls")
+    await eventually(lambda: polled(seen + 3), 20, "three more polls", interval=0.1)
     runs = await _runs(app, workflow_id)
     assert len(runs) == 1, "the change fired once, not once per poll"
     assert runs[0]["trigger"] == {"type": "poll", "node_id": "poll"}
@@ -156,7 +145,7 @@ async def test_a_change_fires_one_run_not_one_per_poll(allowed_app: App, feed: F
     assert feed.queries[-1] == {"since": ["c2"]}
 
     feed.body = {"items": [{"id": 4}, {"id": 5}], "next": "c3"}
-    await _until(lambda: _two_runs(app, workflow_id), what="a second run")
+    await eventually(lambda: _two_runs(app, workflow_id), 20, "a second run", interval=0.1)
     second = (await _runs(app, workflow_id))[0]
     assert [entry["json"] for entry in second["input"]] == [{"id": 4}, {"id": 5}], "both new items, one run"
 
@@ -168,7 +157,7 @@ async def _two_runs(app: App, workflow_id: str) -> bool:
 async def test_one_poller_polls_a_node_per_interval(allowed_app: App, feed: Feed) -> None:
     """Pollers of three 'processes' on one database: the claim lets one of them poll the node."""
     app = allowed_app
-    state = app.app.state.borealis  # type: ignore[attr-defined]
+    state = app_state(app.app)
     await state.workflows.poller.stop()  # the app's own poller joins in below, as a third process
     feed.body = {"items": [{"id": 1}], "next": None}
     body = poll_workflow(feed.url, interval_s=3600)
@@ -193,13 +182,13 @@ async def test_a_poll_of_loopback_is_refused_unless_allowed(app: App, feed: Feed
     the node's state, and the feed never sees a request."""
     created = await app.client.post("/api/v1/workflows", json=poll_workflow(feed.url), headers=app.auth())
     assert created.status_code == 201, created.text
-    services = app.app.state.borealis.workflows.services  # type: ignore[attr-defined]
+    services = app_state(app.app).workflows.services
 
     async def refused() -> dict[str, Any]:
         stored: dict[str, Any] = await services.load_state(created.json()["id"], "poll")
         return stored if stored.get("last_error") else {}
 
-    stored = await _until(refused, what="the refused poll")
+    stored = await eventually(refused, 20, "the refused poll", interval=0.1)
     assert "may not reach" in stored["last_error"] and "127.0.0.1" in stored["last_error"]
     assert "keys" not in stored, "nothing was read"
     assert feed.queries == []

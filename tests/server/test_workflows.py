@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+from borealis.server.state import app_state
 from tests.conftest import App, admin_token, make_settings
 from tests.server.http_sink import http_sink
 
@@ -467,7 +468,7 @@ async def test_final_runs_are_pruned_by_count_and_age(wf: App) -> None:
     run_ids = [await start(wf, workflow["id"], {"n": i}) for i in range(5)]
     for run_id in run_ids:
         await finished(wf, run_id)
-    service = wf.app.state.borealis.workflows  # type: ignore[attr-defined]
+    service = app_state(wf.app).workflows
     async with service.db.transaction() as session:
         old = utcnow() - timedelta(days=service.settings.workflow_run_days + 1)
         await session.execute(update(WorkflowRun).where(WorkflowRun.id == run_ids[0]).values(created_at=old))

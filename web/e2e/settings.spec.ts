@@ -51,6 +51,10 @@ test("an API token's secret is shown once and works; the audit log shows its cre
   const secret = (await page.getByTestId("token-secret").innerText()).trim();
   expect(secret.length).toBeGreaterThan(20);
   await expect(page.getByTestId("token-row").filter({ hasText: "e2e-reader" })).toContainText("agents:read");
+  // Who made it, by name (records keep `user:<id>`; the console asks the server whose it is).
+  const made = page.getByTestId("token-row").filter({ hasText: "e2e-reader" }).getByRole("cell").nth(2);
+  await expect(made).toContainText(`${state.admin.username},`);
+  await expect(made).not.toContainText("user:");
   await checkAccessibility(page, "the tokens tab");
   await screenshot(page, "settings-tokens");
 

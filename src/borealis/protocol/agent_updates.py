@@ -41,10 +41,12 @@ class UpdateState(StrEnum):
 
     @property
     def final(self) -> bool:
+        """Whether this agent's update has ended, one way or another."""
         return self in FINAL_STATES
 
     @property
     def in_flight(self) -> bool:
+        """Whether the agent is between the offer and its answer (it counts against the batch)."""
         return self in IN_FLIGHT_STATES
 
 
@@ -79,6 +81,7 @@ def update_payload(version: str, sha256: str, size: int) -> bytes:
 
 
 def encode_chunk(data: bytes) -> str:
+    """One `update.chunk`'s bytes as the frame carries them: base64url."""
     return base64.urlsafe_b64encode(data).decode()
 
 

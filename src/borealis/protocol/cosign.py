@@ -43,6 +43,8 @@ MAX_REPEAT_S = 366 * 86400
 
 @dataclass(frozen=True)
 class Cosignature:
+    """An operator's signature block on a job: which key, a one-time nonce, until when it is good."""
+
     key_id: str
     nonce: str
     not_after: int
@@ -50,6 +52,7 @@ class Cosignature:
 
 
 def script_sha256(body: str) -> str:
+    """The hex SHA-256 of a script body, as a cosignature names the script."""
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
@@ -68,6 +71,7 @@ def canonical_params(role: str, params: dict[str, Any]) -> dict[str, Any]:
 
 
 def canonical_target(target: dict[str, Any]) -> dict[str, Any]:
+    """The target as signed: unset selectors left out."""
     return {name: value for name, value in target.items() if value is not None}
 
 
@@ -83,6 +87,7 @@ def payload(
     timeout_s: float,
     repeat_s: int | None = None,
 ) -> bytes:
+    """The bytes an operator key signs for a job: its fields in canonical, key-sorted JSON."""
     body: dict[str, Any] = {
         "key_id": key_id,
         "nonce": nonce,

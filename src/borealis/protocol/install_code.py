@@ -21,12 +21,15 @@ MAX_CODE_CHARS = 2048
 
 @dataclass(frozen=True)
 class InstallCode:
+    """What an agent needs to enroll: the server's URL and key fingerprint, and a one-time secret."""
+
     server_url: str
     fingerprint: str
     secret: str
     tls_fingerprint: str | None = None
 
     def encode(self) -> str:
+        """The code as text: `BRL1-` and the fields in base64url JSON."""
         fields = {"u": self.server_url, "f": self.fingerprint, "s": self.secret}
         if self.tls_fingerprint:
             fields["t"] = self.tls_fingerprint
@@ -34,6 +37,7 @@ class InstallCode:
 
     @classmethod
     def decode(cls, text: str) -> InstallCode:
+        """The code from its text; `InvalidInput` when it is not one."""
         text = text.strip()
         if not text.startswith(PREFIX) or len(text) > MAX_CODE_CHARS:
             raise InvalidInput("not a Borealis install code (it starts with BRL1-)")

@@ -53,6 +53,7 @@ def canonical(data: Any) -> bytes:
 
 
 def section_hash(data: Any) -> str:
+    """The hex SHA-256 of a section's canonical JSON: equal data, equal hash."""
     return hashlib.sha256(canonical(data)).hexdigest()
 
 

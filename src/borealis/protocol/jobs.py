@@ -17,6 +17,7 @@ the server, since the agent's outbox carries the real outcome of the first copy.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Any
 
@@ -27,6 +28,8 @@ MAX_TAIL_BYTES = 64 * 1024
 
 
 class JobState(StrEnum):
+    """Where a job, or one agent's run of it, stands."""
+
     QUEUED = "queued"
     SENT = "sent"
     RUNNING = "running"
@@ -39,6 +42,7 @@ class JobState(StrEnum):
 
     @property
     def final(self) -> bool:
+        """Whether nothing more will happen in this state."""
         return self in FINAL_STATES
 
 
@@ -55,6 +59,8 @@ FINAL_STATES = frozenset(
 
 
 class RunAs(StrEnum):
+    """The account a job runs under on the agent."""
+
     SYSTEM = "system"
     USER = "user"
 
@@ -62,7 +68,7 @@ class RunAs(StrEnum):
 SIGNED_FIELDS = ("job_id", "agent_id", "role", "params", "run_as", "timeout_s", "not_after")
 
 
-def job_payload(job: dict[str, Any]) -> bytes:
+def job_payload(job: Mapping[str, Any]) -> bytes:
     """Canonical bytes of a job's signed fields (sorted keys, no whitespace): what the server signs."""
     body = {name: job.get(name) for name in SIGNED_FIELDS}
     return b"borealis-job|" + orjson.dumps(body, option=orjson.OPT_SORT_KEYS)

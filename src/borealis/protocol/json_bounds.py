@@ -25,6 +25,8 @@ _INNERMOST = re.compile(rb"\[\]|\{\}")
 
 @dataclass(frozen=True)
 class JsonLimits:
+    """How large, wide and deep a JSON document a peer may send."""
+
     max_bytes: int
     max_containers: int  # objects and arrays
     max_values: int  # every value, scalars included
@@ -35,6 +37,7 @@ class JsonOverLimits(ProtocolError):
     """A peer sent a document past the agreed limits: a broken or hostile peer, so it is disconnected."""
 
     def __init__(self, detail: str) -> None:
+        """`detail` says which limit; the close code is always `TOO_BIG`."""
         super().__init__(detail, close_code=CloseCode.TOO_BIG)
 
 

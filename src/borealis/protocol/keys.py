@@ -20,6 +20,7 @@ from borealis.core.home import ensure_dir, write_atomic
 
 
 def generate() -> Ed25519PrivateKey:
+    """A new Ed25519 private key."""
     return Ed25519PrivateKey.generate()
 
 
@@ -32,11 +33,13 @@ def private_pem(key: Ed25519PrivateKey, passphrase: bytes | None = None) -> byte
 
 
 def save_private(key: Ed25519PrivateKey, path: Path) -> None:
+    """Writes the key as PEM, readable by its owner only."""
     ensure_dir(path.parent, private=True)
     write_atomic(path, private_pem(key), mode=0o600)
 
 
 def load_private(path: Path, passphrase: bytes | None = None) -> Ed25519PrivateKey:
+    """The Ed25519 key in a PEM file; `ConfigError` when it cannot be read."""
     try:
         key = serialization.load_pem_private_key(path.read_bytes(), password=passphrase)
     except TypeError as exc:  # encrypted without a passphrase given, or the reverse
@@ -50,6 +53,7 @@ def load_private(path: Path, passphrase: bytes | None = None) -> Ed25519PrivateK
 
 
 def load_or_create_private(path: Path) -> Ed25519PrivateKey:
+    """The key at `path`, made and saved there first when there is none."""
     if path.exists():
         return load_private(path)
     key = generate()
@@ -58,11 +62,13 @@ def load_or_create_private(path: Path) -> Ed25519PrivateKey:
 
 
 def public_raw(key: Ed25519PrivateKey | Ed25519PublicKey) -> bytes:
+    """The 32 raw bytes of the public key."""
     public = key.public_key() if isinstance(key, Ed25519PrivateKey) else key
     return public.public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
 
 def public_b64(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
+    """The public key in base64url, as it travels on the wire."""
     return b64encode(public_raw(key))
 
 
@@ -83,6 +89,7 @@ _SMALL_ORDER = frozenset(
 
 
 def public_from_b64(text: str) -> Ed25519PublicKey:
+    """A public key from base64url; `InvalidInput` when malformed or of small order."""
     try:
         raw = b64decode(text)
         key = Ed25519PublicKey.from_public_bytes(raw)
@@ -94,14 +101,17 @@ def public_from_b64(text: str) -> Ed25519PublicKey:
 
 
 def fingerprint(key: Ed25519PrivateKey | Ed25519PublicKey) -> str:
+    """The key's `sha256:` fingerprint, over its raw public bytes."""
     return "sha256:" + hashlib.sha256(public_raw(key)).hexdigest()
 
 
 def sign(key: Ed25519PrivateKey, payload: bytes) -> str:
+    """The base64url signature of `payload`."""
     return b64encode(key.sign(payload))
 
 
 def verify(public: Ed25519PublicKey, payload: bytes, signature: str) -> bool:
+    """Whether `signature` is the key's over `payload`; malformed signatures are simply False."""
     try:
         public.verify(b64decode(signature), payload)
     except (InvalidSignature, ValueError, TypeError):
@@ -110,14 +120,17 @@ def verify(public: Ed25519PublicKey, payload: bytes, signature: str) -> bool:
 
 
 def b64encode(data: bytes) -> str:
+    """base64url without padding."""
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
 
 
 def b64decode(text: str) -> bytes:
+    """base64url, padding optional; `ValueError` for anything else."""
     if not isinstance(text, str) or len(text) > 4096:
         raise ValueError("not base64url text")
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
 def random_token(nbytes: int = 32) -> str:
+    """A random base64url token of `nbytes` bytes."""
     return b64encode(os.urandom(nbytes))

@@ -16,6 +16,8 @@ ENROLL_PATH = "/api/v1/enroll"
 
 
 class MessageType(StrEnum):
+    """The `t` tag of every WebSocket frame between agent and server."""
+
     CHALLENGE = "challenge"
     HELLO = "hello"
     WELCOME = "welcome"
@@ -65,6 +67,7 @@ def hello_payload(nonce: str, agent_id: str) -> bytes:
 
 
 def require(message: Any, expected: MessageType) -> dict[str, Any]:
+    """The message when it is a frame of the `expected` type; `ProtocolError` otherwise."""
     if not isinstance(message, dict) or message.get("t") != expected:
         got = message.get("t") if isinstance(message, dict) else type(message).__name__
         raise ProtocolError(
@@ -74,6 +77,7 @@ def require(message: Any, expected: MessageType) -> dict[str, Any]:
 
 
 def field_str(message: dict[str, Any], name: str, max_len: int = 512) -> str:
+    """A required, non-empty string field of at most `max_len` characters."""
     value = message.get(name)
     if not isinstance(value, str) or not value or len(value) > max_len:
         raise ProtocolError(f"field {name!r} must be a non-empty string", close_code=CloseCode.BAD_HELLO)

@@ -10,21 +10,36 @@ from __future__ import annotations
 
 import hashlib
 import re
+from enum import StrEnum
+from typing import Final
 
 ROLE_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 MAX_ROLE_BYTES = 256 * 1024
-INSTALL = "role.install"
-REMOVE = "role.remove"
-STATUS = "role.status"
+
+
+class RoleMessage(StrEnum):
+    """The `t` tags of the role frames."""
+
+    INSTALL = "role.install"
+    REMOVE = "role.remove"
+    STATUS = "role.status"
+
+
+INSTALL: Final = RoleMessage.INSTALL
+REMOVE: Final = RoleMessage.REMOVE
+STATUS: Final = RoleMessage.STATUS
 
 
 def body_sha256(body: str) -> str:
+    """The hex SHA-256 of a role module's body."""
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
 def role_install_payload(name: str, version: int, sha256: str) -> bytes:
+    """The bytes the server signs to have an agent install a role module version."""
     return f"borealis-role-install|{name}|{version}|{sha256}".encode()
 
 
 def role_remove_payload(name: str, version: int) -> bytes:
+    """The bytes the server signs to have an agent remove a role module version."""
     return f"borealis-role-remove|{name}|{version}".encode()

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import re
 
+from borealis.core.errors import InvalidInput
+
 START = "screen.start"
 ACK = "screen.ack"
 STOP = "screen.stop"
@@ -29,6 +31,7 @@ IDLE_POLL_S = 0.25  # an unchanged screen is looked at this often (a change show
 
 
 def clamp_quality(value: object, default: int = 70) -> int:
+    """A JPEG quality within the allowed range; `default` when none was given."""
     if isinstance(value, bool) or not isinstance(value, int):
         return default
     return max(MIN_QUALITY, min(MAX_QUALITY, value))
@@ -45,41 +48,41 @@ KEY_NAME = re.compile(r"[A-Za-z0-9_]{1,32}")  # an X keysym name: Return, BackSp
 EVENT_TYPES = frozenset({"move", "click", "down", "up", "key", "text"})
 
 
-class BadInput(ValueError):
-    """Input events that are not well formed; the message says which."""
+class BadInput(InvalidInput, ValueError):
+    """Input events that are not well formed; the message says which (a `ValueError` too, as before)."""
 
 
 def check_events(events: object) -> list[dict[str, object]]:
     """Mouse and keyboard events, bounded and shaped; coordinates are in the frame's pixels."""
     if not isinstance(events, list) or not 0 < len(events) <= MAX_EVENTS:
         raise BadInput(f"events must be a list of 1 to {MAX_EVENTS} events")
-    checked: list[dict[str, object]] = []
-    for event in events:
-        kind = event.get("type") if isinstance(event, dict) else None
-        if kind not in EVENT_TYPES:
-            raise BadInput(f"event type must be one of {sorted(EVENT_TYPES)}")
-        assert isinstance(event, dict)
-        out: dict[str, object] = {"type": kind}
-        if kind in ("move", "click"):
-            for axis in ("x", "y"):
-                value = event.get(axis)
-                if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 16384:
-                    raise BadInput(f"{kind} needs {axis} from 0 to 16384")
-                out[axis] = value
-        if kind in ("click", "down", "up"):
-            button = event.get("button", 1)
-            if isinstance(button, bool) or not isinstance(button, int) or not 1 <= button <= 5:
-                raise BadInput("button must be 1 to 5")
-            out["button"] = button
-        if kind == "key":
-            key = event.get("key")
-            if not isinstance(key, str) or not KEY_NAME.fullmatch(key):
-                raise BadInput("key must be an X key name such as Return, BackSpace or a")
-            out["key"] = key
-        if kind == "text":
-            text = event.get("text")
-            if not isinstance(text, str) or not 0 < len(text) <= MAX_TEXT or not text.isprintable():
-                raise BadInput(f"text must be 1 to {MAX_TEXT} printable characters")
-            out["text"] = text
-        checked.append(out)
-    return checked
+    return [_check_event(event) for event in events]
+
+
+def _check_event(event: object) -> dict[str, object]:
+    kind = event.get("type") if isinstance(event, dict) else None
+    if kind not in EVENT_TYPES or not isinstance(event, dict):
+        raise BadInput(f"event type must be one of {sorted(EVENT_TYPES)}")
+    out: dict[str, object] = {"type": kind}
+    if kind in ("move", "click"):
+        for axis in ("x", "y"):
+            out[axis] = _bounded_int(event.get(axis), 0, 16384, f"{kind} needs {axis} from 0 to 16384")
+    if kind in ("click", "down", "up"):
+        out["button"] = _bounded_int(event.get("button", 1), 1, 5, "button must be 1 to 5")
+    if kind == "key":
+        key = event.get("key")
+        if not isinstance(key, str) or not KEY_NAME.fullmatch(key):
+            raise BadInput("key must be an X key name such as Return, BackSpace or a")
+        out["key"] = key
+    if kind == "text":
+        text = event.get("text")
+        if not isinstance(text, str) or not 0 < len(text) <= MAX_TEXT or not text.isprintable():
+            raise BadInput(f"text must be 1 to {MAX_TEXT} printable characters")
+        out["text"] = text
+    return out
+
+
+def _bounded_int(value: object, low: int, high: int, refusal: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise BadInput(refusal)
+    return value

@@ -16,10 +16,12 @@ FETCH_TIMEOUT_S = 10.0
 
 
 def cert_fingerprint(der: bytes) -> str:
+    """The `sha256:` fingerprint of a DER certificate."""
     return "sha256:" + hashlib.sha256(der).hexdigest()
 
 
 def pem_fingerprint(pem: str) -> str:
+    """The `sha256:` fingerprint of a PEM certificate."""
     return cert_fingerprint(ssl.PEM_cert_to_DER_cert(pem))
 
 

@@ -19,6 +19,7 @@ from borealis.server import problems
 from borealis.server.agent_keys import AgentKeys
 from borealis.server.agent_updates.service import AgentUpdates
 from borealis.server.api import (
+    actors,
     agent_metrics,
     agent_versions,
     agents,
@@ -67,7 +68,7 @@ from borealis.server.role_modules.service import RoleModules
 from borealis.server.schedules.service import ScheduleService
 from borealis.server.schedules.starter import EngineStarter
 from borealis.server.screenshots.store import ScreenshotStore
-from borealis.server.state import ServerState
+from borealis.server.state import ServerState, app_state
 from borealis.server.workflows.service import WorkflowService
 
 log = logging.getLogger("borealis.server")
@@ -117,7 +118,7 @@ async def _on_agent_close(state: ServerState, message: dict[str, Any]) -> None:
 
 @asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-    state: ServerState = app.state.borealis
+    state = app_state(app)
     await migrate.upgrade(state.db)
     await state.agent_keys.load()
     await state.bus.start()
@@ -184,6 +185,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         users,
         tokens,
         audit_log,
+        actors,
         enrollments,
         enroll,
         agents,

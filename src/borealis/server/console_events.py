@@ -17,7 +17,7 @@ from borealis.server.presence import Presence
 log = logging.getLogger("borealis.server.console_events")
 
 AGENT_SUBJECT = "agent.event"
-RUN_SUBJECT = "workflow.event"  # the workflow service's subject (workflows/service.py EVENT_SUBJECT)
+RUN_SUBJECT = "workflow.event"  # the workflow service's subject (workflows/events.py EVENT_SUBJECT)
 CLIENT_BUFFER = 1024
 MAX_CLIENTS = 256
 

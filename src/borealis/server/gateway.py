@@ -14,7 +14,7 @@ import contextlib
 import logging
 import re
 import time
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -25,6 +25,7 @@ from borealis.core.errors import ProtocolError
 from borealis.core.logs import kv
 from borealis.core.text import without_control
 from borealis.protocol import MIN_PROTOCOL_VERSION, PROTOCOL_VERSION, keys, screen, screenshot
+from borealis.protocol.frames import ChallengeFrame, HeartbeatFrame, WelcomeFrame
 from borealis.protocol.json_bounds import JsonLimits, JsonOverLimits, check_json
 from borealis.protocol.messages import (
     CloseCode,
@@ -83,11 +84,12 @@ class AgentGateway(WebSocketEndpoint):
         try:
             # Inside the try: an agent that gave up waiting (reconnect storms) is gone by now, and its
             # presence entry must still be released rather than left behind by an unhandled error.
-            await websocket.send_text(
-                orjson.dumps(
-                    {"t": MessageType.WELCOME, "heartbeat_s": state.settings.heartbeat_s, "config": {}}
-                ).decode()
-            )
+            welcome: WelcomeFrame = {
+                "t": MessageType.WELCOME,
+                "heartbeat_s": state.settings.heartbeat_s,
+                "config": {},
+            }
+            await websocket.send_text(orjson.dumps(welcome).decode())
             state.presence.welcomed(agent_id, closer, websocket.send_text)
             state.jobs.agent_connected(agent_id)  # what waited for this agent goes out now
             state.role_modules.agent_connected(agent_id)
@@ -104,7 +106,7 @@ class AgentGateway(WebSocketEndpoint):
         nonce = keys.random_token(24)
         now = round(time.time(), 3)
         signature = keys.sign(state.key, challenge_payload(nonce, now, PROTOCOL_VERSION))
-        challenge = {
+        challenge: ChallengeFrame = {
             "t": MessageType.CHALLENGE,
             "nonce": nonce,
             "server_time": now,
@@ -147,53 +149,77 @@ class AgentGateway(WebSocketEndpoint):
         return agent_id
 
     async def _serve(self, websocket: WebSocket, state: ServerState, agent_id: str) -> int:
-        presence, metrics, jobs = state.presence, state.metrics, state.jobs
         while True:
             message = await websocket.receive()
             if message["type"] == "websocket.disconnect":
                 return int(message.get("code") or CloseCode.NORMAL)
             data = message.get("text") or message.get("bytes")
-            if data and len(data) > CHECK_SHAPE_ABOVE:
-                try:
-                    check_json(data.encode() if isinstance(data, str) else data, FRAME_LIMITS)
-                except JsonOverLimits as refused:
-                    log.warning("frame over the limits", extra=kv(agent_id=agent_id, reason=refused.detail))
-                    await _closer(websocket)(refused.close_code, refused.detail[:120])
-                    return refused.close_code
             try:
-                frame = orjson.loads(data) if data else None
-            except orjson.JSONDecodeError:
-                frame = None
-            if not isinstance(frame, dict):
+                frame = _frame_of(data, agent_id)
+            except JsonOverLimits as refused:
+                await _closer(websocket)(refused.close_code, refused.detail[:120])
+                return refused.close_code
+            if frame is None:
                 await _closer(websocket)(CloseCode.POLICY, "frames must be JSON objects")
                 continue
-            kind = frame.get("t")
-            if kind == MessageType.HEARTBEAT:
-                metrics.heartbeats += 1
-                rss_bytes, cpu_pct = _int(frame.get("rss_bytes")), _float(frame.get("cpu_pct"))
-                presence.heartbeat(agent_id, _int(frame.get("seq")), rss_bytes, cpu_pct)
-                state.heartbeats.record(agent_id, cpu_pct, rss_bytes)
-                roles = frame.get("roles_health")
-                if roles and isinstance(roles, dict):
-                    jobs.roles.note(roles)
-            elif kind in JOB_MESSAGES:
-                await jobs.on_frame(agent_id, frame, websocket.send_text)
-            elif kind == MessageType.INVENTORY:  # before a refresh's job.result: frames keep their order
-                try:
-                    await state.inventory.on_frame(agent_id, frame, websocket.send_text)
-                except ProtocolError as refused:  # past the protocol's limits: no honest agent sends that
-                    await _closer(websocket)(refused.close_code, refused.detail[:120])
-                    return refused.close_code
-            elif kind in screen.AGENT_TO_SERVER:
-                await state.live_views.on_frame(agent_id, frame, websocket.send_text)
-            elif kind == screenshot.JOB_BLOB:
-                await state.screenshots.on_frame(agent_id, frame, websocket.send_text)
-            elif kind == ROLE_STATUS:
-                state.role_modules.on_status(agent_id, frame)
-            elif kind in UPDATE_MESSAGES:
-                await state.updates.rollouts.on_frame(agent_id, frame, websocket.send_text)
-            else:
-                log.debug("ignored message", extra=kv(agent_id=agent_id, t=str(kind)[:32]))
+            closed = await _dispatch(websocket, state, agent_id, frame)
+            if closed is not None:
+                return closed
+
+
+def _frame_of(data: str | bytes | None, agent_id: str) -> dict[str, Any] | None:
+    """The frame as a dict, None when it is not a JSON object; a large one's shape is checked first
+    (raises `JsonOverLimits`)."""
+    if data and len(data) > CHECK_SHAPE_ABOVE:
+        try:
+            check_json(data.encode() if isinstance(data, str) else data, FRAME_LIMITS)
+        except JsonOverLimits as refused:
+            log.warning("frame over the limits", extra=kv(agent_id=agent_id, reason=refused.detail))
+            raise
+    try:
+        frame = orjson.loads(data) if data else None
+    except orjson.JSONDecodeError:
+        return None
+    return frame if isinstance(frame, dict) else None
+
+
+async def _dispatch(
+    websocket: WebSocket, state: ServerState, agent_id: str, frame: dict[str, Any]
+) -> int | None:
+    """Hands a frame to the service that owns its type; the close code when that closed the socket."""
+    kind = frame.get("t")
+    reply = websocket.send_text
+    if kind == MessageType.HEARTBEAT:
+        _heartbeat(state, agent_id, cast(HeartbeatFrame, frame))
+    elif kind in JOB_MESSAGES:
+        await state.jobs.on_frame(agent_id, frame, reply)
+    elif kind == MessageType.INVENTORY:  # before a refresh's job.result: frames keep their order
+        try:
+            await state.inventory.on_frame(agent_id, frame, reply)
+        except ProtocolError as refused:  # past the protocol's limits: no honest agent sends that
+            await _closer(websocket)(refused.close_code, refused.detail[:120])
+            return refused.close_code
+    elif kind in screen.AGENT_TO_SERVER:
+        await state.live_views.on_frame(agent_id, frame, reply)
+    elif kind == screenshot.JOB_BLOB:
+        await state.screenshots.on_frame(agent_id, frame, reply)
+    elif kind == ROLE_STATUS:
+        state.role_modules.on_status(agent_id, frame)
+    elif kind in UPDATE_MESSAGES:
+        await state.updates.rollouts.on_frame(agent_id, frame, reply)
+    else:
+        log.debug("ignored message", extra=kv(agent_id=agent_id, t=str(kind)[:32]))
+    return None
+
+
+def _heartbeat(state: ServerState, agent_id: str, frame: HeartbeatFrame) -> None:
+    state.metrics.heartbeats += 1
+    rss_bytes, cpu_pct = _int(frame.get("rss_bytes")), _float(frame.get("cpu_pct"))
+    state.presence.heartbeat(agent_id, _int(frame.get("seq")), rss_bytes, cpu_pct)
+    state.heartbeats.record(agent_id, cpu_pct, rss_bytes)
+    roles = frame.get("roles_health")
+    if roles and isinstance(roles, dict):
+        state.jobs.note_reported_roles(roles)
 
 
 def _int(value: object) -> int:

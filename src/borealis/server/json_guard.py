@@ -91,9 +91,7 @@ def _has_bad_value(document: Any, surrogates: bool) -> bool:
     while containers:
         container = containers.pop()
         if type(container) is dict:
-            if any("\x00" in key for key in container):
-                return True
-            if surrogates and any(_reason(key, surrogates) is not None for key in container):
+            if _has_bad_key(container, surrogates):
                 return True
             values: Any = container.values()
         elif type(container) is list:
@@ -102,17 +100,26 @@ def _has_bad_value(document: Any, surrogates: bool) -> bool:
             values = (container,)
         for value in values:
             kind = type(value)
-            if kind is str:
-                if "\x00" in value or (surrogates and _reason(value, surrogates) is not None):
-                    return True
-            elif kind is dict or kind is list:
+            if kind is dict or kind is list:
                 containers.append(value)
-            elif kind is int:
-                if not INT64_MIN <= value <= INT64_MAX:
-                    return True
-            elif kind is float and not math.isfinite(value):
+            elif _is_bad_scalar(value, kind, surrogates):
                 return True
     return False
+
+
+def _has_bad_key(container: dict[Any, Any], surrogates: bool) -> bool:
+    if any("\x00" in key for key in container):
+        return True
+    return surrogates and any(_reason(key, surrogates) is not None for key in container)
+
+
+def _is_bad_scalar(value: Any, kind: type, surrogates: bool) -> bool:
+    """`kind` is `type(value)` exactly: a bool is neither an int nor a float here."""
+    if kind is str:
+        return "\x00" in value or (surrogates and _reason(value, surrogates) is not None)
+    if kind is int:
+        return not INT64_MIN <= value <= INT64_MAX
+    return kind is float and not math.isfinite(value)
 
 
 def _bad_query(query_string: bytes) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+from starlette.applications import Starlette
 from starlette.requests import HTTPConnection
 
 from borealis.core.settings import ServerSettings
@@ -54,6 +55,11 @@ class ServerState:
     ready: bool = False
 
 
-def state_of(conn: HTTPConnection) -> ServerState:
-    state: ServerState = conn.app.state.borealis
+def app_state(app: Starlette) -> ServerState:
+    """The state `create_app` put on the app."""
+    state: ServerState = app.state.borealis
     return state
+
+
+def state_of(conn: HTTPConnection) -> ServerState:
+    return app_state(conn.app)

@@ -4,6 +4,23 @@
  */
 
 export interface paths {
+    "/api/v1/actors": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List Actors */
+        get: operations["list_actors_api_v1_actors_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/agent-versions": {
         parameters: {
             query?: never;
@@ -1284,6 +1301,18 @@ export interface paths {
 export type webhooks = Record<string, never>;
 export interface components {
     schemas: {
+        /** ActorList */
+        ActorList: {
+            /** Items */
+            items: components["schemas"]["ActorView"][];
+        };
+        /** ActorView */
+        ActorView: {
+            /** Id */
+            id: string;
+            /** Name */
+            name: string | null;
+        };
         /** AgentChange */
         AgentChange: {
             /** Hostname */
@@ -1814,6 +1843,7 @@ export interface components {
         };
         /**
          * JobState
+         * @description Where a job, or one agent's run of it, stands.
          * @enum {string}
          */
         JobState: "queued" | "sent" | "running" | "succeeded" | "failed" | "timed_out" | "cancelled" | "expired" | "interrupted";
@@ -2574,6 +2604,7 @@ export interface components {
         };
         /**
          * RunAs
+         * @description The account a job runs under on the agent.
          * @enum {string}
          */
         RunAs: "system" | "user";
@@ -3447,6 +3478,38 @@ export interface components {
 }
 export type $defs = Record<string, never>;
 export interface operations {
+    list_actors_api_v1_actors_get: {
+        parameters: {
+            query: {
+                /** @description an actor id; repeat for more */
+                id: string[];
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ActorList"];
+                };
+            };
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
     list_versions_api_v1_agent_versions_get: {
         parameters: {
             query?: never;

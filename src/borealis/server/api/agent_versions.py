@@ -17,6 +17,7 @@ from borealis.core.errors import InvalidInput
 from borealis.protocol.agent_updates import UpdateState
 from borealis.server.agent_updates import store
 from borealis.server.api.common import AgentsRead, Limit, client_ip
+from borealis.server.api.guard import RequireScope
 from borealis.server.api.jobs import MAX_TARGET_AGENTS, Target
 from borealis.server.api.schemas.distribution import (
     AgentVersionPage,
@@ -24,7 +25,6 @@ from borealis.server.api.schemas.distribution import (
     RolloutProgress,
     RolloutView,
 )
-from borealis.server.auth.guard import RequireScope
 from borealis.server.auth.principal import Principal
 from borealis.server.auth.scopes import Scope
 from borealis.server.db.models import AgentRollout, AgentVersion

@@ -9,8 +9,8 @@ from borealis.core.clock import utcnow
 from borealis.core.errors import NotAuthenticated
 from borealis.server import audit
 from borealis.server.api.common import client_ip
+from borealis.server.api.guard import authenticate
 from borealis.server.api.schemas.operators import LoggedIn, Me
-from borealis.server.auth.guard import authenticate
 from borealis.server.auth.sessions import COOKIE, close_session, open_session
 from borealis.server.auth.users import check_login
 from borealis.server.db.models import ApiToken

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Query, Request
 
-from borealis.server.auth.guard import RequireScope
+from borealis.server.api.guard import RequireScope
 from borealis.server.auth.principal import Principal
 from borealis.server.auth.scopes import Scope
 

@@ -11,7 +11,7 @@ from starlette.responses import StreamingResponse
 
 from borealis.core.errors import NotAuthenticated, TransientError
 from borealis.server.api.common import EVENT_STREAM, AgentsRead
-from borealis.server.auth.guard import authenticate
+from borealis.server.api.guard import authenticate
 from borealis.server.auth.scopes import Scope
 from borealis.server.console_events import MAX_CLIENTS, ConsoleClient, ConsoleEvents
 from borealis.server.jobs.stream import sse

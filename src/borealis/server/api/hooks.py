@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import JSONResponse
 
 from borealis.core.errors import NotFound
+from borealis.engine.states import FINAL_RUN_STATES, RunState
 from borealis.server.api.schemas.workflows import HookAccepted
 from borealis.server.state import state_of
 from borealis.server.workflows import store
@@ -47,9 +48,9 @@ async def webhook(secret: str, request: Request) -> JSONResponse:
     trigger = {"type": "webhook", "node_id": hook.node_id}
     run_id = await state.workflows.start_run(workflow.id, [item], trigger, f"hook:{hook.node_id}"[:160])
     if params.get("response") != "sync":
-        return JSONResponse({"run_id": run_id, "status": "queued"}, status_code=202)
+        return JSONResponse({"run_id": run_id, "status": RunState.QUEUED}, status_code=202)
     run = await state.workflows.wait_run(run_id, float(params.get("wait_s", DEFAULT_WAIT_S)))
-    if run["status"] not in store.FINAL_RUN_STATES:
+    if run["status"] not in FINAL_RUN_STATES:
         return JSONResponse({"run_id": run_id, "status": run["status"]}, status_code=202)
     output = [entry.get("json") for entry in run["output"] or [] if isinstance(entry, dict)]
     return JSONResponse(

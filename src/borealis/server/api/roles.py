@@ -11,8 +11,8 @@ from pydantic import BaseModel, Field
 from borealis.core.clock import iso
 from borealis.protocol.roles import MAX_ROLE_BYTES
 from borealis.server.api.common import AgentsRead, client_ip
+from borealis.server.api.guard import RequireScope
 from borealis.server.api.schemas.distribution import RoleModuleDetail, RoleModulePage, RoleModuleView
-from borealis.server.auth.guard import RequireScope
 from borealis.server.auth.principal import Principal
 from borealis.server.auth.scopes import Scope
 from borealis.server.db.models import RoleModule

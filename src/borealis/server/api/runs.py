@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request, Response
 from starlette.responses import StreamingResponse
 
 from borealis.core.errors import InvalidInput
+from borealis.engine.states import FINAL_RUN_STATES
 from borealis.server.api.common import (
     EVENT_STREAM,
     JSON_PAYLOAD,
@@ -24,7 +25,8 @@ from borealis.server.api.schemas.workflows import RunDetail, RunPage, RunStatus,
 from borealis.server.jobs.stream import sse
 from borealis.server.state import state_of
 from borealis.server.workflows import store
-from borealis.server.workflows.service import WorkflowService, node_view, run_view
+from borealis.server.workflows.service import WorkflowService
+from borealis.server.workflows.views import node_view, run_view
 
 router = APIRouter(prefix="/api/v1/runs", tags=["workflows"])
 KEEPALIVE_S = 10.0
@@ -91,7 +93,7 @@ async def _events(workflows: WorkflowService, run_id: str) -> AsyncIterator[byte
         async with workflows.db.session() as session:
             run = await store.get_run(session, run_id)
         yield sse("snapshot", run_view(run))
-        while run.status not in store.FINAL_RUN_STATES:
+        while run.status not in FINAL_RUN_STATES:
             try:
                 event = await asyncio.wait_for(listener.queue.get(), KEEPALIVE_S)
             except TimeoutError:
@@ -100,7 +102,7 @@ async def _events(workflows: WorkflowService, run_id: str) -> AsyncIterator[byte
                     run = await store.get_run(session, run_id)
                 continue
             yield sse(str(event.get("type", "event")), event)
-            if event.get("type") == "run" and event.get("status") in store.FINAL_RUN_STATES:
+            if event.get("type") == "run" and event.get("status") in FINAL_RUN_STATES:
                 break
         async with workflows.db.session() as session:
             yield sse("end", run_view(await store.get_run(session, run_id)))

@@ -10,8 +10,7 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 
 from borealis.core.errors import PayloadTooLarge
-from borealis.server.api.common import WorkflowsRead
-from borealis.server.workflows.expressions import (
+from borealis.engine.expressions import (
     MAX_EXPRESSION_CHARS,
     ExpressionError,
     Scope,
@@ -19,6 +18,7 @@ from borealis.server.workflows.expressions import (
     evaluate,
     render,
 )
+from borealis.server.api.common import WorkflowsRead
 
 router = APIRouter(prefix="/api/v1", tags=["workflows"])
 

@@ -22,7 +22,7 @@ from borealis.server.auth.authority import require_run
 from borealis.server.auth.principal import Principal
 from borealis.server.state import state_of
 from borealis.server.workflows import store
-from borealis.server.workflows.service import as_items, run_view, workflow_view
+from borealis.server.workflows.views import as_items, run_view, workflow_view
 
 router = APIRouter(prefix="/api/v1", tags=["workflows"])
 

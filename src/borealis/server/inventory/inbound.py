@@ -19,6 +19,7 @@ from typing import Any
 from borealis.core.clock import utcnow
 from borealis.core.errors import ProtocolError
 from borealis.core.logs import kv
+from borealis.protocol.frames import InventoryFrame
 from borealis.protocol.inventory import LIST_SECTIONS, SECTIONS, canonical, section_hash, unpack_data
 from borealis.protocol.json_bounds import JsonOverLimits
 from borealis.server.jobs.inbound import msg_id_of, when
@@ -51,7 +52,7 @@ class Upload:
     skipped: int
 
 
-def parse_upload(frame: dict[str, Any]) -> Upload:
+def parse_upload(frame: InventoryFrame) -> Upload:
     """The upload in `frame`. Its sections are taken out of the frame (the caller's dict stays alive
     while the upload waits for its batch, and must not keep the parsed sections with it)."""
     msg_id = msg_id_of(frame, required=True)

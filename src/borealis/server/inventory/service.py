@@ -9,12 +9,13 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from borealis.core.clock import monotonic, utcnow
 from borealis.core.errors import Conflict, ProtocolError, TransientError
 from borealis.core.logs import kv
 from borealis.core.settings import ServerSettings
+from borealis.protocol.frames import InventoryFrame
 from borealis.protocol.jobs import RunAs
 from borealis.protocol.json_bounds import JsonOverLimits
 from borealis.server.agents import get_agent
@@ -56,7 +57,7 @@ class InventoryService:
         self.bad_frames = 0
         self.totals = Written()
         # The server itself asks for this role (refresh), so it is known before any agent reports it.
-        jobs.roles.note([ROLE])
+        jobs.note_reported_roles([ROLE])
 
     def start(self) -> None:
         self.batches.start()
@@ -77,7 +78,9 @@ class InventoryService:
         dropped; a frame that could not be stored is not acked, so the agent sends it again. A frame
         past the protocol's limits raises `JsonOverLimits`, and the gateway disconnects the agent."""
         try:
-            upload = await asyncio.get_running_loop().run_in_executor(self.parser, parse_upload, frame)
+            upload = await asyncio.get_running_loop().run_in_executor(
+                self.parser, parse_upload, cast(InventoryFrame, frame)
+            )
         except JsonOverLimits as hostile:
             self.bad_frames += 1
             log.warning("inventory frame over the limits", extra=kv(agent_id=agent_id, reason=hostile.detail))

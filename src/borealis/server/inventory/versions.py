@@ -100,51 +100,64 @@ def rpmvercmp(a: str, b: str) -> int:
         return 0
     i = j = 0
     while i < len(a) or j < len(b):
-        while i < len(a) and not (_is_digit(a[i]) or _is_alpha(a[i]) or a[i] in "~^"):
-            i += 1
-        while j < len(b) and not (_is_digit(b[j]) or _is_alpha(b[j]) or b[j] in "~^"):
-            j += 1
-        a_tilde, b_tilde = a.startswith("~", i), b.startswith("~", j)
-        if a_tilde or b_tilde:  # a tilde sorts before everything, even the end
-            if not a_tilde:
-                return 1
-            if not b_tilde:
-                return -1
-            i, j = i + 1, j + 1
-            continue
-        a_caret, b_caret = a.startswith("^", i), b.startswith("^", j)
-        if a_caret or b_caret:  # a caret sorts after the end, before anything else
-            if i >= len(a):
-                return -1
-            if j >= len(b):
-                return 1
-            if not a_caret:
-                return 1
-            if not b_caret:
-                return -1
+        i, j = _skip_separators(a, i), _skip_separators(b, j)
+        mark = _rpm_marks(a, i, b, j)
+        if mark is not None:
+            if mark:
+                return mark
             i, j = i + 1, j + 1
             continue
         if i >= len(a) or j >= len(b):
             break
-        numeric = _is_digit(a[i])
-        same_kind = _is_digit if numeric else _is_alpha
-        start_a, start_b = i, j
-        while i < len(a) and same_kind(a[i]):
-            i += 1
-        while j < len(b) and same_kind(b[j]):
-            j += 1
-        left, right = a[start_a:i], b[start_b:j]
-        if not right:  # segments of different kinds: a number is newer than letters
-            return 1 if numeric else -1
-        if numeric:
-            left, right = left.lstrip("0"), right.lstrip("0")
-            if len(left) != len(right):
-                return 1 if len(left) > len(right) else -1
-        if left != right:
-            return 1 if left > right else -1
+        order, i, j = _rpm_segments(a, i, b, j)
+        if order:
+            return order
     if i >= len(a) and j >= len(b):
         return 0
     return 1 if i < len(a) else -1
+
+
+def _skip_separators(s: str, i: int) -> int:
+    while i < len(s) and not (_is_digit(s[i]) or _is_alpha(s[i]) or s[i] in "~^"):
+        i += 1
+    return i
+
+
+def _rpm_marks(a: str, i: int, b: str, j: int) -> int | None:
+    """The order a `~` or `^` at `a[i]` or `b[j]` decides: -1 or 1; 0 when both have the same mark
+    (step over it); None when neither has one."""
+    a_tilde, b_tilde = a.startswith("~", i), b.startswith("~", j)
+    if a_tilde or b_tilde:  # a tilde sorts before everything, even the end
+        return int(b_tilde) - int(a_tilde)
+    a_caret, b_caret = a.startswith("^", i), b.startswith("^", j)
+    if a_caret or b_caret:  # a caret sorts after the end, before anything else
+        if i >= len(a):
+            return -1
+        if j >= len(b):
+            return 1
+        return int(b_caret) - int(a_caret)
+    return None
+
+
+def _rpm_segments(a: str, i: int, b: str, j: int) -> tuple[int, int, int]:
+    """The order of the digit or letter runs at `a[i]` and `b[j]`, and where each run ends."""
+    numeric = _is_digit(a[i])
+    same_kind = _is_digit if numeric else _is_alpha
+    start_a, start_b = i, j
+    while i < len(a) and same_kind(a[i]):
+        i += 1
+    while j < len(b) and same_kind(b[j]):
+        j += 1
+    left, right = a[start_a:i], b[start_b:j]
+    if not right:  # segments of different kinds: a number is newer than letters
+        return (1 if numeric else -1), i, j
+    if numeric:
+        left, right = left.lstrip("0"), right.lstrip("0")
+        if len(left) != len(right):
+            return (1 if len(left) > len(right) else -1), i, j
+    if left != right:
+        return (1 if left > right else -1), i, j
+    return 0, i, j
 
 
 def compare_rpm(a: str, b: str) -> int:

@@ -4,14 +4,15 @@ the service logs it and ignores the frame (the connection stays up)."""
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import orjson
 
 from borealis.core.clock import utcnow
 from borealis.core.errors import ProtocolError
+from borealis.protocol.frames import JobAcceptedFrame, JobOutputFrame, JobResultFrame
 from borealis.protocol.jobs import FINAL_STATES, MAX_CHUNK_BYTES, MAX_TAIL_BYTES, JobState
 from borealis.server.jobs.output import keep_tail
 from borealis.server.jobs.store import Finish
@@ -48,14 +49,14 @@ class Result:
     finish: Finish
 
 
-def job_id_of(frame: dict[str, Any]) -> str:
+def job_id_of(frame: Mapping[str, object]) -> str:
     value = frame.get("job_id")
     if not isinstance(value, str) or not JOB_ID.fullmatch(value):
         raise ProtocolError("job_id must be a job's id")
     return value
 
 
-def msg_id_of(frame: dict[str, Any], required: bool) -> str | None:
+def msg_id_of(frame: Mapping[str, object], required: bool) -> str | None:
     value = frame.get("msg_id")
     if value is None and not required:
         return None
@@ -79,7 +80,7 @@ def when(value: object, name: str) -> datetime | None:
     raise ProtocolError(f"{name} must be unix seconds or an ISO time")
 
 
-def text(frame: dict[str, Any], name: str, max_chars: int) -> str:
+def text(frame: Mapping[str, object], name: str, max_chars: int) -> str:
     value = frame.get(name)
     if value is None:
         return ""
@@ -88,12 +89,12 @@ def text(frame: dict[str, Any], name: str, max_chars: int) -> str:
     return value
 
 
-def parse_accepted(frame: dict[str, Any]) -> Accepted:
+def parse_accepted(frame: JobAcceptedFrame) -> Accepted:
     started = when(frame.get("started_at"), "started_at") or utcnow()
     return Accepted(msg_id_of(frame, required=False), job_id_of(frame), started)
 
 
-def parse_output(frame: dict[str, Any]) -> Output:
+def parse_output(frame: JobOutputFrame) -> Output:
     stream = frame.get("stream")
     if stream not in ("stdout", "stderr"):
         raise ProtocolError("stream must be stdout or stderr")
@@ -103,7 +104,7 @@ def parse_output(frame: dict[str, Any]) -> Output:
     return Output(job_id_of(frame), str(stream), text(frame, "chunk", MAX_CHUNK_CHARS), seq)
 
 
-def parse_result(frame: dict[str, Any], max_output_bytes: int) -> Result:
+def parse_result(frame: JobResultFrame, max_output_bytes: int) -> Result:
     try:
         status = JobState(str(frame.get("status")))
     except ValueError as exc:

@@ -13,9 +13,9 @@ import asyncio
 import logging
 import math
 from collections import Counter, defaultdict
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Iterable
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
@@ -24,15 +24,18 @@ from borealis.core.errors import ProtocolError
 from borealis.core.ids import new_id
 from borealis.core.logs import kv
 from borealis.core.settings import ServerSettings
+from borealis.protocol.frames import JobAcceptedFrame, JobOutputFrame, JobResultFrame
 from borealis.protocol.jobs import JobState
 from borealis.protocol.messages import MessageType
 from borealis.server import audit
 from borealis.server.bus import Bus
 from borealis.server.db.database import Database
 from borealis.server.db.models import Job
+from borealis.server.events import EventStream
 from borealis.server.jobs import store
 from borealis.server.jobs.delivery import SEND_ERRORS, Delivery
-from borealis.server.jobs.events import JobEvents
+from borealis.server.jobs.events import KEY as EVENT_KEY
+from borealis.server.jobs.events import SUBJECT as EVENT_SUBJECT
 from borealis.server.jobs.frames import ack_frame, cancel_frame, job_frame
 from borealis.server.jobs.holders import Holders
 from borealis.server.jobs.inbound import is_replay_refusal, parse_accepted, parse_output, parse_result
@@ -58,13 +61,17 @@ class JobService:
         self.key = key
         self.presence = presence
         self.roles = KnownRoles()
-        self.events = JobEvents(bus)
+        self.events = EventStream(bus, EVENT_SUBJECT, EVENT_KEY)
         self.delivery = Delivery(presence, bus)
         self.reports = ReportWriter(db, self._stored)
         self.tasks: set[asyncio.Task[None]] = set()
         self.bad_frames = 0
         self.holders = Holders(db)
         self.foreign_output = 0
+
+    def note_reported_roles(self, names: Iterable[object]) -> None:
+        """The roles an agent's heartbeat reports (its `roles_health` keys) become roles a job may name."""
+        self.roles.note(names)
 
     async def start(self) -> None:
         await self.delivery.start()
@@ -256,7 +263,7 @@ class JobService:
         kind = frame.get("t")
         try:
             if kind == MessageType.JOB_OUTPUT:
-                out = parse_output(frame)
+                out = parse_output(cast(JobOutputFrame, frame))
                 if not await self.holders.holds(agent_id, out.job_id):
                     self.foreign_output += 1
                     log.warning(
@@ -275,12 +282,12 @@ class JobService:
                     }
                 )
             elif kind == MessageType.JOB_ACCEPTED:
-                accepted = parse_accepted(frame)
+                accepted = parse_accepted(cast(JobAcceptedFrame, frame))
                 await self.reports.put(
                     Report(agent_id, accepted.job_id, accepted.msg_id, reply, started_at=accepted.started_at)
                 )
             elif kind == MessageType.JOB_RESULT:
-                result = parse_result(frame, self.settings.max_output_bytes)
+                result = parse_result(cast(JobResultFrame, frame), self.settings.max_output_bytes)
                 if is_replay_refusal(result.finish):
                     # The agent has this job already (a frame re-sent after a reconnect): its own
                     # outbox carries the real outcome, which this refusal must not overwrite.

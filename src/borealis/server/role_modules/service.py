@@ -25,6 +25,7 @@ from borealis.core.clock import iso, utcnow
 from borealis.core.errors import Conflict, InvalidInput, NotFound
 from borealis.core.logs import kv
 from borealis.protocol import keys
+from borealis.protocol.frames import RoleInstallFrame, RoleRemoveFrame
 from borealis.protocol.roles import (
     INSTALL,
     MAX_ROLE_BYTES,
@@ -99,7 +100,8 @@ def check_target(target: dict[str, Any]) -> dict[str, Any]:
 
 
 def _frame(row: RoleModule) -> str:
-    if row.withdrawn_at is not None:
+    message: RoleInstallFrame | RoleRemoveFrame
+    if row.withdraw_signature is not None:  # set with `withdrawn_at`, in one transaction (withdraw)
         message = {"t": REMOVE, "name": row.name, "version": row.version, "signature": row.withdraw_signature}
     else:
         message = {

@@ -50,7 +50,7 @@ class Firing:
     fired_at: datetime
 
 
-class _Changed(Exception):
+class _Changed(BorealisError):
     """A claimed row changed under the claim (it cannot while locked; the guard says so if it did)."""
 
 
@@ -170,7 +170,7 @@ class Scheduler:
                 moves.append(move)
                 decided.extend((row.id, decision) for decision in decisions)
             if not await store.advance(session, moves):
-                raise _Changed  # rolls the claim back
+                raise _Changed("the claimed schedule changed")  # rolls the claim back
             await store.record(session, decided, now)
         firings = [
             Firing(schedule_id, decision.slot_at, now)

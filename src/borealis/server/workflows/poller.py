@@ -25,14 +25,15 @@ from sqlalchemy.exc import IntegrityError
 
 from borealis.core.clock import iso, utcnow
 from borealis.core.logs import kv
+from borealis.engine.expressions import ExpressionError, Scope
+from borealis.engine.nodes.base import Item, NodeContext, NodeError
+from borealis.engine.nodes.trigger_poll import interval_of
+from borealis.engine.registry import NodeRegistry
+from borealis.engine.services import NodeServices
 from borealis.server import audit
 from borealis.server.db.database import Database
 from borealis.server.workflows import store
-from borealis.server.workflows.expressions import ExpressionError, Scope
 from borealis.server.workflows.models import Workflow, WorkflowNodeState
-from borealis.server.workflows.nodes.base import Item, NodeContext, NodeError
-from borealis.server.workflows.nodes.trigger_poll import interval_of
-from borealis.server.workflows.registry import NodeRegistry
 
 TICK_S = 1.0
 MAX_CONCURRENT_POLLS = 8
@@ -59,7 +60,9 @@ class PollNode:
 
 
 class Poller:
-    def __init__(self, db: Database, registry: NodeRegistry, services: Any, kick: Callable[[], None]) -> None:
+    def __init__(
+        self, db: Database, registry: NodeRegistry, services: NodeServices, kick: Callable[[], None]
+    ) -> None:
         """`services` are the nodes' (`NodeServices`: the guarded `http`); `kick` wakes the dispatcher
         when a run was added."""
         self._db = db

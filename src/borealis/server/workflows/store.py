@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from borealis.core.clock import utcnow
 from borealis.core.errors import Conflict, NotFound
 from borealis.core.ids import new_id
+from borealis.engine.states import FINAL_RUN_STATES, RunState
 from borealis.server.workflows.models import (
     Workflow,
     WorkflowHook,
@@ -20,8 +21,6 @@ from borealis.server.workflows.models import (
     WorkflowRun,
     WorkflowVersion,
 )
-
-FINAL_RUN_STATES = frozenset({"succeeded", "failed", "timed_out", "cancelled", "interrupted"})
 
 
 def hook_hash(secret: str) -> str:
@@ -166,7 +165,7 @@ async def add_run(
         id=new_id(),
         workflow_id=workflow.id,
         workflow_version=workflow.version,
-        status="queued",
+        status=RunState.QUEUED,
         trigger=trigger,
         input=items,
         output=None,
@@ -191,7 +190,7 @@ async def get_run(session: AsyncSession, run_id: str) -> WorkflowRun:
 async def queued(session: AsyncSession, limit: int) -> list[WorkflowRun]:
     rows = await session.scalars(
         select(WorkflowRun)
-        .where(WorkflowRun.status == "queued")
+        .where(WorkflowRun.status == RunState.QUEUED)
         .order_by(WorkflowRun.created_at)
         .limit(limit)
     )
@@ -201,7 +200,7 @@ async def queued(session: AsyncSession, limit: int) -> list[WorkflowRun]:
 async def running_counts(session: AsyncSession, workflow_ids: set[str]) -> dict[str, int]:
     rows = await session.execute(
         select(WorkflowRun.workflow_id, func.count())
-        .where(WorkflowRun.workflow_id.in_(workflow_ids), WorkflowRun.status == "running")
+        .where(WorkflowRun.workflow_id.in_(workflow_ids), WorkflowRun.status == RunState.RUNNING)
         .group_by(WorkflowRun.workflow_id)
     )
     return {workflow_id: int(count) for workflow_id, count in rows}
@@ -220,8 +219,8 @@ async def claim(session: AsyncSession, run_id: str, owner: str) -> bool:
     """queued → running for this process; False when another process (or a cancel) got there first."""
     result = await session.execute(
         update(WorkflowRun)
-        .where(WorkflowRun.id == run_id, WorkflowRun.status == "queued")
-        .values(status="running", owner=owner, started_at=utcnow())
+        .where(WorkflowRun.id == run_id, WorkflowRun.status == RunState.QUEUED)
+        .values(status=RunState.RUNNING, owner=owner, started_at=utcnow())
     )
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
@@ -229,10 +228,10 @@ async def claim(session: AsyncSession, run_id: str, owner: str) -> bool:
 async def finish(
     session: AsyncSession,
     run_id: str,
-    status: str,
+    status: RunState,
     output: Any,
     error: str | None,
-    only_from: tuple[str, ...],
+    only_from: tuple[RunState, ...],
 ) -> bool:
     result = await session.execute(
         update(WorkflowRun)
@@ -246,15 +245,15 @@ async def interrupt_owned(session: AsyncSession, owner: str) -> list[str]:
     """Runs this process (same host and port) was running when it died: `interrupted`."""
     ids = list(
         await session.scalars(
-            select(WorkflowRun.id).where(WorkflowRun.status == "running", WorkflowRun.owner == owner)
+            select(WorkflowRun.id).where(WorkflowRun.status == RunState.RUNNING, WorkflowRun.owner == owner)
         )
     )
     if ids:
         await session.execute(
             update(WorkflowRun)
-            .where(WorkflowRun.id.in_(ids), WorkflowRun.status == "running")
+            .where(WorkflowRun.id.in_(ids), WorkflowRun.status == RunState.RUNNING)
             .values(
-                status="interrupted",
+                status=RunState.INTERRUPTED,
                 error="the server stopped while the run was in flight",
                 finished_at=utcnow(),
             )

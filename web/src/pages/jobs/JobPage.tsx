@@ -4,6 +4,7 @@ import { notifications } from "@mantine/notifications";
 import { useMemo, useState } from "react";
 import { Link, useParams } from "react-router-dom";
 
+import { ActorName } from "../../components/ActorName";
 import { PageTitle } from "../../components/PageTitle";
 import { ProblemAlert } from "../../components/ProblemAlert";
 import { StatusBadge } from "../../components/StatusBadge";
@@ -109,7 +110,7 @@ export default function JobPage() {
             <Text size="sm">
               {job.role}
               {params.language ? ` · ${params.language}` : ""} · run as {job.run_as} · timeout {job.timeout_s} s ·{" "}
-              by {job.created_by} {formatAgo(job.created_at)}
+              by <ActorName actor={job.created_by} /> {formatAgo(job.created_at)}
               {job.batch_size ? ` · batches of ${job.batch_size} (current: ${job.current_batch + 1})` : ""}
             </Text>
             <Progress value={rows.length ? (100 * finished) / rows.length : 0} aria-label="Progress" />

@@ -6,6 +6,7 @@ import { Link, useSearchParams } from "react-router-dom";
 
 import { api, unwrap } from "../../api/client";
 import type { JobSummary, Page } from "../../api/models";
+import { ActorName } from "../../components/ActorName";
 import { Loading } from "../../components/Loading";
 import { PageTitle } from "../../components/PageTitle";
 import { ProblemAlert } from "../../components/ProblemAlert";
@@ -126,7 +127,9 @@ export default function JobsPage() {
                         .join(", ")}
                     </Text>
                   </Table.Td>
-                  <Table.Td>{job.created_by}</Table.Td>
+                  <Table.Td>
+                    <ActorName actor={job.created_by} />
+                  </Table.Td>
                   <Table.Td>{formatAgo(job.created_at)}</Table.Td>
                 </Table.Tr>
               ))}

@@ -7,6 +7,7 @@ import { Link, useNavigate } from "react-router-dom";
 
 import { api, unwrap } from "../../api/client";
 import type { InventorySection, JobSummary, Page } from "../../api/models";
+import { ActorName } from "../../components/ActorName";
 import { Loading } from "../../components/Loading";
 import { PageTitle } from "../../components/PageTitle";
 import { ProblemAlert } from "../../components/ProblemAlert";
@@ -217,7 +218,7 @@ export default function PatchingPage() {
                       {job.agent_count} machine{job.agent_count === 1 ? "" : "s"}
                     </Table.Td>
                     <Table.Td>
-                      {job.created_by}, {formatAgo(job.created_at)}
+                      <ActorName actor={job.created_by} />, {formatAgo(job.created_at)}
                     </Table.Td>
                   </Table.Tr>
                 ))}

@@ -7,6 +7,7 @@ import { Link, useSearchParams } from "react-router-dom";
 
 import { api, unwrap } from "../../api/client";
 import type { Page } from "../../api/models";
+import { ActorName } from "../../components/ActorName";
 import { Loading } from "../../components/Loading";
 import { PageTitle } from "../../components/PageTitle";
 import { ConfirmButton } from "../../components/ConfirmButton";
@@ -216,7 +217,7 @@ export default function SchedulesPage() {
         <Paper withBorder p="md">
           <Group justify="space-between" mb="sm">
             <Text fw={500}>
-              {current.name} · version {current.version} · owner {current.owner}, updated {formatAgo(current.updated_at)}
+              {current.name} · version {current.version} · owner <ActorName actor={current.owner} />, updated {formatAgo(current.updated_at)}
             </Text>
             {writable && (
               <Group gap="xs">

@@ -7,6 +7,7 @@ import { Link, useSearchParams } from "react-router-dom";
 
 import { api, unwrap } from "../../api/client";
 import type { Page } from "../../api/models";
+import { ActorName } from "../../components/ActorName";
 import { Loading } from "../../components/Loading";
 import { PageTitle } from "../../components/PageTitle";
 import { ConfirmButton } from "../../components/ConfirmButton";
@@ -145,7 +146,9 @@ function Versions({ script }: { script: Script }) {
             <Table.Tr key={v.version}>
               <Table.Td>{v.version}</Table.Td>
               <Table.Td>{v.language}</Table.Td>
-              <Table.Td>{v.created_by}</Table.Td>
+              <Table.Td>
+                <ActorName actor={v.created_by} />
+              </Table.Td>
               <Table.Td>{formatAgo(v.created_at)}</Table.Td>
             </Table.Tr>
           ))}

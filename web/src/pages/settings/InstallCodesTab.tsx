@@ -3,8 +3,6 @@ import {
   Alert,
   Button,
   Checkbox,
-  Code,
-  CopyButton,
   Group,
   NumberInput,
   Paper,
@@ -21,6 +19,7 @@ import { api, unwrap } from "../../api/client";
 import type { Page } from "../../api/models";
 import { Loading } from "../../components/Loading";
 import { ConfirmButton } from "../../components/ConfirmButton";
+import { Copyable } from "../../components/Copyable";
 import { ProblemAlert } from "../../components/ProblemAlert";
 import { StatusBadge } from "../../components/StatusBadge";
 import { failing, serverFieldError } from "../../lib/fieldErrors";
@@ -43,23 +42,6 @@ interface Enrollment {
 
 const KEY = ["enrollments"];
 const TAG_PATTERN = /^[a-z0-9][a-z0-9._:-]{0,63}$/;
-
-function Copyable({ value, label, testId }: { value: string; label: string; testId: string }) {
-  return (
-    <Group wrap="nowrap" align="start">
-      <Code block style={{ flex: 1, wordBreak: "break-all", whiteSpace: "pre-wrap" }} data-testid={testId}>
-        {value}
-      </Code>
-      <CopyButton value={value}>
-        {({ copied, copy }) => (
-          <Button size="xs" variant="light" onClick={copy} aria-label={`Copy the ${label}`}>
-            {copied ? "Copied" : "Copy"}
-          </Button>
-        )}
-      </CopyButton>
-    </Group>
-  );
-}
 
 export default function InstallCodesTab() {
   const { can } = useSession();

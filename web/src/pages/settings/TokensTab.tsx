@@ -1,12 +1,14 @@
 // API tokens: create one (its secret is shown once, here), list them, revoke.
-import { Alert, Button, Code, CopyButton, Group, MultiSelect, NumberInput, Paper, Stack, Table, Text, TextInput } from "@mantine/core";
+import { Alert, Button, Group, MultiSelect, NumberInput, Paper, Stack, Table, Text, TextInput } from "@mantine/core";
 import { useQuery, useQueryClient } from "@tanstack/react-query";
 import { useState } from "react";
 
 import { api, unwrap } from "../../api/client";
 import type { Page } from "../../api/models";
+import { ActorName } from "../../components/ActorName";
 import { Loading } from "../../components/Loading";
 import { ConfirmButton } from "../../components/ConfirmButton";
+import { Copyable } from "../../components/Copyable";
 import { ProblemAlert } from "../../components/ProblemAlert";
 import { failing, serverFieldError } from "../../lib/fieldErrors";
 import { formatAgo } from "../../lib/format";
@@ -86,16 +88,7 @@ export default function TokensTab() {
         <Alert color="teal" title={`Token "${secret.name}" created`} withCloseButton closeButtonLabel="Dismiss" onClose={() => setSecret(null)}>
           <Stack gap="xs">
             <Text size="sm">Copy the secret now: it is shown only once and cannot be read again.</Text>
-            <Group>
-              <Code data-testid="token-secret">{secret.token}</Code>
-              <CopyButton value={secret.token}>
-                {({ copied, copy }) => (
-                  <Button size="xs" variant="light" onClick={copy}>
-                    {copied ? "Copied" : "Copy"}
-                  </Button>
-                )}
-              </CopyButton>
-            </Group>
+            <Copyable value={secret.token} label="token secret" testId="token-secret" />
           </Stack>
         </Alert>
       )}
@@ -149,7 +142,7 @@ export default function TokensTab() {
                 <Table.Td>{token.name}</Table.Td>
                 <Table.Td>{token.scopes.join(", ")}</Table.Td>
                 <Table.Td>
-                  {token.created_by}, {formatAgo(token.created_at)}
+                  <ActorName actor={token.created_by} />, {formatAgo(token.created_at)}
                 </Table.Td>
                 <Table.Td>{formatAgo(token.last_used_at)}</Table.Td>
                 <Table.Td>{token.expires_at ? new Date(token.expires_at).toLocaleString() : "never"}</Table.Td>

@@ -66,3 +66,12 @@ class AuditEntryView(Schema):
 
 class AuditPage(Page[AuditEntryView]):
     pass
+
+
+class ActorView(Schema):
+    id: str
+    name: str | None
+
+
+class ActorList(Schema):
+    items: list[ActorView]
