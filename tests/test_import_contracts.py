@@ -60,20 +60,33 @@ def test_the_untouched_tree_keeps_every_contract(tmp_path: Path) -> None:
         (
             "borealis.core.errors",
             "import borealis.server",
-            ["cli above server and agent, above protocol, above core BROKEN"],
+            ["cli above server and agent, above engine, above protocol, above core BROKEN"],
         ),
         (
             "borealis.agent.clock",
             "from borealis.server import state",
             [
-                "cli above server and agent, above protocol, above core BROKEN",
+                "cli above server and agent, above engine, above protocol, above core BROKEN",
                 "server and agent never import each other BROKEN",
             ],
         ),
         (
             "borealis.protocol.messages",
             "import borealis.agent",
-            ["cli above server and agent, above protocol, above core BROKEN"],
+            ["cli above server and agent, above engine, above protocol, above core BROKEN"],
+        ),
+        (
+            "borealis.engine.errors",
+            "from borealis.server.workflows import models",
+            ["cli above server and agent, above engine, above protocol, above core BROKEN"],
+        ),
+        (
+            "borealis.server.workflows.dispatcher",
+            "import borealis.agent.clock",
+            [
+                "cli above server and agent, above engine, above protocol, above core BROKEN",
+                "server and agent never import each other BROKEN",
+            ],
         ),
     ],
 )
@@ -87,3 +100,17 @@ def test_a_forbidden_import_breaks_its_contract(
     for contract in broken:
         assert contract in result.stdout, result.stdout
     assert module in result.stdout, result.stdout
+
+
+def test_every_package_is_a_regular_package() -> None:
+    """A folder without `__init__.py` is a namespace package, which lint-imports does not read: its
+    imports would escape every contract (server/workflows/ did, until this test)."""
+    unread = [
+        str(folder.relative_to(ROOT))
+        for folder in (ROOT / "src" / "borealis").rglob("*")
+        if folder.is_dir()
+        and any(folder.glob("*.py"))
+        and not (folder / "__init__.py").exists()
+        and "migrations" not in folder.parts
+    ]
+    assert unread == []

@@ -40,3 +40,19 @@ async def test_strangers_and_unbounded_lists_are_refused(app: App) -> None:
     assert none.status_code == 422
     long = await app.client.get("/api/v1/actors", params={"id": "u" * 161}, headers=app.auth())
     assert long.status_code == 422
+
+
+async def test_names_of_kinds_a_principal_cannot_list_are_withheld(app: App) -> None:
+    user = await create_user(app, "grace", "operator")
+    other = await new_token(app, ["agents:read"], name="someone-elses")
+    jobs_only = await new_token(app, ["jobs:read"], name="jobs-only")
+    ids = [f"user:{user['id']}", f"token:{other['id']}", f"token:{jobs_only['id']}"]
+    response = await app.client.get(
+        "/api/v1/actors", params=[("id", i) for i in ids], headers=app.auth(jobs_only["token"])
+    )
+    assert response.status_code == 200, response.text
+    names = {item["id"]: item["name"] for item in response.json()["items"]}
+    # People's names, and its own token's, yes; another token's name needs users:read.
+    assert names == {ids[0]: "grace", ids[1]: None, ids[2]: "jobs-only"}
+    admin = await app.client.get("/api/v1/actors", params={"id": ids[1]}, headers=app.auth())
+    assert admin.json()["items"] == [{"id": ids[1], "name": "someone-elses"}]

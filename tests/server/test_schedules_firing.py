@@ -16,6 +16,7 @@ from borealis.server.db.models import Schedule
 from borealis.server.state import app_state
 from tests.conftest import App
 from tests.server.fleet import enrolled_agent
+from tests.support import eventually
 
 SCRIPT = {"language": "bash", "script": "echo scheduled"}
 
@@ -51,13 +52,11 @@ async def runs_of(app: App, schedule_id: str) -> list[dict[str, Any]]:
 
 
 async def until(app: App, schedule_id: str, done: Any, timeout: float = 30.0) -> list[dict[str, Any]]:
-    deadline = time.monotonic() + timeout
-    while True:
+    async def runs_when_done() -> list[dict[str, Any]] | None:
         runs = await runs_of(app, schedule_id)
-        if done(runs):
-            return runs
-        assert time.monotonic() < deadline, f"timed out; runs so far: {runs}"
-        await asyncio.sleep(0.2)
+        return runs if done(runs) else None
+
+    return await eventually(runs_when_done, timeout, f"the runs of schedule {schedule_id} as wanted", 0.2)
 
 
 def final(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:

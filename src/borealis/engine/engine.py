@@ -12,7 +12,6 @@ cancelled run ends its running nodes.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import random
 import time
@@ -299,10 +298,3 @@ def _checked(outputs: Any, ports: tuple[str, ...]) -> Ports:
             entry if isinstance(entry, dict) and "json" in entry else {"json": entry} for entry in items
         ]
     return checked
-
-
-async def cancel_quietly(task: asyncio.Task[Any]) -> None:
-    """Cancel `task` and wait for it, whatever it raises."""
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, Exception):
-        await task

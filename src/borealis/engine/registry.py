@@ -1,4 +1,4 @@
-"""The node types a workflow can use, one module each under `workflows/nodes/`, in one registry that
+"""The node types a workflow can use, one module each under `engine/nodes/`, in one registry that
 also serves their catalog (`/api/v1/workflow-node-types`): type, version, category, ports, docs and
 the parameter JSON Schema.
 """

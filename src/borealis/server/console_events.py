@@ -13,11 +13,11 @@ from borealis.server.auth.scopes import Scope, grants
 from borealis.server.bus import Bus
 from borealis.server.jobs.events import SUBJECT as JOB_SUBJECT
 from borealis.server.presence import Presence
+from borealis.server.workflows.events import EVENT_SUBJECT as RUN_EVENT_SUBJECT
 
 log = logging.getLogger("borealis.server.console_events")
 
 AGENT_SUBJECT = "agent.event"
-RUN_SUBJECT = "workflow.event"  # the workflow service's subject (workflows/events.py EVENT_SUBJECT)
 CLIENT_BUFFER = 1024
 MAX_CLIENTS = 256
 
@@ -54,7 +54,7 @@ class ConsoleEvents:
     async def start(self) -> None:
         await self.bus.subscribe(AGENT_SUBJECT, self._on_agent)
         await self.bus.subscribe(JOB_SUBJECT, self._on_job)
-        await self.bus.subscribe(RUN_SUBJECT, self._on_run)
+        await self.bus.subscribe(RUN_EVENT_SUBJECT, self._on_run)
         self.presence.listeners.append(self._on_presence)
 
     async def stop(self) -> None:

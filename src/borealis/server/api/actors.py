@@ -1,5 +1,6 @@
-"""Who an actor id is: `GET /api/v1/actors?id=user:…&id=token:…` → display names, for any signed-in
-principal (the ids come from records it can already read; a name says no more than they do)."""
+"""Who an actor id is: `GET /api/v1/actors?id=user:…&id=token:…` → display names. Any signed-in principal
+may ask; it learns people's names, and the names of tokens, agents, schedules and workflows only with
+the scope that lists those (`auth/actors.py`), else `null`."""
 
 from __future__ import annotations
 
@@ -27,5 +28,5 @@ async def list_actors(
     ],
 ) -> dict[str, Any]:
     async with state_of(request).db.session() as session:
-        names = await actor_names(session, ids)
+        names = await actor_names(session, ids, who)
     return {"items": [{"id": actor, "name": name} for actor, name in names.items()]}

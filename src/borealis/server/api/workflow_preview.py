@@ -1,5 +1,5 @@
 """The canvas's live preview: a parameter's expression evaluated on given data by the engine's own
-evaluator (`workflows/expressions.py`), so what the editor shows is what a run computes."""
+evaluator (`engine/expressions.py`), so what the editor shows is what a run computes."""
 
 from __future__ import annotations
 

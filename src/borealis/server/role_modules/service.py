@@ -101,7 +101,11 @@ def check_target(target: dict[str, Any]) -> dict[str, Any]:
 
 def _frame(row: RoleModule) -> str:
     message: RoleInstallFrame | RoleRemoveFrame
-    if row.withdraw_signature is not None:  # set with `withdrawn_at`, in one transaction (withdraw)
+    if row.withdrawn_at is not None:
+        if row.withdraw_signature is None:
+            raise RuntimeError(
+                f"role module {row.name} {row.version} is withdrawn but its removal is unsigned"
+            )
         message = {"t": REMOVE, "name": row.name, "version": row.version, "signature": row.withdraw_signature}
     else:
         message = {

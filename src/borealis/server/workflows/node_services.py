@@ -13,7 +13,6 @@ from typing import Any
 import httpx
 from sqlalchemy import select
 
-from borealis.core.clock import utcnow
 from borealis.core.errors import BorealisError, Forbidden
 from borealis.engine.errors import NodeError
 from borealis.engine.images import ImageBlobs
@@ -159,18 +158,6 @@ class ServerNodeServices:
             row = await session.get(WorkflowNodeState, (workflow_id, node_id))
             return dict(row.data) if row is not None else {}
 
-    async def save_state(self, workflow_id: str, node_id: str, data: dict[str, Any]) -> None:
-        async with self.db.transaction() as session:
-            row = await session.get(WorkflowNodeState, (workflow_id, node_id))
-            if row is None:
-                session.add(
-                    WorkflowNodeState(
-                        workflow_id=workflow_id, node_id=node_id, data=data, updated_at=utcnow()
-                    )
-                )
-            else:
-                row.data, row.updated_at = data, utcnow()
-
 
 async def _next_final_state(queue: asyncio.Queue[dict[str, Any]], timeout_s: float) -> None:
     """Wait until an event says some row became final (then the rows are read again), or a timeout."""
@@ -180,11 +167,3 @@ async def _next_final_state(queue: asyncio.Queue[dict[str, Any]], timeout_s: flo
                 event = await queue.get()
                 if event.get("type") == "state" and job_store.is_final(str(event.get("status"))):
                     return
-
-
-async def node_states(db: Database, workflow_id: str) -> dict[str, dict[str, Any]]:
-    async with db.session() as session:
-        rows = await session.scalars(
-            select(WorkflowNodeState).where(WorkflowNodeState.workflow_id == workflow_id)
-        )
-        return {row.node_id: dict(row.data) for row in rows}
