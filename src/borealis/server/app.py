@@ -41,6 +41,7 @@ from borealis.server.api import (
     users,
     workflow_preview,
     workflow_summaries,
+    workflow_trial,
     workflows,
 )
 from borealis.server.api import openapi as api_document
@@ -199,6 +200,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         workflows,
         workflow_preview,
         workflow_summaries,
+        workflow_trial,
         runs,
         hooks,
         screenshots,
