@@ -268,3 +268,69 @@ test("a schedule trigger shows the schedules that start the workflow and their n
   await select(page, "timer");
   await expect(page.getByTestId("schedule-times")).toContainText(/hourly check: next /);
 });
+
+test("run one node alone: on pinned data, on its input in the last run, and an agent node after confirming", async ({ page, state, guard }) => {
+  guard.allow(409, /\/nodes\/greet\/trial$/); // the server asks before an agent node runs
+  const agents = await api<{ items: { id: string; status: string; hostname: string }[] }>(state, "/api/v1/agents");
+  const agent = agents.items.find((a) => a.status === "online");
+  if (!agent) throw new Error("no online agent");
+  const made = await api<{ id: string }>(state, "/api/v1/workflows", {
+    method: "POST",
+    body: JSON.stringify({
+      name: "trial",
+      description: "",
+      document: {
+        nodes: [
+          { id: "start", type: "trigger.manual", params: {}, ui: { x: 0, y: 0 } },
+          { id: "label", type: "data.set", params: { values: { label: "n={{ json.n }}" } }, ui: { x: 260, y: 0 } },
+          {
+            id: "greet",
+            type: "agents.run_script",
+            params: { target: { agents: [agent.id] }, language: "bash", script: 'echo "tried $LABEL"', env: { LABEL: "{{ json.label }}" }, timeout_s: 30 },
+            ui: { x: 520, y: 0 },
+          },
+        ],
+        edges: [
+          { id: "e1", source: "start", target: "label" },
+          { id: "e2", source: "label", target: "greet" },
+        ],
+      },
+    }),
+  });
+  await logIn(page, state.admin.username, state.admin.password);
+  await page.goto(`/workflows/${made.id}`);
+  const inspector = page.getByRole("complementary", { name: "Inspector" });
+
+  // No run yet: pinned data.
+  await select(page, "label");
+  await expect(inspector.getByTestId("node-trial")).toBeVisible();
+  await inspector.getByLabel("Pinned input (JSON: an object, or a list of items)").fill('{"n": 41}');
+  await inspector.getByRole("button", { name: "Run this node" }).click();
+  await expect(inspector.getByTestId("trial-result")).toHaveAttribute("data-status", "succeeded");
+  await expect(inspector.getByTestId("trial-result")).toContainText("n=41");
+
+  // After a run: the node's input in it, by default.
+  await page.getByRole("button", { name: "Run", exact: true }).click();
+  await page.getByLabel("Input (JSON: an object, or a list of items)", { exact: true }).fill('{"n": 5}');
+  await page.getByRole("button", { name: "Start", exact: true }).click();
+  await expect(page.getByTestId("run-status")).toHaveAttribute("data-status", "succeeded", { timeout: 45_000 });
+  await select(page, "label");
+  await page.getByRole("tab", { name: "Node" }).click();
+  await inspector.getByRole("button", { name: "Run this node" }).click();
+  await expect(inspector.getByTestId("trial-result")).toContainText("n=5");
+
+  // An agent node names its agents and runs only when confirmed.
+  await select(page, "greet");
+  await page.getByRole("tab", { name: "Node" }).click();
+  await inspector.getByRole("button", { name: "Run this node" }).click();
+  const confirm = inspector.getByTestId("trial-confirm");
+  await expect(confirm).toContainText("Run on 1 agent?");
+  await expect(confirm).toContainText(agent.hostname);
+  await checkAccessibility(page, "the node trial's confirmation");
+  await confirm.getByRole("button", { name: "Run on 1 agent" }).click();
+  await expect(inspector.getByTestId("trial-result")).toHaveAttribute("data-status", "succeeded", { timeout: 45_000 });
+  await expect(inspector.getByTestId("trial-result")).toContainText("tried n=5");
+  await inspector.getByTestId("trial-result").scrollIntoViewIfNeeded();
+  await checkAccessibility(page, "the node trial's result");
+  await screenshot(page, "workflow-node-trial");
+});

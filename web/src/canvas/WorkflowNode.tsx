@@ -14,7 +14,8 @@ const STATUS_COLOR: Record<string, string> = {
   skipped: "gray",
   cancelled: "gray",
   timed_out: "orange",
-  retried: "yellow",
+  retrying: "yellow",
+  waiting: "gray",
 };
 
 function portTop(index: number, count: number): string {
@@ -65,9 +66,9 @@ function WorkflowNodeView({ data, selected }: NodeProps<FlowNode>) {
           </Badge>
         )}
         {!broken && runStatus && (
-          <Badge size="xs" color={color} variant="light" data-testid={`status-${doc.id}`}>
-            {runStatus}
-            {attempts && attempts > 1 ? ` ×${attempts}` : ""}
+          <Badge size="xs" color={color} variant={runStatus === "waiting" ? "outline" : "light"} data-testid={`status-${doc.id}`}>
+            {runStatus === "retrying" ? `running, retried ${attempts ?? 0}` : runStatus}
+            {runStatus !== "retrying" && attempts && attempts > 1 ? ` ×${attempts}` : ""}
           </Badge>
         )}
       </Group>
