@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { api, waitFor, type E2EState } from "./borealis";
 import { addByKeyboard, connect, dragIn, field, handle as handleOf, node, removeSecondAgent, select, startSecondAgent, startSink } from "./canvas";
 import { checkAccessibility, expect, logIn, screenshot, test } from "./fixtures";
+import { agentSees, installedVersion, PROBE, purgeProbe, removeTemplateAgent, securityRepo, startTemplateAgent, TAG } from "./templates";
 
 test.describe.configure({ timeout: 120_000 });
 test.use({ actionTimeout: 15_000 });
@@ -333,4 +334,79 @@ test("run one node alone: on pinned data, on its input in the last run, and an a
   await inspector.getByTestId("trial-result").scrollIntoViewIfNeeded();
   await checkAccessibility(page, "the node trial's result");
   await screenshot(page, "workflow-node-trial");
+});
+
+/** Imports a template through "Import a file", points its first agent node at the template agent's
+ *  tag and its notification at the sink, saves, runs it and waits for the run to succeed. */
+async function importAndRun(page: import("@playwright/test").Page, state: E2EState, file: string, agentNode: string, notifyNode: string, notifyUrl: string): Promise<void> {
+  await logIn(page, state.admin.username, state.admin.password);
+  await page.goto("/workflows");
+  const chooser = page.waitForEvent("filechooser");
+  await page.getByRole("button", { name: "Import a file" }).click();
+  await (await chooser).setFiles(join(process.cwd(), "src", "canvas", "templates", file));
+  await expect(node(page, agentNode)).toBeVisible();
+  await select(page, agentNode);
+  const inspector = page.getByRole("complementary", { name: "Inspector" });
+  await inspector.getByText("Tags", { exact: true }).click();
+  await page.getByRole("textbox", { name: "Tags (agents with every tag)" }).click();
+  await page.getByRole("option", { name: TAG, exact: true }).click();
+  await page.keyboard.press("Escape");
+  await select(page, notifyNode);
+  await field(page, "url").fill(notifyUrl);
+  await page.keyboard.press("Escape");
+  await page.keyboard.press("Control+s");
+  await expect(page.getByText("Saved version 2")).toBeVisible();
+  await page.getByRole("button", { name: "Run", exact: true }).click();
+  await page.getByRole("button", { name: "Start", exact: true }).click();
+  await expect(page.getByTestId("run-status")).toHaveAttribute("data-status", "succeeded", { timeout: 90_000 });
+}
+
+test("the disk template, imported through the UI, cleans old temp files where a disk is over 90 % and notifies", async ({ page, state }) => {
+  const sink = await startSink();
+  const agent = await startTemplateAgent(state, []);
+  try {
+    await importAndRun(page, state, "disk-cleanup.json", "disks", "notify", `${sink.url}/chat`);
+    for (const id of ["start", "disks", "full", "clean", "notify"]) {
+      await expect(node(page, id).locator(".wf-node")).toHaveAttribute("data-status", "succeeded");
+    }
+    await waitFor("the message to the chat hook", async () => sink.received.length >= 1);
+    expect(sink.received).toHaveLength(1);
+    const message = JSON.parse(sink.received[0]?.body ?? "{}") as { text?: string };
+    expect(message.text).toBe(`Cleaned temp files on 1 machine(s): ${agent.id}`);
+    for (const folder of ["/tmp", "/var/tmp"]) {
+      const left = agentSees(agent, folder);
+      expect(left).toContain("new-file");
+      expect(left).not.toContain("old-file");
+    }
+  } finally {
+    await removeTemplateAgent(state, agent);
+    await sink.close();
+  }
+});
+
+test("the security-updates template, imported through the UI, installs a pending security update and reports", async ({ page, state }) => {
+  const sink = await startSink();
+  const options = securityRepo();
+  const agent = await startTemplateAgent(state, options);
+  try {
+    expect(installedVersion()).toBe("1.0");
+    await importAndRun(page, state, "security-updates.json", "pending", "report", `${sink.url}/patching`);
+    const run = await api<{ nodes: { node_id: string; output: unknown }[] }>(state, `/api/v1/runs/${new URL(page.url()).searchParams.get("run")}`);
+    expect(JSON.stringify(run.nodes.find((n) => n.node_id === "pending")?.output)).toContain(`"name":"${PROBE}"`);
+    for (const id of ["start", "pending", "security", "install", "report"]) {
+      await expect(node(page, id).locator(".wf-node")).toHaveAttribute("data-status", "succeeded");
+    }
+    expect(installedVersion()).toBe("1.1");
+    await waitFor("the report", async () => sink.received.length >= 1);
+    const report = JSON.parse(sink.received[0]?.body ?? "{}") as { text?: string; results?: { agent: string; status: string; installed: number }[] };
+    expect(report.text).toBe("Security updates installed on 1 machine(s)");
+    expect(report.results).toEqual([{ agent: agent.id, status: "succeeded", installed: 1 }]);
+    await node(page, "install").click();
+    await page.getByRole("tab", { name: "In this run" }).click();
+    await expect(page.getByTestId("node-run")).toContainText(PROBE);
+  } finally {
+    await removeTemplateAgent(state, agent);
+    purgeProbe();
+    await sink.close();
+  }
 });
