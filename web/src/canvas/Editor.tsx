@@ -155,17 +155,27 @@ export function Editor({
     [nodes.map((n) => `${n.id}:${n.data.doc.type}:${n.data.doc.settings?.retries ?? 0}:${n.data.doc.settings?.on_error ?? ""}`).join(","), types],
   );
   const states = useMemo(() => withProgress(overlay.states, progressNodes, edges, runPhase), [overlay.states, progressNodes, edges, runPhase]);
-  const shownNodes = useMemo(
-    () =>
-      nodes.map((node) => {
-        const state = states.get(node.id);
-        const nodeProblems = problemsByNode.get(node.id);
-        if (!state && !nodeProblems && !node.data.runStatus && !node.data.problems) return node;
-        if (node.data.runStatus === state?.status && node.data.attempts === state?.attempts && node.data.problems === nodeProblems) return node;
-        return { ...node, data: { ...node.data, runStatus: state?.status, attempts: state?.attempts, problems: nodeProblems } };
-      }),
-    [nodes, states, problemsByNode],
-  );
+  // The node given to the canvas last time, kept while neither the node nor its state changed: a new
+  // object for every node with a state on each event would render every node again on every event.
+  const shownBefore = useRef(new Map<string, { base: FlowNode; shown: FlowNode }>());
+  const shownNodes = useMemo(() => {
+    const kept = new Map<string, { base: FlowNode; shown: FlowNode }>();
+    const out = nodes.map((node) => {
+      const state = states.get(node.id);
+      const nodeProblems = problemsByNode.get(node.id);
+      if (!state && !nodeProblems && !node.data.runStatus && !node.data.problems) return node;
+      if (node.data.runStatus === state?.status && node.data.attempts === state?.attempts && node.data.problems === nodeProblems) return node;
+      const before = shownBefore.current.get(node.id);
+      const shown =
+        before && before.base === node && before.shown.data.runStatus === state?.status && before.shown.data.attempts === state?.attempts && before.shown.data.problems === nodeProblems
+          ? before.shown
+          : { ...node, data: { ...node.data, runStatus: state?.status, attempts: state?.attempts, problems: nodeProblems } };
+      kept.set(node.id, { base: node, shown });
+      return shown;
+    });
+    shownBefore.current = kept;
+    return out;
+  }, [nodes, states, problemsByNode]);
 
   const commit = useCallback(() => setHistory((h) => record(h, snapshot(nodes, edges))), [nodes, edges]);
   const show = (shot: Snapshot) => {
