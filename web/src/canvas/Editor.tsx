@@ -507,7 +507,8 @@ export function Editor({
             >
               <Background />
               <Controls showInteractive={false} />
-              <MiniMap pannable zoomable ariaLabel="Minimap" />
+              {/* After the nodes' first draw: on a large workflow the minimap would double it. */}
+              {measured && <MiniMap pannable zoomable ariaLabel="Minimap" />}
             </ReactFlow>
           </Box>
           <Box w={360} style={{ flexShrink: 0, borderLeft: "1px solid var(--mantine-color-default-border)", minHeight: 0, display: "flex", flexDirection: "column" }} component="aside" aria-label="Inspector">
