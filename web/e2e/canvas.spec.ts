@@ -410,3 +410,42 @@ test("the security-updates template, imported through the UI, installs a pending
     await sink.close();
   }
 });
+
+test("while a run goes each node shows waiting, running, then succeeded; a branch not taken shows skipped", async ({ page, state }) => {
+  const made = await api<{ id: string }>(state, "/api/v1/workflows", {
+    method: "POST",
+    body: JSON.stringify({
+      name: "states",
+      description: "",
+      document: {
+        nodes: [
+          { id: "start", type: "trigger.manual", params: {}, ui: { x: 0, y: 0 } },
+          { id: "wait", type: "logic.delay", params: { seconds: 4 }, ui: { x: 260, y: 0 } },
+          { id: "check", type: "logic.condition", params: { condition: "json.go == `true`" }, ui: { x: 520, y: 0 } },
+          { id: "yes", type: "data.set", params: { values: { went: true } }, ui: { x: 780, y: -80 } },
+          { id: "no", type: "data.set", params: { values: { went: false } }, ui: { x: 780, y: 80 } },
+        ],
+        edges: [
+          { id: "e1", source: "start", target: "wait" },
+          { id: "e2", source: "wait", target: "check" },
+          { id: "e3", source: "check", source_port: "true", target: "yes" },
+          { id: "e4", source: "check", source_port: "false", target: "no" },
+        ],
+      },
+    }),
+  });
+  await logIn(page, state.admin.username, state.admin.password);
+  await page.goto(`/workflows/${made.id}`);
+  await page.getByRole("button", { name: "Run", exact: true }).click();
+  await page.getByLabel("Input (JSON: an object, or a list of items)", { exact: true }).fill('{"go": true}');
+  await page.getByRole("button", { name: "Start", exact: true }).click();
+  const status = (id: string) => node(page, id).locator(".wf-node");
+  await expect(status("wait")).toHaveAttribute("data-status", "running");
+  await expect(status("start")).toHaveAttribute("data-status", "succeeded");
+  await expect(status("check")).toHaveAttribute("data-status", "waiting");
+  await expect(page.getByTestId("status-wait")).toHaveText("running");
+  await expect(status("yes")).toHaveAttribute("data-status", "succeeded", { timeout: 20_000 });
+  await expect(page.getByTestId("run-status")).toHaveAttribute("data-status", "succeeded");
+  await expect(status("no")).toHaveAttribute("data-status", "skipped");
+  await expect(status("check")).toHaveAttribute("data-status", "succeeded");
+});

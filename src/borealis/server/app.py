@@ -69,6 +69,7 @@ from borealis.server.schedules.starter import EngineStarter
 from borealis.server.screenshots.store import ScreenshotStore
 from borealis.server.state import ServerState
 from borealis.server.updates.service import AgentUpdates
+from borealis.server.workflows.run_replay import RunReplay
 from borealis.server.workflows.service import WorkflowService
 
 log = logging.getLogger("borealis.server")
@@ -134,6 +135,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await state.jobs.start()
     await state.role_modules.start()
     await state.workflows.start()
+    await RunReplay().start(state.bus)
     state.schedules.starter = EngineStarter(state.workflows)
     await state.updates.start()
     state.inventory.start()
