@@ -444,8 +444,10 @@ test("while a run goes each node shows waiting, running, then succeeded; a branc
   await expect(status("start")).toHaveAttribute("data-status", "succeeded");
   await expect(status("check")).toHaveAttribute("data-status", "waiting");
   await expect(page.getByTestId("status-wait")).toHaveText("running");
+  await checkAccessibility(page, "node states while a run goes");
   await expect(status("yes")).toHaveAttribute("data-status", "succeeded", { timeout: 20_000 });
   await expect(page.getByTestId("run-status")).toHaveAttribute("data-status", "succeeded");
   await expect(status("no")).toHaveAttribute("data-status", "skipped");
   await expect(status("check")).toHaveAttribute("data-status", "succeeded");
+  await checkAccessibility(page, "node states after a run");
 });

@@ -16,7 +16,7 @@ const STATUS_COLOR: Record<string, string> = {
   cancelled: "gray",
   timed_out: "orange",
   retrying: "yellow",
-  waiting: "gray",
+  waiting: "dark",
 };
 
 // The canvas benchmark counts each node view's renders (docs/performance.md); off unless asked for.
