@@ -93,18 +93,7 @@ run_tests() {
     exit 1
   fi
   local status=0
-  # The live-view and remote-control tests run in a pytest process of their own: after the rest of
-  # the agent suite, their test windows never appear on the fresh Xvfb (found 2026-12-06, cause not
-  # yet known; alone they pass). See docs/screen.md, "Known problems".
-  local screen_tests="tests/agent/test_live_view_e2e.py"
-  if [ "$#" -eq 0 ] || [[ "${*: -1}" == -* ]]; then
-    "$venv/bin/python" -m pytest "$@" --ignore="$screen_tests" || status=$?
-    if [ "$status" -ne 5 ]; then
-      "$venv/bin/python" -m pytest "$@" "$screen_tests" || status=$((status > 0 ? status : $?))
-    fi
-  else
-    "$venv/bin/python" -m pytest "$@" || status=$?
-  fi
+  "$venv/bin/python" -m pytest "$@" || status=$?
   if [ "$status" -eq 5 ]; then
     echo "Borealis.sh: pytest collected no tests; that is a failure" >&2
     exit 1

@@ -24,7 +24,10 @@ PUBLIC = {
 AUTHENTICATED_ANY_SCOPE = {
     ("POST", "/api/v1/auth/logout"): "any signed-in principal may end its own session",
     ("GET", "/api/v1/auth/me"): "any signed-in principal may ask who it is",
-    ("GET", "/api/v1/actors"): "names behind actor ids, each kind only with the scope that lists it (auth/actors.py)",
+    (
+        "GET",
+        "/api/v1/actors",
+    ): "names behind actor ids, each kind only with the scope that lists it (auth/actors.py)",
 }
 
 

@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { api, waitFor, type E2EState } from "./borealis";
 import { addByKeyboard, connect, dragIn, field, handle as handleOf, node, removeSecondAgent, select, startSecondAgent, startSink } from "./canvas";
 import { checkAccessibility, expect, logIn, screenshot, test } from "./fixtures";
+import { agentSees, installedVersion, PROBE, purgeProbe, removeTemplateAgent, securityRepo, startTemplateAgent, TAG } from "./templates";
 
 test.describe.configure({ timeout: 120_000 });
 test.use({ actionTimeout: 15_000 });
@@ -267,4 +268,186 @@ test("a schedule trigger shows the schedules that start the workflow and their n
   await page.goto(`/workflows/${made.id}`);
   await select(page, "timer");
   await expect(page.getByTestId("schedule-times")).toContainText(/hourly check: next /);
+});
+
+test("run one node alone: on pinned data, on its input in the last run, and an agent node after confirming", async ({ page, state, guard }) => {
+  guard.allow(409, /\/nodes\/greet\/trial$/); // the server asks before an agent node runs
+  const agents = await api<{ items: { id: string; status: string; hostname: string }[] }>(state, "/api/v1/agents");
+  const agent = agents.items.find((a) => a.status === "online");
+  if (!agent) throw new Error("no online agent");
+  const made = await api<{ id: string }>(state, "/api/v1/workflows", {
+    method: "POST",
+    body: JSON.stringify({
+      name: "trial",
+      description: "",
+      document: {
+        nodes: [
+          { id: "start", type: "trigger.manual", params: {}, ui: { x: 0, y: 0 } },
+          { id: "label", type: "data.set", params: { values: { label: "n={{ json.n }}" } }, ui: { x: 260, y: 0 } },
+          {
+            id: "greet",
+            type: "agents.run_script",
+            params: { target: { agents: [agent.id] }, language: "bash", script: 'echo "tried $LABEL"', env: { LABEL: "{{ json.label }}" }, timeout_s: 30 },
+            ui: { x: 520, y: 0 },
+          },
+        ],
+        edges: [
+          { id: "e1", source: "start", target: "label" },
+          { id: "e2", source: "label", target: "greet" },
+        ],
+      },
+    }),
+  });
+  await logIn(page, state.admin.username, state.admin.password);
+  await page.goto(`/workflows/${made.id}`);
+  const inspector = page.getByRole("complementary", { name: "Inspector" });
+
+  // No run yet: pinned data.
+  await select(page, "label");
+  await expect(inspector.getByTestId("node-trial")).toBeVisible();
+  await inspector.getByLabel("Pinned input (JSON: an object, or a list of items)").fill('{"n": 41}');
+  await inspector.getByRole("button", { name: "Run this node" }).click();
+  await expect(inspector.getByTestId("trial-result")).toHaveAttribute("data-status", "succeeded");
+  await expect(inspector.getByTestId("trial-result")).toContainText("n=41");
+
+  // After a run: the node's input in it, by default.
+  await page.getByRole("button", { name: "Run", exact: true }).click();
+  await page.getByLabel("Input (JSON: an object, or a list of items)", { exact: true }).fill('{"n": 5}');
+  await page.getByRole("button", { name: "Start", exact: true }).click();
+  await expect(page.getByTestId("run-status")).toHaveAttribute("data-status", "succeeded", { timeout: 45_000 });
+  await select(page, "label");
+  await page.getByRole("tab", { name: "Node" }).click();
+  await inspector.getByRole("button", { name: "Run this node" }).click();
+  await expect(inspector.getByTestId("trial-result")).toContainText("n=5");
+
+  // An agent node names its agents and runs only when confirmed.
+  await select(page, "greet");
+  await page.getByRole("tab", { name: "Node" }).click();
+  await inspector.getByRole("button", { name: "Run this node" }).click();
+  const confirm = inspector.getByTestId("trial-confirm");
+  await expect(confirm).toContainText("Run on 1 agent?");
+  await expect(confirm).toContainText(agent.hostname);
+  await checkAccessibility(page, "the node trial's confirmation");
+  await confirm.getByRole("button", { name: "Run on 1 agent" }).click();
+  await expect(inspector.getByTestId("trial-result")).toHaveAttribute("data-status", "succeeded", { timeout: 45_000 });
+  await expect(inspector.getByTestId("trial-result")).toContainText("tried n=5");
+  await inspector.getByTestId("trial-result").scrollIntoViewIfNeeded();
+  await checkAccessibility(page, "the node trial's result");
+  await screenshot(page, "workflow-node-trial");
+});
+
+/** Imports a template through "Import a file", points its first agent node at the template agent's
+ *  tag and its notification at the sink, saves, runs it and waits for the run to succeed. */
+async function importAndRun(page: import("@playwright/test").Page, state: E2EState, file: string, agentNode: string, notifyNode: string, notifyUrl: string): Promise<void> {
+  await logIn(page, state.admin.username, state.admin.password);
+  await page.goto("/workflows");
+  const chooser = page.waitForEvent("filechooser");
+  await page.getByRole("button", { name: "Import a file" }).click();
+  await (await chooser).setFiles(join(process.cwd(), "src", "canvas", "templates", file));
+  await expect(node(page, agentNode)).toBeVisible();
+  await select(page, agentNode);
+  const inspector = page.getByRole("complementary", { name: "Inspector" });
+  await inspector.getByText("Tags", { exact: true }).click();
+  await page.getByRole("textbox", { name: "Tags (agents with every tag)" }).click();
+  await page.getByRole("option", { name: TAG, exact: true }).click();
+  await page.keyboard.press("Escape");
+  await select(page, notifyNode);
+  await field(page, "url").fill(notifyUrl);
+  await page.keyboard.press("Escape");
+  await page.keyboard.press("Control+s");
+  await expect(page.getByText("Saved version 2")).toBeVisible();
+  await page.getByRole("button", { name: "Run", exact: true }).click();
+  await page.getByRole("button", { name: "Start", exact: true }).click();
+  await expect(page.getByTestId("run-status")).toHaveAttribute("data-status", "succeeded", { timeout: 90_000 });
+}
+
+test("the disk template, imported through the UI, cleans old temp files where a disk is over 90 % and notifies", async ({ page, state }) => {
+  const sink = await startSink();
+  const agent = await startTemplateAgent(state, []);
+  try {
+    await importAndRun(page, state, "disk-cleanup.json", "disks", "notify", `${sink.url}/chat`);
+    for (const id of ["start", "disks", "full", "clean", "notify"]) {
+      await expect(node(page, id).locator(".wf-node")).toHaveAttribute("data-status", "succeeded");
+    }
+    await waitFor("the message to the chat hook", async () => sink.received.length >= 1);
+    expect(sink.received).toHaveLength(1);
+    const message = JSON.parse(sink.received[0]?.body ?? "{}") as { text?: string };
+    expect(message.text).toBe(`Cleaned temp files on 1 machine(s): ${agent.id}`);
+    for (const folder of ["/tmp", "/var/tmp"]) {
+      const left = agentSees(agent, folder);
+      expect(left).toContain("new-file");
+      expect(left).not.toContain("old-file");
+    }
+  } finally {
+    await removeTemplateAgent(state, agent);
+    await sink.close();
+  }
+});
+
+test("the security-updates template, imported through the UI, installs a pending security update and reports", async ({ page, state }) => {
+  const sink = await startSink();
+  const options = securityRepo();
+  const agent = await startTemplateAgent(state, options);
+  try {
+    expect(installedVersion()).toBe("1.0");
+    await importAndRun(page, state, "security-updates.json", "pending", "report", `${sink.url}/patching`);
+    const run = await api<{ nodes: { node_id: string; output: unknown }[] }>(state, `/api/v1/runs/${new URL(page.url()).searchParams.get("run")}`);
+    expect(JSON.stringify(run.nodes.find((n) => n.node_id === "pending")?.output)).toContain(`"name":"${PROBE}"`);
+    for (const id of ["start", "pending", "security", "install", "report"]) {
+      await expect(node(page, id).locator(".wf-node")).toHaveAttribute("data-status", "succeeded");
+    }
+    expect(installedVersion()).toBe("1.1");
+    await waitFor("the report", async () => sink.received.length >= 1);
+    const report = JSON.parse(sink.received[0]?.body ?? "{}") as { text?: string; results?: { agent: string; status: string; installed: number }[] };
+    expect(report.text).toBe("Security updates installed on 1 machine(s)");
+    expect(report.results).toEqual([{ agent: agent.id, status: "succeeded", installed: 1 }]);
+    await node(page, "install").click();
+    await page.getByRole("tab", { name: "In this run" }).click();
+    await expect(page.getByTestId("node-run")).toContainText(PROBE);
+  } finally {
+    await removeTemplateAgent(state, agent);
+    purgeProbe();
+    await sink.close();
+  }
+});
+
+test("while a run goes each node shows waiting, running, then succeeded; a branch not taken shows skipped", async ({ page, state }) => {
+  const made = await api<{ id: string }>(state, "/api/v1/workflows", {
+    method: "POST",
+    body: JSON.stringify({
+      name: "states",
+      description: "",
+      document: {
+        nodes: [
+          { id: "start", type: "trigger.manual", params: {}, ui: { x: 0, y: 0 } },
+          { id: "wait", type: "logic.delay", params: { seconds: 4 }, ui: { x: 260, y: 0 } },
+          { id: "check", type: "logic.condition", params: { condition: "json.go == `true`" }, ui: { x: 520, y: 0 } },
+          { id: "yes", type: "data.set", params: { values: { went: true } }, ui: { x: 780, y: -80 } },
+          { id: "no", type: "data.set", params: { values: { went: false } }, ui: { x: 780, y: 80 } },
+        ],
+        edges: [
+          { id: "e1", source: "start", target: "wait" },
+          { id: "e2", source: "wait", target: "check" },
+          { id: "e3", source: "check", source_port: "true", target: "yes" },
+          { id: "e4", source: "check", source_port: "false", target: "no" },
+        ],
+      },
+    }),
+  });
+  await logIn(page, state.admin.username, state.admin.password);
+  await page.goto(`/workflows/${made.id}`);
+  await page.getByRole("button", { name: "Run", exact: true }).click();
+  await page.getByLabel("Input (JSON: an object, or a list of items)", { exact: true }).fill('{"go": true}');
+  await page.getByRole("button", { name: "Start", exact: true }).click();
+  const status = (id: string) => node(page, id).locator(".wf-node");
+  await expect(status("wait")).toHaveAttribute("data-status", "running");
+  await expect(status("start")).toHaveAttribute("data-status", "succeeded");
+  await expect(status("check")).toHaveAttribute("data-status", "waiting");
+  await expect(page.getByTestId("status-wait")).toHaveText("running");
+  await checkAccessibility(page, "node states while a run goes");
+  await expect(status("yes")).toHaveAttribute("data-status", "succeeded", { timeout: 20_000 });
+  await expect(page.getByTestId("run-status")).toHaveAttribute("data-status", "succeeded");
+  await expect(status("no")).toHaveAttribute("data-status", "skipped");
+  await expect(status("check")).toHaveAttribute("data-status", "succeeded");
+  await checkAccessibility(page, "node states after a run");
 });

@@ -43,6 +43,7 @@ from borealis.server.api import (
     users,
     workflow_preview,
     workflow_summaries,
+    workflow_trial,
     workflows,
 )
 from borealis.server.api import openapi as api_document
@@ -69,6 +70,7 @@ from borealis.server.schedules.service import ScheduleService
 from borealis.server.schedules.starter import EngineStarter
 from borealis.server.screenshots.store import ScreenshotStore
 from borealis.server.state import ServerState, app_state
+from borealis.server.workflows.run_replay import RunReplay
 from borealis.server.workflows.service import WorkflowService
 
 log = logging.getLogger("borealis.server")
@@ -134,6 +136,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await state.jobs.start()
     await state.role_modules.start()
     await state.workflows.start()
+    await RunReplay().start(state.bus)
     state.schedules.starter = EngineStarter(state.workflows)
     await state.updates.start()
     state.inventory.start()
@@ -201,6 +204,7 @@ def create_app(settings: ServerSettings) -> FastAPI:
         workflows,
         workflow_preview,
         workflow_summaries,
+        workflow_trial,
         runs,
         hooks,
         screenshots,

@@ -1193,6 +1193,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/workflows/{workflow_id}/nodes/{node_id}/trial": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Try Node
+         * @description Runs the node once (with its retries) and answers with its output; nothing is stored as a run.
+         *     A node of category `agents` needs `jobs:run` and `confirm: true` (else 409 naming the agents).
+         */
+        post: operations["try_node_api_v1_workflows__workflow_id__nodes__node_id__trial_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/workflows/{workflow_id}/runs": {
         parameters: {
             query?: never;
@@ -2228,6 +2249,23 @@ export interface components {
             /** Status */
             status: string;
         };
+        /** NodeTrial */
+        NodeTrial: {
+            /**
+             * Confirm
+             * @description needed for agent nodes: they make agents run jobs
+             * @default false
+             */
+            confirm: boolean;
+            input: components["schemas"]["TrialSource"];
+            /**
+             * Node
+             * @description the node as edited (it need not be saved)
+             */
+            node: {
+                [key: string]: unknown;
+            };
+        };
         /** NodeTypePage */
         NodeTypePage: {
             /** Items */
@@ -3215,6 +3253,72 @@ export interface components {
             pending: number;
             /** Revoked */
             revoked: number;
+        };
+        /** TrialAttempt */
+        TrialAttempt: {
+            /** Attempt */
+            attempt: number;
+            /** Duration Ms */
+            duration_ms: number;
+            /** Error */
+            error: string | null;
+            /** Status */
+            status: string;
+        };
+        /** TrialOutcome */
+        TrialOutcome: {
+            /**
+             * Agents
+             * @description agents it ran on (agent nodes)
+             */
+            agents?: {
+                [key: string]: string;
+            }[];
+            /** Attempts */
+            attempts: components["schemas"]["TrialAttempt"][];
+            /** Duration Ms */
+            duration_ms: number;
+            /** Error */
+            error: string | null;
+            /**
+             * Input
+             * @description the input it ran on, per port
+             */
+            input: {
+                [key: string]: unknown[];
+            };
+            /**
+             * Items
+             * @description the node's output per port: each item's json
+             */
+            items: {
+                [key: string]: unknown[];
+            };
+            /**
+             * Status
+             * @enum {string}
+             */
+            status: "succeeded" | "failed" | "timed_out";
+        };
+        /** TrialSource */
+        TrialSource: {
+            /**
+             * From Run
+             * @description a past run of this workflow: the node's input in it
+             */
+            from_run?: string | null;
+            /**
+             * Items
+             * @description pinned items for the node's first input port
+             */
+            items?: unknown[] | null;
+            /**
+             * Ports
+             * @description pinned items by input port (a merge's in1/in2)
+             */
+            ports?: {
+                [key: string]: unknown[];
+            } | null;
         };
         /** TriggerView */
         TriggerView: {
@@ -6214,6 +6318,42 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["HookRotated"];
+                };
+            };
+            /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */
+            default: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/problem+json": components["schemas"]["Problem"];
+                };
+            };
+        };
+    };
+    try_node_api_v1_workflows__workflow_id__nodes__node_id__trial_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                workflow_id: string;
+                node_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["NodeTrial"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["TrialOutcome"];
                 };
             };
             /** @description an error, as an RFC 9457 problem (bad input is a 4xx, never a 5xx) */

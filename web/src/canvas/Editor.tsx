@@ -32,7 +32,7 @@ import { emptyHistory, record, redo, snapshot, undo, type History, type Snapshot
 import { NodeRunPanel } from "./NodeRunPanel";
 import { NodeTypesContext } from "./nodeTypesContext";
 import { Palette, DRAG_TYPE } from "./Palette";
-import { useRunOverlay } from "./runOverlay";
+import { useRunOverlay, withProgress, type ProgressNode } from "./runOverlay";
 import type { DocNode, DocProblem, NodeType, Workflow, WorkflowFile } from "./types";
 import { WorkflowNode } from "./WorkflowNode";
 import { notify } from "./notify";
@@ -143,17 +143,39 @@ export function Editor({
     for (const p of problems) if (p.node) map.set(p.node, [...(map.get(p.node) ?? []), p]);
     return map;
   }, [problems]);
-  const shownNodes = useMemo(
+  const runPhase = !overlay.run ? "none" : overlay.live ? "live" : "final";
+  const progressNodes = useMemo<ProgressNode[]>(
     () =>
-      nodes.map((node) => {
-        const state = overlay.states.get(node.id);
-        const nodeProblems = problemsByNode.get(node.id);
-        if (!state && !nodeProblems && !node.data.runStatus && !node.data.problems) return node;
-        if (node.data.runStatus === state?.status && node.data.attempts === state?.attempts && node.data.problems === nodeProblems) return node;
-        return { ...node, data: { ...node.data, runStatus: state?.status, attempts: state?.attempts, problems: nodeProblems } };
+      nodes.map((n) => {
+        const outputs = types.get(n.data.doc.type)?.outputs ?? [];
+        return { id: n.id, tries: (n.data.doc.settings?.retries ?? 0) + 1, branches: outputs.length > 1 || n.data.doc.settings?.on_error === "error_port" };
       }),
-    [nodes, overlay.states, problemsByNode],
+    // Only what the progress reads: moving a node must not recompute every node's state.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+    [nodes.map((n) => `${n.id}:${n.data.doc.type}:${n.data.doc.settings?.retries ?? 0}:${n.data.doc.settings?.on_error ?? ""}`).join(","), types],
   );
+  const states = useMemo(() => withProgress(overlay.states, progressNodes, edges, runPhase), [overlay.states, progressNodes, edges, runPhase]);
+  // The node given to the canvas last time, kept while neither the node nor its state changed: a new
+  // object for every node with a state on each event would render every node again on every event.
+  const shownBefore = useRef(new Map<string, { base: FlowNode; shown: FlowNode }>());
+  const shownNodes = useMemo(() => {
+    const kept = new Map<string, { base: FlowNode; shown: FlowNode }>();
+    const out = nodes.map((node) => {
+      const state = states.get(node.id);
+      const nodeProblems = problemsByNode.get(node.id);
+      if (!state && !nodeProblems && !node.data.runStatus && !node.data.problems) return node;
+      if (node.data.runStatus === state?.status && node.data.attempts === state?.attempts && node.data.problems === nodeProblems) return node;
+      const before = shownBefore.current.get(node.id);
+      const shown =
+        before && before.base === node && before.shown.data.runStatus === state?.status && before.shown.data.attempts === state?.attempts && before.shown.data.problems === nodeProblems
+          ? before.shown
+          : { ...node, data: { ...node.data, runStatus: state?.status, attempts: state?.attempts, problems: nodeProblems } };
+      kept.set(node.id, { base: node, shown });
+      return shown;
+    });
+    shownBefore.current = kept;
+    return out;
+  }, [nodes, states, problemsByNode]);
 
   const commit = useCallback(() => setHistory((h) => record(h, snapshot(nodes, edges))), [nodes, edges]);
   const show = (shot: Snapshot) => {
@@ -485,7 +507,8 @@ export function Editor({
             >
               <Background />
               <Controls showInteractive={false} />
-              <MiniMap pannable zoomable ariaLabel="Minimap" />
+              {/* After the nodes' first draw: on a large workflow the minimap would double it. */}
+              {measured && <MiniMap pannable zoomable ariaLabel="Minimap" />}
             </ReactFlow>
           </Box>
           <Box w={360} style={{ flexShrink: 0, borderLeft: "1px solid var(--mantine-color-default-border)", minHeight: 0, display: "flex", flexDirection: "column" }} component="aside" aria-label="Inspector">
@@ -507,6 +530,8 @@ export function Editor({
                     hookUrl={hooks[selectedNode.id] ?? null}
                     canRotate={canWrite && base.document.nodes.some((n) => n.id === selectedNode.id)}
                     onRotate={() => void rotate(selectedNode.id)}
+                    trialRunId={overlay.run?.id ?? null}
+                    canTry={canWrite}
                     onChange={(next) => {
                       if (readOnly) return;
                       changeNode(next);

@@ -8,6 +8,7 @@ import { useMemo } from "react";
 
 import { TargetPicker, toTarget, type TargetChoice } from "../components/TargetPicker";
 import type { FormContext } from "./form/ExpressionPreview";
+import { NodeTrial } from "./NodeTrial";
 import { ScheduleTimes } from "./ScheduleTimes";
 import { templates, widgets } from "./form/theme";
 import { cfworkerValidator } from "./form/validator";
@@ -76,6 +77,8 @@ export function Inspector({
   canRotate,
   onRotate,
   onChange,
+  trialRunId,
+  canTry,
 }: {
   workflowId: string;
   node: DocNode;
@@ -86,6 +89,8 @@ export function Inspector({
   canRotate: boolean;
   onRotate: () => void;
   onChange: (next: DocNode) => void;
+  trialRunId: string | null;
+  canTry: boolean;
 }) {
   const ui = useMemo(() => (type ? uiSchemaFor(type) : {}), [type]);
   const paramErrors = useMemo(() => errorSchema(problems, "params"), [problems]);
@@ -188,6 +193,12 @@ export function Inspector({
                 onChange({ ...node, settings: Object.keys(settings).length ? settings : undefined });
               }}
             />
+            {canTry && (
+              <>
+                <Divider label="Run this node" labelPosition="left" />
+                <NodeTrial key={node.id} workflowId={workflowId} node={node} shownRunId={trialRunId} isAgentNode={type.category === "agents"} />
+              </>
+            )}
           </>
         )}
       </Stack>

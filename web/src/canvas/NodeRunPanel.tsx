@@ -20,7 +20,7 @@ function itemsOf(payload: unknown): { port: string; json: unknown }[] {
   return [];
 }
 
-function ItemsTable({ payload, label }: { payload: unknown; label: string }) {
+export function ItemsTable({ payload, label }: { payload: unknown; label: string }) {
   const items = itemsOf(payload);
   if (payload && typeof payload === "object" && "blob_ref" in payload) {
     return <Text size="xs">Stored apart ({String((payload as { bytes?: number }).bytes ?? "?")} bytes): read it from the run's payloads.</Text>;

@@ -1,6 +1,7 @@
 // One node on the canvas: its name and type, a handle per port as its type declares them (inputs left,
 // outputs right, `error` in red), its state in the run shown, and the server's problems with it.
-import { Badge, Group, Text } from "@mantine/core";
+// Plain elements but for the badges: 200 nodes drawn at once are most of opening a large workflow.
+import { Badge } from "@mantine/core";
 import { Handle, Position, type NodeProps } from "@xyflow/react";
 import { memo } from "react";
 
@@ -14,8 +15,18 @@ const STATUS_COLOR: Record<string, string> = {
   skipped: "gray",
   cancelled: "gray",
   timed_out: "orange",
-  retried: "yellow",
+  retrying: "yellow",
+  waiting: "dark",
 };
+
+// The canvas benchmark counts each node view's renders (docs/performance.md); off unless asked for.
+const COUNT_RENDERS = typeof localStorage !== "undefined" && localStorage.getItem("borealis.bench.renders") === "1";
+
+function counted(id: string): void {
+  const w = window as unknown as { nodeRenders_?: Record<string, number> };
+  const counts = (w.nodeRenders_ ??= {});
+  counts[id] = (counts[id] ?? 0) + 1;
+}
 
 function portTop(index: number, count: number): string {
   return `${((index + 1) / (count + 1)) * 100}%`;
@@ -24,6 +35,7 @@ function portTop(index: number, count: number): string {
 function WorkflowNodeView({ data, selected }: NodeProps<FlowNode>) {
   const types = useNodeTypes();
   const { doc, runStatus, attempts, problems } = data;
+  if (COUNT_RENDERS) counted(doc.id);
   const type = types.get(doc.type);
   const inputs = inputsOf(doc, type);
   const outputs = outputsOf(doc, type);
@@ -52,25 +64,21 @@ function WorkflowNodeView({ data, selected }: NodeProps<FlowNode>) {
           {inputs.length > 1 && <span className="wf-port-label wf-port-in">{port}</span>}
         </Handle>
       ))}
-      <Text size="sm" fw={600} truncate>
-        {doc.name || doc.id}
-      </Text>
-      <Group gap={4} justify="space-between" wrap="nowrap">
-        <Text size="xs" c="dimmed" truncate>
-          {type?.title ?? doc.type}
-        </Text>
+      <div className="wf-node-name">{doc.name || doc.id}</div>
+      <div className="wf-node-row">
+        <div className="wf-node-type">{type?.title ?? doc.type}</div>
         {broken && (
           <Badge size="xs" color="red" variant="filled" title={problems?.map((p) => `${p.field ?? ""} ${p.message}`).join("\n")}>
             {problems?.length} problem{problems?.length === 1 ? "" : "s"}
           </Badge>
         )}
         {!broken && runStatus && (
-          <Badge size="xs" color={color} variant="light" data-testid={`status-${doc.id}`}>
-            {runStatus}
-            {attempts && attempts > 1 ? ` ×${attempts}` : ""}
+          <Badge size="xs" color={color} variant={runStatus === "waiting" ? "outline" : "light"} data-testid={`status-${doc.id}`}>
+            {runStatus === "retrying" ? `running, retried ${attempts ?? 0}` : runStatus}
+            {runStatus !== "retrying" && attempts && attempts > 1 ? ` ×${attempts}` : ""}
           </Badge>
         )}
-      </Group>
+      </div>
       {outputs.map((port, i) => (
         <Handle
           key={`out-${port}`}

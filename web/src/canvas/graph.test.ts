@@ -2,6 +2,7 @@
 import { describe, expect, it } from "vitest";
 
 import { schemaErrors } from "./form/validator";
+import { withProgress } from "./runOverlay";
 import { connectionProblem, defaultParams, freeId, layout, outputsOf, toDocument, toFlow } from "./graph";
 import { emptyHistory, record, redo, snapshot, undo } from "./history";
 import type { NodeType, WorkflowDocument } from "./types";
@@ -99,5 +100,31 @@ describe("the form validator", () => {
     expect(schemaErrors(schema, { condition: "json.ok" })).toEqual([]);
     expect(schemaErrors(schema, {}).map((e) => e.property)).toEqual([".condition"]);
     expect(schemaErrors(schema, { condition: "" }).map((e) => e.property)).toEqual([".condition"]);
+  });
+});
+
+describe("withProgress", () => {
+  const nodes = [
+    { id: "start", tries: 1, branches: false },
+    { id: "check", tries: 1, branches: true },
+    { id: "call", tries: 3, branches: false },
+    { id: "after", tries: 1, branches: false },
+  ];
+  const edges = [
+    { source: "start", target: "call" },
+    { source: "call", target: "after" },
+    { source: "start", target: "check" },
+  ];
+  it("says running once every node before has finished, waiting before, retrying with tries left", () => {
+    const shown = withProgress(new Map([["start", { status: "succeeded", attempts: 1 }], ["call", { status: "failed", attempts: 1 }]]), nodes, edges, "live");
+    expect(shown.get("call")).toEqual({ status: "retrying", attempts: 1 });
+    expect(shown.get("after")?.status).toBe("waiting");
+    expect(shown.get("check")?.status).toBe("running");
+    expect(withProgress(new Map(), nodes, edges, "live").get("start")?.status).toBe("running");
+  });
+  it("says skipped for nodes without a record once the run is over", () => {
+    const shown = withProgress(new Map([["start", { status: "succeeded", attempts: 1 }]]), nodes, edges, "final");
+    expect(shown.get("after")?.status).toBe("skipped");
+    expect(shown.get("start")?.status).toBe("succeeded");
   });
 });

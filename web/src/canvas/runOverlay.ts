@@ -74,3 +74,49 @@ export function useRunOverlay(runId: string | null): { run: RunDetail | undefine
   }, [stored, states, finalKnown]);
   return { run: stored, states: shown, live: !!runId && !finalKnown && !FINAL.has(status ?? "") };
 }
+
+export interface ProgressNode {
+  id: string;
+  /** attempts it may take: retries + 1 */
+  tries: number;
+  /** whether its items may go out of one port and not another (condition, switch, an error port) */
+  branches: boolean;
+}
+
+/**
+ * Each node's state with what the events imply between them: the engine sends one event per finished
+ * attempt, so in a live run a node with no event is "running" once every node before it has finished
+ * (when that is knowable: not after a branching node, whose untaken side never runs) and "waiting"
+ * before; a failed attempt with tries left is "retrying". Once the run is over, a node with no record
+ * did not run: "skipped".
+ */
+export function withProgress(states: Map<string, NodeState>, nodes: ProgressNode[], edges: { source: string; target: string }[], phase: "live" | "final" | "none"): Map<string, NodeState> {
+  if (phase === "none") return states;
+  const shown = new Map(states);
+  if (phase === "final") {
+    for (const node of nodes) if (!states.has(node.id)) shown.set(node.id, { status: "skipped", attempts: 0 });
+    return shown;
+  }
+  const byId = new Map(nodes.map((n) => [n.id, n]));
+  const sources = new Map<string, string[]>();
+  for (const edge of edges) sources.set(edge.target, [...(sources.get(edge.target) ?? []), edge.source]);
+  const finished = (id: string) => {
+    const state = states.get(id);
+    return !!state && (state.status !== "failed" || state.attempts >= (byId.get(id)?.tries ?? 1));
+  };
+  const started = states.size > 0;
+  for (const node of nodes) {
+    const state = states.get(node.id);
+    if (state) {
+      if (state.status === "failed" && state.attempts < node.tries) shown.set(node.id, { status: "retrying", attempts: state.attempts });
+      continue;
+    }
+    const before = sources.get(node.id) ?? [];
+    const ready =
+      before.length === 0
+        ? !started
+        : before.every((id) => finished(id) && states.get(id)?.status === "succeeded" && !byId.get(id)?.branches);
+    shown.set(node.id, { status: ready ? "running" : "waiting", attempts: 0 });
+  }
+  return shown;
+}

@@ -25,6 +25,7 @@ from borealis.server.api.schemas.workflows import RunDetail, RunPage, RunStatus,
 from borealis.server.jobs.stream import sse
 from borealis.server.state import state_of
 from borealis.server.workflows import store
+from borealis.server.workflows.run_replay import replay_of
 from borealis.server.workflows.service import WorkflowService
 from borealis.server.workflows.views import node_view, run_view
 
@@ -89,10 +90,14 @@ async def run_events(run_id: str, request: Request, who: WorkflowsRead) -> Strea
 async def _events(workflows: WorkflowService, run_id: str) -> AsyncIterator[bytes]:
     """A snapshot, then node and run events, then `end` with the final run."""
     listener = workflows.events.listen(run_id)
+    replay = replay_of(workflows.bus)
+    missed = replay.node_events(run_id) if replay is not None else []
     try:
         async with workflows.db.session() as session:
             run = await store.get_run(session, run_id)
         yield sse("snapshot", run_view(run))
+        for event in missed:  # node states from before this stream, not yet in the stored records
+            yield sse("node", event)
         while run.status not in FINAL_RUN_STATES:
             try:
                 event = await asyncio.wait_for(listener.queue.get(), KEEPALIVE_S)

@@ -39,8 +39,10 @@ export default function WorkflowEditorPage() {
     <>
       <PageTitle title={workflow ? workflow.name : "Workflow"} />
       <ProblemAlert error={error} />
-      {!error && (!workflow || !catalog.data || (runId && !run.data)) && <Loading />}
-      {workflow && catalog.data && (!runId || run.data) && (
+      {!error && (!workflow || !catalog.data) && <Loading />}
+      {/* Not waiting for the run: a run just started here is on the version shown, and unmounting the
+          editor meanwhile would draw every node again. A run of another version remounts it (key). */}
+      {workflow && catalog.data && (
         <ReactFlowProvider>
           <Editor
             key={`${workflow.id}-${workflow.version}`}
