@@ -6,6 +6,8 @@ import contextlib
 import os
 import shutil
 import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -70,34 +72,55 @@ def _accepts(display: str) -> bool:
 
 @contextlib.contextmanager
 def message_window(display: str, text: str, x: int = 40, y: int = 40) -> Iterator[subprocess.Popen[bytes]]:
-    """An `xmessage` window showing `text` at (x, y), closed at the end."""
+    """An `xmessage` window showing `text` at (x, y), on the display before this returns; closed at the end."""
     if shutil.which("xmessage") is None:
         pytest.skip("xmessage is not installed (x11-utils)")
     process = subprocess.Popen(
         ["xmessage", "-geometry", f"+{x}+{y}", text],
         env={**os.environ, "DISPLAY": display},
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
     )
     try:
+        deadline = time.monotonic() + 20
+        while not any(grab_directly(display)[2]):
+            if process.poll() is not None or time.monotonic() > deadline:
+                error = process.stderr.read().decode(errors="replace") if process.poll() is not None else ""
+                raise AssertionError(
+                    f"xmessage never showed on {display} (exit {process.poll()}): {error[-300:]}"
+                )
+            time.sleep(0.1)
         yield process
     finally:
         process.kill()
         process.wait(5)
+        if process.stderr is not None:
+            process.stderr.close()
+
+
+# Grabbing in a child process: mss keeps per-process X state (connections, atom caches, shared memory)
+# that, after many Xvfb servers came and went in one pytest process, gave black frames from a live
+# server on a reused display number (seen in CI on the PostgreSQL variants, which run second).
+_GRAB = """
+import sys
+import mss
+with (getattr(mss, "MSS", None) or mss.mss)() as screen:
+    shot = screen.grab(screen.monitors[0])
+    sys.stdout.buffer.write(b"%d %d\\n" % (shot.width, shot.height) + bytes(shot.rgb))
+"""
 
 
 def grab_directly(display: str) -> tuple[int, int, bytes]:
-    """The whole display's pixels (RGB), read by the test itself, not through Borealis."""
-    import mss
-
-    previous = os.environ.get("DISPLAY")
-    os.environ["DISPLAY"] = display
-    try:
-        with (getattr(mss, "MSS", None) or mss.mss)() as screen:
-            shot = screen.grab(screen.monitors[0])
-            return shot.width, shot.height, bytes(shot.rgb)
-    finally:
-        if previous is None:
-            os.environ.pop("DISPLAY", None)
-        else:
-            os.environ["DISPLAY"] = previous
+    """The whole display's pixels (RGB), read by the test itself (in a fresh process), not through Borealis."""
+    done = subprocess.run(
+        [sys.executable, "-c", _GRAB],
+        env={**os.environ, "DISPLAY": display},
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"grabbing {display} failed: {done.stderr.decode(errors='replace')[-300:]}")
+    head, _, rgb = done.stdout.partition(b"\n")
+    width, height = (int(part) for part in head.split())
+    return width, height, rgb
