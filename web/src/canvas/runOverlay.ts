@@ -23,6 +23,8 @@ export function nodeStates(records: Pick<NodeRecord, "node_id" | "attempt" | "st
   return states;
 }
 
+const RECHECK_MS = 3000;
+
 export async function fetchRun(id: string): Promise<RunDetail> {
   return unwrap(await api.GET("/api/v1/runs/{run_id}", { params: { path: { run_id: id } } })) as unknown as RunDetail;
 }
@@ -31,7 +33,14 @@ export function useRunOverlay(runId: string | null): { run: RunDetail | undefine
   const client = useQueryClient();
   const [states, setStates] = useState<Map<string, NodeState>>(new Map());
   const [status, setStatus] = useState<string | null>(null);
-  const detail = useQuery({ queryKey: ["runs", "one", runId], queryFn: () => fetchRun(runId as string), enabled: runId !== null });
+  // The stored run is also read every few seconds while it is not final: events are the fast path,
+  // this makes sure the canvas ends up showing what the server recorded even if a stream stalls.
+  const detail = useQuery({
+    queryKey: ["runs", "one", runId],
+    queryFn: () => fetchRun(runId as string),
+    enabled: runId !== null,
+    refetchInterval: (query) => (query.state.data && FINAL.has(query.state.data.status) ? false : RECHECK_MS),
+  });
 
   useEffect(() => {
     setStates(new Map());
