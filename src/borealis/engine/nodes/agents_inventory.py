@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from borealis.engine.nodes.base import MAIN, NodeContext, Ports, all_items
-from borealis.engine.nodes.common import fail_unless_all_succeeded, target_of
+from borealis.engine.nodes.common import TARGET_PROPERTIES, fail_unless_all_succeeded, target_of
 from borealis.protocol.inventory import SECTIONS
 from borealis.protocol.jobs import JobState
 
@@ -33,8 +33,7 @@ class CollectInventory:
         "type": "object",
         "additionalProperties": False,
         "properties": {
-            "target": {"type": "object"},
-            "agent_field": {"type": "string", "maxLength": 64},
+            **TARGET_PROPERTIES,
             "sections": {
                 "type": "array",
                 "items": {"type": "string", "enum": list(SECTIONS)},

@@ -11,7 +11,7 @@ from typing import Any
 
 from borealis.engine.expressions import has_template
 from borealis.engine.nodes.base import MAIN, NodeContext, Ports, all_items
-from borealis.engine.nodes.common import fail_unless_all_succeeded, target_of
+from borealis.engine.nodes.common import TARGET_PROPERTIES, fail_unless_all_succeeded, target_of
 
 LIBRARY_FIELDS = ("script_id", "script_version", "script_sha256")
 LATEST = "latest"  # follow the library script's newest version (the default is the one saved with)
@@ -36,8 +36,7 @@ class RunScript:
         "type": "object",
         "additionalProperties": False,
         "properties": {
-            "target": {"type": "object"},
-            "agent_field": {"type": "string", "maxLength": 64},
+            **TARGET_PROPERTIES,
             "language": {
                 "type": "string",
                 "enum": ["bash", "sh", "python", "powershell", "cmd"],

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from borealis.engine.nodes.base import MAIN, NodeContext, Ports, all_items
-from borealis.engine.nodes.common import fail_unless_all_succeeded, target_of
+from borealis.engine.nodes.common import TARGET_PROPERTIES, fail_unless_all_succeeded, target_of
 from borealis.protocol.jobs import JobState
 
 REGION = {
@@ -39,8 +39,7 @@ class AgentsScreenshot:
         "type": "object",
         "additionalProperties": False,
         "properties": {
-            "target": {"type": "object"},
-            "agent_field": {"type": "string", "maxLength": 64},
+            **TARGET_PROPERTIES,
             "monitor": {"type": "integer", "minimum": 0, "maximum": 64},
             "region": REGION,
             "scale": {"type": "number", "minimum": 0.05, "maximum": 1},

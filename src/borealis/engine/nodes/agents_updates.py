@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from borealis.engine.nodes.base import MAIN, Item, NodeContext, NodeError, Ports, all_items
-from borealis.engine.nodes.common import fail_unless_all_succeeded, target_of
+from borealis.engine.nodes.common import TARGET_PROPERTIES, fail_unless_all_succeeded, target_of
 
 MAX_PACKAGES = 1000
 
@@ -60,8 +60,7 @@ class Updates:
         "type": "object",
         "additionalProperties": False,
         "properties": {
-            "target": {"type": "object"},
-            "agent_field": {"type": "string", "maxLength": 64},
+            **TARGET_PROPERTIES,
             "action": {"type": "string", "enum": ["list", "install"]},
             "which": {"type": "string", "enum": ["all", "security", "named"]},
             "packages": {

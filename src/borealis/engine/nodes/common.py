@@ -96,3 +96,10 @@ def checked_answer(
         return response.json()
     except ValueError:
         return response.text if max_text is None else response.text[:max_text]
+
+
+# The schema properties every agents.* node shares: which agents (`target`, or an item field naming one).
+TARGET_PROPERTIES: dict[str, dict[str, object]] = {
+    "target": {"type": "object"},
+    "agent_field": {"type": "string", "maxLength": 64},
+}

@@ -8,6 +8,7 @@ import asyncio
 import time
 import uuid
 from dataclasses import dataclass, field
+from enum import StrEnum
 from typing import Any
 
 import orjson
@@ -36,7 +37,7 @@ CONFIRM_NAMES = 10
 FILLER_TRIGGER = "trial-trigger"
 
 
-class TrialStatus:
+class TrialStatus(StrEnum):
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     TIMED_OUT = "timed_out"
